@@ -1,0 +1,1 @@
+"""The store: published layer versions (files) and the catalog that records them."""

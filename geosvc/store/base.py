@@ -1,0 +1,56 @@
+"""The store interface. The embedded GeoPackage/SQLite store implements it; a PostGIS store can too.
+
+Everything downstream (OGC API, equity) reads published layers only through this interface.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from geosvc.records.models import LayerRecord
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+
+@dataclass(frozen=True)
+class PublishedLayer:
+    """One published version of a layer, as recorded in the catalog."""
+
+    id: str
+    version: int
+    kind: Literal["vector", "raster"]
+    path: Path  # GeoPackage (vector, CRS84 lon/lat, layer name = id) or COG (raster)
+    checksum: str  # sha256 of the published file
+    published_at: dt.datetime
+    record: LayerRecord
+    native_crs: str  # authority code or WKT2 of the source
+    bbox: tuple[float, float, float, float]  # CRS84
+    feature_count: int | None = None  # vectors
+    geometry_type: str | None = None  # vectors
+    fields: dict[str, str] = field(default_factory=dict)  # name -> "string" | "integer" | "number" | "date" | "datetime" | "boolean"
+    notes: list[str] = field(default_factory=list)  # what publish did: repairs, clipping, derivation
+
+    @property
+    def etag(self) -> str:
+        """Strong validator for HTTP caching, derived from the version's checksum."""
+        return f'"{self.id}-v{self.version}-{self.checksum[:16]}"'
+
+
+class Store(Protocol):
+    """What the rest of geosvc needs from a store."""
+
+    def published(self) -> list[PublishedLayer]:
+        """Latest published version of every layer, sorted by id."""
+
+    def get(self, layer_id: str) -> PublishedLayer:
+        """Latest published version; raises :class:`geosvc.errors.NotPublished`."""
+
+    def read_features(self, layer_id: str) -> gpd.GeoDataFrame:
+        """Features of the latest version in CRS84 (lon/lat); the id field is a column."""
+
+    def publish(self, record: LayerRecord, artifact: Path, **meta) -> PublishedLayer:
+        """Atomically make ``artifact`` (a finished GeoPackage or COG) the new version."""

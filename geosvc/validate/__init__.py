@@ -1,0 +1,1 @@
+"""Validation: a record and its source -> findings. Imports no web framework."""
