@@ -29,9 +29,16 @@ class RecordError(GeosvcError):
 
 
 class SourceError(GeosvcError):
-    """A layer's source cannot be read (missing, corrupt, wrong format...)."""
+    """A layer's source cannot be read (missing, corrupt, wrong format...).
+
+    ``code`` is the stable validation finding code, e.g. ``source.missing``.
+    """
 
     http_status = 422
+
+    def __init__(self, message: str, *, code: str = "source.unreadable", **kwargs):
+        super().__init__(message, **kwargs)
+        self.code = code
 
 
 class ValidationFailed(GeosvcError):
