@@ -1,0 +1,206 @@
+"""CRS helpers: the only place that turns user or file CRS values into :class:`pyproj.CRS`.
+
+Normalise once at the boundary, compare semantically, store as an authority code (or WKT2 when
+there is none), and always transform with ``always_xy=True`` (lon/lat, x/y order).
+
+Examples
+--------
+>>> crs_code(normalize_crs("http://www.opengis.net/def/crs/EPSG/0/4269"))
+'EPSG:4269'
+>>> same_crs("EPSG:4326", "OGC:CRS84")
+True
+>>> crs_uri("EPSG:2234")
+'http://www.opengis.net/def/crs/EPSG/0/2234'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_crs_info
+from pyproj.exceptions import CRSError, ProjError
+
+from geosvc.errors import InvalidParameter
+
+CRS84 = "OGC:CRS84"
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_MIN_CONFIDENCE = 70  # for identifying a WKT (e.g. an ESRI .prj) with an authority code
+
+CrsLike = CRS | str | int | dict[str, Any]
+
+
+def normalize_crs(value: CrsLike) -> CRS:
+    """Parse a CRS given as code, URI, URN, WKT, PROJ string or :class:`pyproj.CRS`.
+
+    Raises
+    ------
+    InvalidParameter
+        When PROJ does not understand ``value`` (the message names it).
+
+    Examples
+    --------
+    >>> normalize_crs(4326).name
+    'WGS 84'
+    """
+    if isinstance(value, CRS):
+        return value
+    try:
+        return CRS.from_user_input(value)
+    except (CRSError, ProjError, TypeError, ValueError) as exc:
+        shown = str(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise InvalidParameter(f"CRS '{shown}' is unknown to PROJ", param="crs") from exc
+
+
+def parse_crs(value: CrsLike) -> CRS | None:
+    """Like :func:`normalize_crs` but return ``None`` when PROJ does not understand ``value``.
+
+    >>> parse_crs("EPSG:999999") is None
+    True
+    """
+    try:
+        return normalize_crs(value)
+    except InvalidParameter:
+        return None
+
+
+def crs_authority(value: CrsLike) -> tuple[str, str] | None:
+    """``(authority, code)`` identifying the CRS in the PROJ database, or ``None`` if unidentifiable.
+
+    >>> crs_authority("+proj=longlat +datum=WGS84 +no_defs")
+    ('OGC', 'CRS84')
+    """
+    crs = normalize_crs(value)
+    return crs.to_authority(min_confidence=_MIN_CONFIDENCE) or crs.to_authority(
+        auth_name="EPSG", min_confidence=_MIN_CONFIDENCE
+    )
+
+
+def crs_code(value: CrsLike) -> str:
+    """Storable form: ``AUTH:CODE`` when identifiable, else WKT2.
+
+    >>> crs_code("urn:ogc:def:crs:EPSG::6434")
+    'EPSG:6434'
+    """
+    crs = normalize_crs(value)
+    auth = crs_authority(crs)
+    return f"{auth[0]}:{auth[1]}" if auth else crs.to_wkt("WKT2_2019")
+
+
+def crs_uri(value: CrsLike) -> str:
+    """OGC URI of the CRS (``http://www.opengis.net/def/crs/{auth}/{version}/{code}``).
+
+    Raises :class:`InvalidParameter` when the CRS has no authority code.
+
+    >>> crs_uri("OGC:CRS84")
+    'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+    """
+    crs = normalize_crs(value)
+    auth = crs_authority(crs)
+    if auth is None:
+        raise InvalidParameter(f"CRS '{crs.name}' has no authority code, so no URI", param="crs")
+    name, code = auth
+    version = "1.3" if name == "OGC" else "0"
+    return f"http://www.opengis.net/def/crs/{name}/{version}/{code}"
+
+
+def same_crs(a: CrsLike, b: CrsLike) -> bool:
+    """True when ``a`` and ``b`` describe the same CRS, ignoring axis order and naming.
+
+    A WKT read from an ESRI ``.prj`` equals its EPSG code; EPSG:4326 equals OGC:CRS84.
+
+    >>> same_crs("EPSG:2234", "EPSG:6434")
+    False
+    """
+    ca, cb = normalize_crs(a), normalize_crs(b)
+    if ca.equals(cb, ignore_axis_order=True):
+        return True
+    auth_a, auth_b = crs_authority(ca), crs_authority(cb)
+    if auth_a is not None and auth_a == auth_b:
+        return True
+    # Different authorities for one definition (OGC:CRS84 vs EPSG:4326): compare the lon/lat forms.
+    if ca.is_geographic and cb.is_geographic:
+        return _lonlat(ca).equals(_lonlat(cb), ignore_axis_order=True)
+    return False
+
+
+def _lonlat(crs: CRS) -> CRS:
+    auth = crs_authority(crs)
+    if auth == ("OGC", "CRS84") or auth == ("EPSG", "4326"):
+        return CRS.from_user_input(CRS84)
+    return crs
+
+
+def find_crs(value: CrsLike, candidates: Iterable[CrsLike]) -> str | None:
+    """The first of ``candidates`` that :func:`same_crs` as ``value``, or ``None``.
+
+    >>> find_crs("EPSG:4326", ["EPSG:4269", "OGC:CRS84"])
+    'OGC:CRS84'
+    """
+    for candidate in candidates:
+        if parse_crs(candidate) is not None and same_crs(value, candidate):
+            return str(candidate)
+    return None
+
+
+def is_geographic(value: CrsLike) -> bool:
+    """True for a geographic (degrees) CRS.
+
+    >>> is_geographic("EPSG:4269"), is_geographic("EPSG:2234")
+    (True, False)
+    """
+    return bool(normalize_crs(value).is_geographic)
+
+
+def require_projected(value: CrsLike, *, layer: str | None = None) -> CRS:
+    """Return the CRS if projected; refuse degrees where areas or distances matter.
+
+    >>> require_projected("EPSG:5070").name
+    'NAD83 / Conus Albers'
+    """
+    crs = normalize_crs(value)
+    if not crs.is_projected:
+        raise InvalidParameter(
+            f"CRS '{crs.name}' is not projected; areas and distances need a projected CRS",
+            layer=layer,
+            param="crs",
+        )
+    return crs
+
+
+def transformer(src: CrsLike, dst: CrsLike = CRS84) -> Transformer:
+    """Transformer from ``src`` to ``dst`` in x/y (lon/lat) order."""
+    return Transformer.from_crs(normalize_crs(src), normalize_crs(dst), always_xy=True)
+
+
+def to_crs84(x: np.ndarray, y: np.ndarray, src: CrsLike) -> tuple[np.ndarray, np.ndarray]:
+    """Transform coordinate arrays from ``src`` to lon/lat; failures become ``inf``.
+
+    >>> lon, lat = to_crs84(np.array([1000000.0]), np.array([500000.0]), "EPSG:2234")
+    >>> round(float(lon[0]), 2), round(float(lat[0]), 2)
+    (-72.75, 40.83)
+    """
+    try:
+        tx, ty = transformer(src).transform(np.asarray(x, float), np.asarray(y, float), errcheck=False)
+    except ProjError:
+        return np.full(len(x), np.inf), np.full(len(y), np.inf)
+    return np.asarray(tx, float), np.asarray(ty, float)
+
+
+def projected_crs_near(lon: float, lat: float, authority: str = "EPSG") -> list[str]:
+    """Codes of projected CRSs whose area of use contains the point (state-plane, UTM... candidates).
+
+    >>> "EPSG:26756" in projected_crs_near(-72.7, 41.5)
+    True
+    """
+    infos = query_crs_info(
+        auth_name=authority,
+        pj_types=["PROJECTED_CRS"],
+        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
+        contains=True,
+    )
+    return [f"{info.auth_name}:{info.code}" for info in infos if not info.deprecated]
