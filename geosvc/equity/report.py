@@ -1,0 +1,183 @@
+"""An equity answer (protected tables + method + provenance) and its JSON, GeoJSON and CSV encodings.
+
+Every encoding is made from the same protected :class:`Report`, so disclosure control applied
+once holds in every format; :func:`check_disclosure` is a last guard run before encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from geosvc import __version__
+from geosvc.errors import GeosvcError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+FORMATS = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv; charset=utf-8"}
+
+
+class DisclosureError(GeosvcError):
+    """A count below the threshold reached the encoder: refuse rather than publish it."""
+
+    http_status = 500
+
+
+@dataclass
+class Report:
+    """One protected answer.
+
+    Attributes
+    ----------
+    operation : str
+        ``exposure``, ``access``, ``disparity`` or ``svi``.
+    rows : DataFrame
+        Long table (one row per place × group, or per unit), already protected.
+    count_columns : list of str
+        Columns of ``rows`` holding counts (checked by :func:`check_disclosure`).
+    k : int or None
+        Threshold in force (``None`` when the answer holds no counts of people).
+    places : DataFrame, optional
+        Per-place values (index = place id), e.g. the weighted Index of Disparity.
+    geometries : GeoSeries, optional
+        CRS84 place geometries, index = place id (for GeoJSON).
+    summary : dict
+        Whole-answer values (e.g. disparity indices).
+    method, protections, parameters : dict
+        What was computed and how, what disclosure control did, the request echoed.
+    layers : list of dict
+        Published inputs: id, version, checksum.
+    """
+
+    operation: str
+    rows: pd.DataFrame
+    count_columns: list[str]
+    k: int | None
+    method: dict
+    protections: dict
+    parameters: dict
+    layers: list[dict] = field(default_factory=list)
+    places: pd.DataFrame | None = None
+    geometries: gpd.GeoSeries | None = None
+    summary: dict = field(default_factory=dict)
+    crs: dict = field(default_factory=dict)
+
+    def provenance(self) -> dict:
+        """Inputs, CRS, parameters, software version and a timestamp-free hash of the result."""
+        body = {
+            "rows": _records(self.rows),
+            "places": _records(self.places.reset_index()) if self.places is not None else None,
+            "summary": self.summary,
+        }
+        digest = hashlib.sha256(orjson.dumps(
+            {"result": body, "parameters": self.parameters, "layers": self.layers},
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        )).hexdigest()
+        return {
+            "layers": self.layers,
+            "crs": self.crs,
+            "parameters": self.parameters,
+            "software": {"geosvc": __version__},
+            "result_hash": f"sha256:{digest}",
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return clean.to_dict("records")
+
+
+def check_disclosure(report: Report) -> None:
+    """Raise :class:`DisclosureError` if any published count lies strictly between 0 and k."""
+    if report.k is None:
+        return
+    for column in report.count_columns:
+        values = pd.to_numeric(report.rows[column], errors="coerce").to_numpy(float)
+        leak = (values > 0) & (values < report.k)
+        if leak.any():
+            raise DisclosureError(f"refusing to publish {int(leak.sum())} count(s) below k in '{column}'")
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def to_json(report: Report) -> dict:
+    """The JSON answer: results, per-place values, summary, method, protections, provenance."""
+    check_disclosure(report)
+    answer = {"operation": report.operation, "results": _records(report.rows)}
+    if report.places is not None:
+        answer["places"] = _records(report.places.reset_index())
+    if report.summary:
+        answer["summary"] = report.summary
+    answer |= {"method": report.method, "protections": report.protections, "provenance": report.provenance()}
+    return answer
+
+
+def _wide(report: Report, key: str) -> pd.DataFrame:
+    """One row per place: ``<group>_<metric>`` columns (flat, for GIS clients)."""
+    rows = report.rows
+    values = [c for c in rows.columns if c not in {key, "place_name", "group", "group_label"}]
+    wide = rows.pivot(index=key, columns="group", values=values)
+    wide.columns = [f"{group}_{metric}" for metric, group in wide.columns]
+    order = [f"{g}_{m}" for g in dict.fromkeys(rows["group"]) for m in values]
+    wide = wide[order]
+    if "place_name" in rows:
+        wide.insert(0, "place_name", rows.groupby(key, sort=False)["place_name"].first())
+    if report.places is not None:
+        wide = wide.join(report.places)
+    return wide
+
+
+def to_geojson(report: Report, key: str = "place_id") -> dict:
+    """FeatureCollection in CRS84, one feature per place with flat properties (loads in QGIS/GDAL)."""
+    check_disclosure(report)
+    if report.geometries is None:
+        raise GeosvcError("this answer has no place geometries; use f=json or f=csv")
+    import shapely
+
+    wide = _wide(report, key).reindex(report.geometries.index.intersection(
+        pd.Index(report.rows[key].unique())))
+    geoms = report.geometries.reindex(wide.index)
+    geometry = [orjson.loads(shapely.to_geojson(g)) if g is not None else None for g in geoms.array]
+    properties = _records(wide.reset_index())
+    for props in properties:  # bools as ints: OGR reads mixed bool/null columns reliably as integer
+        for name, value in props.items():
+            if isinstance(value, (bool, np.bool_)):
+                props[name] = int(value)
+    features = [
+        {"type": "Feature", "id": str(p[key]), "properties": p, "geometry": g}
+        for p, g in zip(properties, geometry)
+    ]
+    return {
+        "type": "FeatureCollection",
+        "name": f"equity_{report.operation}",
+        "features": features,
+        "method": report.method,
+        "protections": report.protections,
+        "provenance": report.provenance(),
+    }
+
+
+def to_csv(report: Report) -> str:
+    """The long result table as CSV (withheld values are empty cells, their reason in ``*_suppressed``)."""
+    check_disclosure(report)
+    buffer = io.StringIO()
+    report.rows.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def encode(report: Report, fmt: str) -> tuple[bytes, str]:
+    """Encode ``report`` as ``json``, ``geojson`` or ``csv``; return body bytes and media type."""
+    if fmt == "csv":
+        return to_csv(report).encode("utf-8"), FORMATS["csv"]
+    if fmt == "geojson":
+        return _dumps(to_geojson(report)), FORMATS["geojson"]
+    return _dumps(to_json(report)), FORMATS["json"]
