@@ -101,11 +101,10 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
     return frame
 
 
-def _file_crs(frame: gpd.GeoDataFrame) -> str | None:
-    if frame.crs is None:
-        return None
-    authority = frame.crs.to_authority(min_confidence=90)
-    return ":".join(authority) if authority else frame.crs.to_wkt()
+def crs_code(crs) -> str:
+    """Authority code (e.g. ``EPSG:4269``) of a pyproj CRS, or its WKT2 when it has none."""
+    authority = crs.to_authority(min_confidence=90)
+    return ":".join(authority) if authority else crs.to_wkt()
 
 
 def _apply_crs(frame: gpd.GeoDataFrame, record: LayerRecord) -> tuple[gpd.GeoDataFrame, CrsSource | None]:
@@ -147,7 +146,7 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
         rows = len(frame)
     if rows == 0:
         raise SourceError("source holds no features", code="source.empty", layer=record.id)
-    file_crs = _file_crs(frame)
+    file_crs = crs_code(frame.crs) if frame.crs is not None else None
     frame, crs_source = _apply_crs(frame, record)
 
     join_stats = None

@@ -1,0 +1,66 @@
+"""The SQLite catalog of the embedded store: published layer versions and validation runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS layer_versions (
+    layer_id      TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    kind          TEXT    NOT NULL,
+    path          TEXT    NOT NULL,  -- relative to the store directory
+    checksum      TEXT    NOT NULL,  -- sha256 of the file
+    published_at  TEXT    NOT NULL,  -- ISO 8601, UTC
+    native_crs    TEXT    NOT NULL,
+    bbox          TEXT    NOT NULL,  -- JSON [minx, miny, maxx, maxy], CRS84
+    feature_count INTEGER,
+    geometry_type TEXT,
+    fields        TEXT    NOT NULL,  -- JSON {name: type}
+    record        TEXT    NOT NULL,  -- JSON of the layer record at publish time
+    notes         TEXT    NOT NULL,  -- JSON list of what publish did
+    PRIMARY KEY (layer_id, version)
+);
+CREATE TABLE IF NOT EXISTS validation_runs (
+    run_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    layer_id      TEXT    NOT NULL,
+    run_at        TEXT    NOT NULL,
+    ok            INTEGER NOT NULL,
+    errors        INTEGER NOT NULL,
+    warnings      INTEGER NOT NULL,
+    completeness  REAL    NOT NULL,
+    stale         INTEGER NOT NULL,
+    findings      TEXT    NOT NULL   -- JSON list of Finding.as_dict()
+);
+CREATE INDEX IF NOT EXISTS validation_runs_layer ON validation_runs (layer_id, run_id);
+"""
+
+
+def utcnow() -> dt.datetime:
+    """Current time in UTC, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def dumps(value) -> str:
+    """Compact JSON for catalog columns."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection (WAL, so readers never block on a publish); closed on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.executescript(SCHEMA)
+        yield con
+    finally:
+        con.close()

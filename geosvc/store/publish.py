@@ -1,0 +1,246 @@
+"""Publish a validated layer into the store: normalise, write an artifact, hand it to the store atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geosvc.errors import NotPublished, ValidationFailed
+from geosvc.records.models import LayerRecord
+from geosvc.settings import Settings
+from geosvc.sources import crs_code
+from geosvc.store.base import PublishedLayer, Store
+from geosvc.store.gpkg import fsync_path, sha256_file
+from geosvc.store.raster import SUPERSAMPLE, density_grid, write_cog, write_grid_cog
+from geosvc.validate.findings import LayerReport
+
+CRS84 = "OGC:CRS84"
+EXAMPLES = 5
+Step = Callable[[str], None]
+
+
+def publish_order(records: Iterable[LayerRecord]) -> list[LayerRecord]:
+    """Records sorted so that a derived layer comes after the layer it is made from."""
+    pending = {r.id: r for r in records}
+    ordered: list[LayerRecord] = []
+    while pending:
+        ready = [
+            r for r in pending.values() if r.derived is None or r.derived.input_layer not in pending
+        ]
+        if not ready:  # a cycle: publish the rest as given, each will fail on its missing input
+            ready = list(pending.values())
+        for record in sorted(ready, key=lambda r: r.id):
+            ordered.append(pending.pop(record.id))
+    return ordered
+
+
+def _staging(settings: Settings, suffix: str) -> Path:
+    """A fresh file name in the store's staging folder (same file system, so renames are atomic)."""
+    folder = settings.store_dir / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(suffix=suffix, dir=folder)
+    os.close(fd)
+    os.remove(name)  # writers create the file themselves
+    return Path(name)
+
+
+def _labels(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> str:
+    picked = frame.loc[mask].head(EXAMPLES)
+    values = picked[id_field] if id_field and id_field in frame.columns else picked.index
+    return ", ".join(str(v) for v in values)
+
+
+def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
+    types = {}
+    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            kind = "boolean"
+        elif pd.api.types.is_integer_dtype(dtype):
+            kind = "integer"
+        elif pd.api.types.is_float_dtype(dtype):
+            kind = "number"
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            kind = "datetime"
+        else:
+            kind = "string"
+        types[str(name)] = kind
+    return types
+
+
+def normalize_features(
+    data: gpd.GeoDataFrame, record: LayerRecord, settings: Settings
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Repair, drop empties, clip to the state (if asked) and reproject to CRS84; return frame and notes."""
+    notes: list[str] = []
+    if data.crs is None:
+        raise ValidationFailed("source has no CRS; cannot reproject to CRS84", layer=record.id)
+    report_crs = data.crs
+    geoms = data.geometry.array
+    empty = (shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if empty.any():
+        notes.append(
+            f"dropped {int(empty.sum())} feature(s) with null or empty geometry "
+            f"(e.g. {_labels(data, empty, record.id_field)})"
+        )
+        data = data.loc[~empty]
+    geoms = data.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        repaired = geoms.copy()
+        repaired[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+        notes.append(
+            f"repaired {int(invalid.sum())} invalid geometr{'y' if invalid.sum() == 1 else 'ies'} with "
+            f"shapely.make_valid (structure method) (e.g. {_labels(data, invalid, record.id_field)})"
+        )
+        data = data.set_geometry(gpd.GeoSeries(repaired, index=data.index, crs=data.crs))
+        collapsed = shapely.is_empty(repaired)
+        if collapsed.any():
+            notes.append(f"dropped {int(collapsed.sum())} feature(s) that collapsed to nothing when repaired")
+            data = data.loc[~collapsed]
+    data = data.to_crs(CRS84)
+    if record.clip_to_state:
+        before = len(data)
+        data = data.loc[data.intersects(shapely.box(*settings.state_bbox))]
+        notes.append(
+            f"clipped to {settings.state_name}: kept {len(data)} of {before} features intersecting the "
+            f"state extent {list(settings.state_bbox)} (CRS84)"
+        )
+    if data.empty:
+        raise ValidationFailed("no features left to publish after normalisation", layer=record.id)
+    notes.append(f"reprojected from {crs_code(report_crs)} to CRS84 (lon/lat)")
+    return data.reset_index(drop=True), notes
+
+
+def _publish_vector(record, report, store, settings, step: Step) -> PublishedLayer:
+    if report.data is None:
+        raise ValidationFailed("validation produced no data to publish", layer=record.id)
+    native_crs = crs_code(report.data.crs) if report.data.crs is not None else "unknown"
+    step("normalising")
+    data, notes = normalize_features(report.data, record, settings)
+    artifact = _staging(settings, ".gpkg")
+    try:
+        step("writing GeoPackage")
+        pyogrio.write_dataframe(
+            data, artifact, layer=record.id, driver="GPKG", use_arrow=True, FID="geosvc_fid", SPATIAL_INDEX="YES"
+        )
+        fsync_path(artifact)
+        step("recording version")
+        kinds = set(data.geom_type)
+        bases = {k.removeprefix("Multi") for k in kinds}
+        geometry_type = kinds.pop() if len(kinds) == 1 else f"Multi{bases.pop()}" if len(bases) == 1 else "Geometry"
+        return store.publish(
+            record,
+            artifact,
+            checksum=sha256_file(artifact),
+            native_crs=native_crs,
+            bbox=tuple(data.total_bounds),
+            feature_count=len(data),
+            geometry_type=geometry_type,
+            fields=_field_types(data),
+            notes=notes,
+        )
+    finally:
+        artifact.unlink(missing_ok=True)
+
+
+def _publish_raster(record, report, store, settings, step: Step) -> PublishedLayer:
+    from geosvc.sources import raster_path
+
+    src = report.raster_path or raster_path(record, settings)
+    artifact = _staging(settings, ".tif")
+    try:
+        step("writing COG")
+        meta = write_cog(src, artifact)
+        fsync_path(artifact)
+        meta["notes"] = ["converted to a Cloud Optimized GeoTIFF (DEFLATE, 512 px tiles, overviews)"]
+        return store.publish(record, artifact, checksum=sha256_file(artifact), **meta)
+    finally:
+        artifact.unlink(missing_ok=True)
+
+
+def _publish_derived(record, store, settings, step: Step) -> PublishedLayer:
+    spec = record.derived
+    try:
+        source = store.get(spec.input_layer)
+    except NotPublished as exc:
+        raise ValidationFailed(
+            f"input layer '{spec.input_layer}' is not published; publish it first", layer=record.id
+        ) from exc
+    step(f"reading {spec.input_layer} v{source.version}")
+    polygons = store.read_features(spec.input_layer, source.version)
+    if spec.value_field not in polygons.columns:
+        raise ValidationFailed(
+            f"input layer '{spec.input_layer}' has no field '{spec.value_field}'", layer=record.id
+        )
+    step("rasterising density")
+    grid, transform, represented = density_grid(polygons, spec.value_field, spec.cell_size, spec.crs)
+    total = float(pd.to_numeric(polygons[spec.value_field], errors="coerce").sum())
+    artifact = _staging(settings, ".tif")
+    try:
+        step("writing COG")
+        write_grid_cog(grid, transform, spec.crs, artifact)
+        fsync_path(artifact)
+        from rasterio.warp import transform_bounds
+
+        height, width = grid.shape
+        bounds = (transform.c, transform.f + height * transform.e, transform.c + width * transform.a, transform.f)
+        notes = [
+            f"input: {spec.input_layer} v{source.version} sha256:{source.checksum} field {spec.value_field}",
+            f"method: {spec.method}: each polygon's {spec.value_field} spread evenly over its area; "
+            f"{spec.cell_size:g} m cells in {spec.crs}; each cell = mean density of {SUPERSAMPLE}x{SUPERSAMPLE} "
+            f"sub-cells (polygon holding the sub-cell centre, 0 outside all polygons); people per km²; "
+            f"cells outside every polygon are nodata",
+            f"check: grid represents {represented:,.0f} of {total:,.0f} ({represented / total:.2%}) "
+            f"(difference from sub-cell discretisation)" if total else "check: input total is 0",
+        ]
+        return store.publish(
+            record,
+            artifact,
+            checksum=sha256_file(artifact),
+            native_crs=spec.crs,
+            bbox=transform_bounds(spec.crs, CRS84, *bounds, densify_pts=21),
+            fields={"band_1": "number"},
+            notes=notes,
+        )
+    finally:
+        artifact.unlink(missing_ok=True)
+
+
+def publish_layer(
+    record: LayerRecord,
+    report: LayerReport,
+    store: Store,
+    settings: Settings,
+    step: Step | None = None,
+) -> PublishedLayer:
+    """Publish one validated layer as its next version; nothing is written unless ``report.ok``.
+
+    Vectors are repaired (``make_valid``), stripped of empty geometries, clipped to the state when
+    ``record.clip_to_state``, reprojected to CRS84 and written as a GeoPackage; rasters become COGs;
+    derived rasters are computed from the latest published version of their input layer.
+
+    Raises
+    ------
+    ValidationFailed
+        ``report`` has error findings, or nothing is left to publish.
+    StoreError
+        The store could not record the version (the previous version stays the latest).
+    """
+    if not report.ok:
+        codes = sorted({f.code for f in report.findings if f.severity == "error"})
+        raise ValidationFailed(f"validation failed ({', '.join(codes)}); not published", layer=record.id)
+    step = step or (lambda _message: None)
+    if record.derived is not None:
+        return _publish_derived(record, store, settings, step)
+    if record.kind == "raster":
+        return _publish_raster(record, report, store, settings, step)
+    return _publish_vector(record, report, store, settings, step)
+
