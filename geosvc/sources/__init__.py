@@ -2,6 +2,6 @@
 
 from geosvc.sources.location import raster_path
 from geosvc.sources.table import JoinStats, PointStats
-from geosvc.sources.vector import ReadResult, ReadStats, crs_code, read_vector
+from geosvc.sources.vector import ReadResult, ReadStats, read_vector
 
-__all__ = ["JoinStats", "PointStats", "ReadResult", "ReadStats", "crs_code", "raster_path", "read_vector"]
+__all__ = ["JoinStats", "PointStats", "ReadResult", "ReadStats", "raster_path", "read_vector"]

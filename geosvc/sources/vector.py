@@ -10,6 +10,7 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 from pyproj.exceptions import CRSError
 
+from geosvc.crs import crs_code
 from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -99,12 +100,6 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
             layer=record.id,
         )
     return frame
-
-
-def crs_code(crs) -> str:
-    """Authority code (e.g. ``EPSG:4269``) of a pyproj CRS, or its WKT2 when it has none."""
-    authority = crs.to_authority(min_confidence=90)
-    return ":".join(authority) if authority else crs.to_wkt()
 
 
 def _apply_crs(frame: gpd.GeoDataFrame, record: LayerRecord) -> tuple[gpd.GeoDataFrame, CrsSource | None]:

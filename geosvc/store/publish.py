@@ -13,10 +13,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from geosvc.crs import crs_code
 from geosvc.errors import NotPublished, ValidationFailed
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
-from geosvc.sources import crs_code
 from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.gpkg import fsync_path, sha256_file
 from geosvc.store.raster import SUPERSAMPLE, density_grid, write_cog, write_grid_cog
