@@ -30,6 +30,8 @@ class JoinStats:
     right_duplicated: int  # distinct table keys appearing more than once
     right_duplicated_examples: tuple[str, ...]
     right_rows_dropped: int  # duplicate rows discarded (the fullest row of each key is kept)
+    right_conflicting: int = 0  # duplicated keys whose discarded rows hold a value differing from the kept row
+    right_conflicting_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,17 @@ def _as_text(values: pd.Series) -> pd.Series:
     return text.str.strip()
 
 
+def _conflicting_keys(rows: pd.DataFrame) -> list[str]:
+    """Keys whose later rows hold a non-missing value that differs from the first (kept) row's."""
+    keys = []
+    for key, group in rows.groupby(KEY, sort=False):
+        kept, others = group.iloc[0], group.iloc[1:]
+        differs = others.notna() & others.ne(kept)
+        if differs.to_numpy().any():
+            keys.append(str(key))
+    return keys
+
+
 def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_root: Path) -> tuple[gpd.GeoDataFrame, JoinStats]:
     """Join ``join.path`` to ``data`` on ``left_key``/``right_key`` (as text) and describe the match."""
     path = data_root / join.path
@@ -121,12 +134,9 @@ def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_roo
     dup_mask = right[KEY].duplicated(keep=False)
     dup_keys = right.loc[dup_mask, KEY].unique()
     # Of duplicated keys keep the fullest row (the others are usually placeholder rows of 'na').
-    right = (
-        right.assign(_filled=right.notna().sum(axis=1))
-        .sort_values("_filled", ascending=False, kind="stable")
-        .drop_duplicates(KEY)
-        .drop(columns="_filled")
-    )
+    right = right.assign(_filled=right.notna().sum(axis=1)).sort_values("_filled", ascending=False, kind="stable")
+    conflicting = _conflicting_keys(right[right[KEY].isin(set(dup_keys))].drop(columns="_filled"))
+    right = right.drop_duplicates(KEY).drop(columns="_filled")
     left_keys = _as_text(data[join.left_key])
     in_right = left_keys.isin(set(right[KEY])).to_numpy()
     right_unmatched = right.loc[~right[KEY].isin(set(left_keys.dropna())), KEY]
@@ -145,5 +155,7 @@ def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_roo
         right_duplicated=int(len(dup_keys)),
         right_duplicated_examples=tuple(str(v) for v in dup_keys[:EXAMPLES]),
         right_rows_dropped=int(dup_mask.sum() - len(dup_keys)),
+        right_conflicting=len(conflicting),
+        right_conflicting_examples=tuple(conflicting[:EXAMPLES]),
     )
     return merged, stats
