@@ -1,0 +1,197 @@
+"""Coordinate rules: do the coordinates fit the declared CRS, given where the state is?
+
+Everything works on per-feature bounding-box centres (vectorised); the search for a better CRS
+uses an evenly spaced sample of at most ``SAMPLE`` features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from geosvc.crs import crs_code, is_geographic, parse_crs, projected_crs_near, to_crs84
+from geosvc.records.models import LayerRecord
+from geosvc.validate.codes import make_finding
+from geosvc.validate.features import example_ids
+from geosvc.validate.findings import Finding
+
+SAMPLE = 2000
+FITS = 0.5  # share of sampled features inside the state for a CRS to "fit"
+MARGIN = 0.1  # state bbox margin (share of its size) when judging fit
+
+Bbox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How well reading the coordinates in ``crs`` (optionally with x/y swapped) places them in the state."""
+
+    crs: str
+    share: float
+    swapped: bool = False
+
+
+def _grow(bbox: Bbox, margin: float) -> Bbox:
+    minx, miny, maxx, maxy = bbox
+    dx, dy = (maxx - minx) * margin, (maxy - miny) * margin
+    return minx - dx, miny - dy, maxx + dx, maxy + dy
+
+
+def _lonlat(x: np.ndarray, y: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat of x/y in ``crs``; a Greenwich geographic CRS is taken as is (datum shifts are metres)."""
+    if crs.is_geographic and crs.prime_meridian.longitude == 0:
+        return x, y
+    return to_crs84(x, y, crs)
+
+
+def _inside(lon: np.ndarray, lat: np.ndarray, bbox: Bbox) -> np.ndarray:
+    minx, miny, maxx, maxy = bbox
+    return (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
+
+
+def share_inside(x: np.ndarray, y: np.ndarray, crs: CRS | str, bbox: Bbox) -> float:
+    """Share of the points (x, y) in ``crs`` that fall in ``bbox`` (CRS84).
+
+    >>> share_inside(np.array([-72.7]), np.array([41.6]), "EPSG:4326", (-73.7, 40.9, -71.8, 42.1))
+    1.0
+    """
+    crs = parse_crs(crs)
+    if crs is None or len(x) == 0:
+        return 0.0
+    lon, lat = _lonlat(np.asarray(x, float), np.asarray(y, float), crs)
+    return float(_inside(lon, lat, bbox).mean())
+
+
+def best_fits(x: np.ndarray, y: np.ndarray, candidates: list[str], bbox: Bbox) -> list[Fit]:
+    """Candidate CRSs that place at least :data:`FITS` of the points in ``bbox``, best first.
+
+    >>> fits = best_fits(np.array([1e6]), np.array([6e5]), ["EPSG:6433", "EPSG:2234"], (-73.7, 40.9, -71.8, 42.1))
+    >>> [f.crs for f in fits]
+    ['EPSG:2234']
+    """
+    fits = [Fit(c, share_inside(x, y, c, bbox)) for c in candidates]
+    fits = [f for f in fits if f.share >= FITS]
+    return sorted(fits, key=lambda f: -f.share)  # stable: allowed CRSs keep their order on ties
+
+
+def _centres(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds (n, 4) of every feature and the positions of those with finite bounds."""
+    bounds = shapely.bounds(np.asarray(frame.geometry.array))
+    usable = np.flatnonzero(np.isfinite(bounds).all(axis=1))
+    return bounds, usable, np.linspace(0, len(usable) - 1, min(SAMPLE, len(usable))).astype(int)
+
+
+def _candidates(crs: CRS, allowed: list[str], state: Bbox) -> list[str]:
+    """Allowed CRSs first, then projected CRSs in PROJ's database used at the state's centre."""
+    centre = ((state[0] + state[2]) / 2, (state[1] + state[3]) / 2)
+    seen = {crs_code(crs)}
+    ordered = []
+    for code in [*allowed, *projected_crs_near(*centre)]:
+        parsed = parse_crs(code)
+        if parsed is not None and crs_code(parsed) not in seen:
+            seen.add(crs_code(parsed))
+            ordered.append(code)
+    return ordered
+
+
+def _extents(bounds: np.ndarray, crs: CRS) -> np.ndarray:
+    """Each feature's bounds (in ``crs``) as lon/lat extents, shape (n, 4)."""
+    lon0, lat0 = _lonlat(bounds[:, 0], bounds[:, 1], crs)
+    if np.array_equal(bounds[:, 0], bounds[:, 2]) and np.array_equal(bounds[:, 1], bounds[:, 3]):
+        lon1, lat1 = lon0, lat0  # points: one transform is enough
+    else:
+        lon1, lat1 = _lonlat(bounds[:, 2], bounds[:, 3], crs)
+    return np.column_stack([np.minimum(lon0, lon1), np.minimum(lat0, lat1), np.maximum(lon0, lon1), np.maximum(lat0, lat1)])
+
+
+def _touching(extents: np.ndarray, bbox: Bbox) -> np.ndarray:
+    minx, miny, maxx, maxy = bbox
+    return (extents[:, 2] >= minx) & (extents[:, 0] <= maxx) & (extents[:, 3] >= miny) & (extents[:, 1] <= maxy)
+
+
+def _mask(n: int, positions: np.ndarray) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return mask
+
+
+def check_coordinates(
+    frame: gpd.GeoDataFrame, crs: CRS, record: LayerRecord, allowed: list[str], state: Bbox, state_name: str = "the state"
+) -> list[Finding]:
+    """Findings when coordinates contradict ``crs`` or lie outside the state.
+
+    Degrees beyond ±180/±90 in a geographic CRS are ``coords.projected_as_geographic``. When no
+    feature touches the state, x/y swapped and other CRSs (``allowed`` first, then PROJ's projected
+    CRSs used at the state's centre) are tried on a sample of feature centres: the best one that
+    places most features in the state names ``coords.swapped_axes`` or ``coords.wrong_crs``, and
+    without one the layer is ``coords.outside_state`` (error). Otherwise features not touching the
+    state are counted as ``coords.outside_state`` (warning; info when the record clips to the state).
+
+    Parameters
+    ----------
+    frame
+        The features as read; ``crs`` is the CRS they are declared in.
+    allowed
+        ``settings.allowed_crs``: tried first when looking for a CRS that fits.
+    state
+        ``settings.state_bbox`` (CRS84).
+    """
+    layer, n = record.id, len(frame)
+    bounds, usable, sample = _centres(frame)
+    if len(usable) == 0:
+        return []
+    b = bounds[usable]
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    sx, sy = cx[sample], cy[sample]
+    near = _grow(state, MARGIN)
+
+    if is_geographic(crs):
+        out_of_range = (np.abs(cx) > 180) | (np.abs(cy) > 90)
+        if out_of_range.any():
+            count = int(out_of_range.sum())
+            fits = best_fits(sx, sy, [c for c in _candidates(crs, allowed, state) if not is_geographic(c)], near)
+            hint = f"; they fit {_names(fits)}" if fits else ""
+            message = f"{count} features have coordinates beyond ±180/±90, so not degrees as {crs_code(crs)} says{hint}"
+            examples = example_ids(frame, _mask(n, usable[out_of_range]), record.id_field)
+            return [make_finding(layer, "coords.projected_as_geographic", message, count=count, examples=examples)]
+
+    extents = _extents(b, crs)
+    if not _touching(extents, near).any():
+        examples = example_ids(frame, _mask(n, usable), record.id_field)
+        fits = [Fit(crs_code(crs), share_inside(sy, sx, crs, near), swapped=True)]
+        fits += best_fits(sx, sy, _candidates(crs, allowed, state), near)
+        fits = sorted((f for f in fits if f.share >= FITS), key=lambda f: -f.share)
+        if fits and fits[0].swapped:
+            message = (
+                f"no feature lies in {state_name} as {crs_code(crs)}, but {fits[0].share:.0%} do with x and y swapped: "
+                "latitude is stored as x"
+            )
+            return [make_finding(layer, "coords.swapped_axes", message, count=len(usable), examples=examples)]
+        if fits:
+            message = (
+                f"no feature lies in {state_name} as {crs_code(crs)} ({crs.name}); they fit {_names(fits)}: "
+                "wrong zone, datum or units"
+            )
+            return [make_finding(layer, "coords.wrong_crs", message, count=len(usable), examples=examples)]
+        message = f"no feature lies within {state_name} in {crs_code(crs)}, and no other CRS places them there"
+        return [make_finding(layer, "coords.outside_state", message, count=len(usable), examples=examples, severity="error")]
+
+    outside = _mask(n, usable[~_touching(extents, state)])
+    count = int(outside.sum())
+    if count == 0:
+        return []
+    examples = example_ids(frame, outside, record.id_field)
+    if record.clip_to_state:
+        message = f"{count} of {len(usable)} features lie outside {state_name}; clipped away at publish (clip_to_state)"
+        return [make_finding(layer, "coords.outside_state", message, count=count, examples=examples, severity="info")]
+    message = f"{count} of {len(usable)} features lie outside {state_name}'s extent"
+    return [make_finding(layer, "coords.outside_state", message, count=count, examples=examples)]
+
+
+def _names(fits: list[Fit]) -> str:
+    top = [f for f in fits if f.share >= 0.9 * fits[0].share][:3]
+    return " or ".join(f"{f.crs} ({f.share:.0%} in the state)" for f in top)

@@ -1,0 +1,130 @@
+"""Validate a layer: read its source, run every rule, assemble the :class:`LayerReport`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from geosvc.crs import parse_crs
+from geosvc.errors import SourceError
+from geosvc.records.models import LayerRecord
+from geosvc.settings import Settings
+from geosvc.sources import ReadStats, raster_path, read_vector
+from geosvc.sources.location import locate
+from geosvc.validate.codes import CODES, make_finding
+from geosvc.validate.coords import check_coordinates
+from geosvc.validate.crs import check_crs
+from geosvc.validate.findings import Finding, LayerReport
+from geosvc.validate.freshness import check_freshness, is_stale
+from geosvc.validate.geometry import check_geometry
+from geosvc.validate.ids import check_ids
+from geosvc.validate.join import check_join
+from geosvc.validate.metadata import check_fields, check_metadata, completeness
+
+
+def _source_finding(exc: SourceError, layer: str) -> Finding:
+    if exc.code in CODES:
+        return make_finding(layer, exc.code, exc.message, severity="error")
+    return Finding(layer, exc.code, "error", exc.message)
+
+
+def _point_findings(stats: ReadStats, record: LayerRecord) -> list[Finding]:
+    """CSV rows the reader could not turn into points (errors when no row could)."""
+    points = stats.points
+    if points is None:
+        return []
+    none_left = points.blank + points.unparsable >= stats.rows
+    cases = (
+        ("geometry.null", points.blank, points.blank_examples, "have no coordinates"),
+        ("coords.unparsable", points.unparsable, points.unparsable_examples, "have x/y that are not numbers"),
+    )
+    return [
+        make_finding(
+            record.id, code, f"{count} of {stats.rows} CSV rows {what}; they are not published",
+            count=count, examples=examples, severity="error" if none_left else None,
+        )
+        for code, count, examples, what in cases
+        if count
+    ]
+
+
+def _validate_vector(record: LayerRecord, settings: Settings, report: LayerReport) -> None:
+    try:
+        result = read_vector(record, settings)
+    except SourceError as exc:
+        report.findings.append(_source_finding(exc, record.id))
+        return
+    frame, stats = result.data, result.stats
+    report.data = frame
+    local = locate(record, settings).local if record.source and record.source.path else None
+    findings = report.findings
+    findings += check_crs(record, frame.crs, settings.allowed_crs, crs_source=stats.crs_source, local_path=local)
+    findings += _point_findings(stats, record)
+    findings += check_geometry(frame, record)
+    crs = parse_crs(frame.crs) if frame.crs is not None else None
+    if crs is not None:
+        findings += check_coordinates(
+            frame, crs, record, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name
+        )
+    findings += check_ids(frame, record)
+    if stats.join is not None:
+        try:
+            findings += check_join(stats.join, record, settings)
+        except SourceError as exc:
+            findings.append(_source_finding(exc, record.id))
+    findings += check_fields(frame, record)
+
+
+def _validate_raster(record: LayerRecord, settings: Settings, report: LayerReport) -> None:
+    from geosvc.validate.raster import check_raster  # rasterio is only needed for raster layers
+
+    if record.derived is not None:
+        report.findings.append(
+            make_finding(
+                record.id, "raster.derived",
+                f"derived at publish by {record.derived.method} from layer '{record.derived.input_layer}'",
+            )
+        )
+        return
+    try:
+        path = raster_path(record, settings)
+        report.findings += check_raster(path, record.id)
+    except SourceError as exc:
+        report.findings.append(_source_finding(exc, record.id))
+        return
+    report.raster_path = path
+
+
+def validate_layer(record: LayerRecord, settings: Settings, today: dt.date | None = None) -> LayerReport:
+    """Read ``record``'s source and run every rule.
+
+    Parameters
+    ----------
+    record
+        The layer record.
+    settings
+        Supplies ``data_root``, ``allowed_crs``, ``state_bbox`` and ``state_name``.
+    today
+        The date freshness is judged against (default: today).
+
+    Returns
+    -------
+    LayerReport
+        Findings (source errors become findings, never exceptions), ``completeness``, ``stale``;
+        ``data`` holds the features as read (native CRS) when the source could be read, and
+        ``raster_path`` the GDAL path of a raster source.
+    """
+    report = LayerReport(layer=record.id, completeness=completeness(record), stale=is_stale(record, today))
+    report.findings += check_metadata(record) + check_freshness(record, today)
+    if record.kind == "raster":
+        _validate_raster(record, settings, report)
+    else:
+        _validate_vector(record, settings, report)
+    return report
+
+
+def validate_layers(
+    records: Iterable[LayerRecord], settings: Settings, today: dt.date | None = None
+) -> list[LayerReport]:
+    """:func:`validate_layer` for each record, in the given order."""
+    return [validate_layer(record, settings, today) for record in records]
