@@ -1,0 +1,1 @@
+"""The web layer: FastAPI application, thin routes and the mapping of errors to HTTP."""

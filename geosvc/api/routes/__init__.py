@@ -1,0 +1,1 @@
+"""Thin FastAPI routers (registry view here; equity in ``equity.py``)."""

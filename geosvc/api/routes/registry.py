@@ -1,0 +1,51 @@
+"""``/registry``: a small JSON view of the served layers (the searchable catalog is OGC Records)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from geosvc.errors import NotFound
+from geosvc.store.base import PublishedLayer
+
+
+def layer_summary(layer: PublishedLayer, base_url: str) -> dict:
+    """What a client needs to find a layer and its OGC collection."""
+    record = layer.record
+    return {
+        "id": layer.id,
+        "title": record.title,
+        "kind": layer.kind,
+        "theme": record.theme,
+        "keywords": list(record.keywords),
+        "version": layer.version,
+        "published_at": layer.published_at.isoformat(),
+        "feature_count": layer.feature_count,
+        "geometry_type": layer.geometry_type,
+        "bbox": list(layer.bbox),
+        "license": record.license.name if record.license else None,
+        "attribution": record.attribution,
+        "links": [
+            {"rel": "collection", "type": "application/json", "href": f"{base_url}/ogc/collections/{layer.id}"},
+            {"rel": "self", "type": "application/json", "href": f"{base_url}/registry/{layer.id}"},
+        ],
+    }
+
+
+def create_router() -> APIRouter:
+    """Router with ``GET /registry`` and ``GET /registry/{layer_id}``."""
+    router = APIRouter(prefix="/registry", tags=["registry"])
+
+    @router.get("", operation_id="listLayers", summary="Served layers")
+    def list_layers(request: Request) -> dict:
+        state = request.app.state
+        return {"layers": [layer_summary(layer, state.settings.base_url) for layer in state.layers]}
+
+    @router.get("/{layer_id}", operation_id="getLayer", summary="One served layer")
+    def get_layer(layer_id: str, request: Request) -> dict:
+        state = request.app.state
+        for layer in state.layers:
+            if layer.id == layer_id:
+                return layer_summary(layer, state.settings.base_url)
+        raise NotFound(f"no served layer '{layer_id}'", layer=layer_id)
+
+    return router

@@ -1,0 +1,162 @@
+"""Published layers + settings -> pygeoapi configuration dict (pure; nothing is read or written).
+
+Extension points (used by the OGC-extras and equity-API engineers):
+
+* ``resource_builders``: ``{kind: builder}`` where ``builder(layer, settings) -> (resource_id, resource)``
+  turns one published layer of that kind into pygeoapi resources; :func:`vector_resource` is the default
+  for ``"vector"``; a raster builder plugs in under ``"raster"``.
+* ``extensions``: callables ``extension(config, layers, settings) -> None`` that add resources that are
+  not layers (the records catalog, processes) to the finished dict.
+
+Only published, public layers are served; restricted ones are left out entirely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from geosvc.ogc.crs import CRS84
+from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
+from geosvc.settings import Settings
+from geosvc.store.base import PublishedLayer
+
+ResourceBuilder = Callable[[PublishedLayer, Settings], tuple[str, dict[str, Any]]]
+ConfigExtension = Callable[[dict[str, Any], list[PublishedLayer], Settings], None]
+PROVIDER = "geosvc.ogc.providers.StoreFeatureProvider"
+MOUNT_PATH = "/ogc"
+
+
+def served_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
+    """Published layers that may be served: public ones only, sorted by id."""
+    return sorted((layer for layer in layers if layer.record.sensitivity == "public"), key=lambda lyr: lyr.id)
+
+
+def _iso(value) -> str | None:
+    return f"{value.isoformat()}T00:00:00Z" if value is not None else None
+
+
+def layer_links(layer: PublishedLayer) -> list[dict[str, str]]:
+    """License, publisher and contact links from the layer record."""
+    record = layer.record
+    links = []
+    if record.license is not None and record.license.url:
+        links.append({"type": "text/html", "rel": "license", "title": record.license.name, "href": record.license.url})
+    if record.publisher is not None and record.publisher.url:
+        links.append({"type": "text/html", "rel": "related", "title": f"Publisher: {record.publisher.agency}",
+                      "href": record.publisher.url})
+    if record.contact is not None:
+        links.append({"type": "text/plain", "rel": "author", "title": f"Contact: {record.contact.name}",
+                      "href": f"mailto:{record.contact.email}"})
+    return links
+
+
+def layer_extents(layer: PublishedLayer) -> dict[str, Any]:
+    """Spatial extent (CRS84 bbox of the version) and temporal extent of the record."""
+    extents: dict[str, Any] = {"spatial": {"bbox": list(layer.bbox), "crs": CRS84}}
+    temporal = layer.record.temporal_extent
+    if temporal is not None and (temporal.start or temporal.end):
+        extents["temporal"] = {"begin": _iso(temporal.start), "end": _iso(temporal.end)}
+    return extents
+
+
+def layer_description(layer: PublishedLayer) -> str:
+    """Description plus attribution and licence (pygeoapi has no fields for them)."""
+    record = layer.record
+    parts = [record.description or record.title]
+    if record.attribution:
+        parts.append(f"Attribution: {record.attribution}.")
+    if record.license is not None:
+        parts.append(f"Licence: {record.license.name}.")
+    return " ".join(parts)
+
+
+def vector_resource(layer: PublishedLayer, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """pygeoapi collection for a vector layer, served by :class:`~geosvc.ogc.providers.StoreFeatureProvider`."""
+    record = layer.record
+    provider: dict[str, Any] = {
+        "type": "feature",
+        "name": PROVIDER,
+        "data": layer.id,
+        "id_field": record.id_field or "id",
+        "crs": list(settings.serve_crs),
+        "storage_crs": CRS84,
+    }
+    if record.time_field:
+        provider["time_field"] = record.time_field
+    return layer.id, {
+        "type": "collection",
+        "title": record.title,
+        "description": layer_description(layer),
+        "keywords": list(record.keywords) or [record.theme],
+        "links": layer_links(layer),
+        "extents": layer_extents(layer),
+        "providers": [provider],
+    }
+
+
+DEFAULT_BUILDERS: Mapping[str, ResourceBuilder] = {"vector": vector_resource}
+
+
+def server_section(settings: Settings) -> dict[str, Any]:
+    """pygeoapi ``server``: public URL with the mount path, limits, no strict slashes."""
+    return {
+        "bind": {"host": settings.host, "port": settings.port},
+        "url": settings.base_url + MOUNT_PATH,
+        "mimetype": "application/json; charset=UTF-8",
+        "encoding": "utf-8",
+        "gzip": False,
+        "languages": ["en-US"],
+        "pretty_print": False,
+        "limits": {"default_items": DEFAULT_LIMIT, "max_items": MAX_LIMIT, "on_exceed": "throttle"},
+        "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                "attribution": "&copy; OpenStreetMap contributors"},
+        "api_rules": {"strict_slashes": False},
+    }
+
+
+def metadata_section(settings: Settings) -> dict[str, Any]:
+    """Service-level metadata."""
+    return {
+        "identification": {
+            "title": f"geosvc: {settings.state_name} layers",
+            "description": f"Published {settings.state_name} layers from the geosvc registry (OGC API)",
+            "keywords": ["geospatial", "ogc api", settings.state_name.lower()],
+            "keywords_type": "theme",
+            "terms_of_service": "https://creativecommons.org/licenses/by/4.0/",
+            "url": settings.base_url,
+        },
+        "license": {"name": "Per layer (see each collection)", "url": settings.base_url + "/registry"},
+        "provider": {"name": "geosvc", "url": settings.base_url},
+        "contact": {"name": "geosvc data coordination desk"},
+    }
+
+
+def build_config(
+    layers: Iterable[PublishedLayer],
+    settings: Settings,
+    *,
+    resource_builders: Mapping[str, ResourceBuilder] | None = None,
+    extensions: Sequence[ConfigExtension] = (),
+) -> dict[str, Any]:
+    """The whole pygeoapi configuration for the published, public ``layers``.
+
+    Layers of a kind without a builder are skipped (e.g. rasters until a raster builder is given).
+    """
+    builders = dict(DEFAULT_BUILDERS) if resource_builders is None else dict(resource_builders)
+    served = served_layers(layers)
+    resources: dict[str, Any] = {}
+    for layer in served:
+        builder = builders.get(layer.kind)
+        if builder is not None:
+            resource_id, resource = builder(layer, settings)
+            resources[resource_id] = resource
+    config = {
+        "server": server_section(settings),
+        "logging": {"level": "ERROR"},
+        "metadata": metadata_section(settings),
+        "resources": resources,
+    }
+    for extension in extensions:
+        extension(config, served, settings)
+    return config
