@@ -2,15 +2,18 @@
 
 pygeoapi's stock pages load Leaflet, Bootstrap and friends from CDNs and draw OpenStreetMap
 tiles. geosvc ships the few templates that reference another host, rewritten to use the files
-vendored under ``geosvc/ogc/static/vendor`` (see ``VENDOR.md`` there), and draws maps without a
-basemap unless one is configured. pygeoapi looks templates up in our folder first and falls back
-to its own, but serves static files from one folder only, so ours also carries pygeoapi's own
-``css/``, ``js/`` and ``img/``.
+vendored under ``geosvc/ogc/static/vendor`` (see ``VENDOR.md`` there), and its maps draw the
+features without a basemap (no tile requests to another host). pygeoapi looks templates up in our
+folder first and falls back to its own, but serves static files from one folder only, so ours also
+carries pygeoapi's own ``css/``, ``js/`` and ``img/``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from geosvc.settings import Settings
+from geosvc.store.base import PublishedLayer
 
 _HERE = Path(__file__).resolve().parent
 
@@ -25,16 +28,10 @@ def static_dir() -> Path:
     return _HERE / "static"
 
 
-def html_server_config(basemap_url: str = "", attribution: str = "") -> dict:
+def html_server_config() -> dict:
     """The ``server`` keys of a pygeoapi config that make its HTML pages work offline.
 
-    Parameters
-    ----------
-    basemap_url
-        XYZ tile URL template for the maps; empty (the default) draws features without a basemap,
-        so no page asks another host for tiles.
-    attribution
-        Attribution HTML of the basemap.
+    An empty ``map.url`` makes our templates draw features on a plain background.
 
     Examples
     --------
@@ -44,5 +41,10 @@ def html_server_config(basemap_url: str = "", attribution: str = "") -> dict:
     """
     return {
         "templates": {"path": str(template_dir()), "static": str(static_dir())},
-        "map": {"url": basemap_url, "attribution": attribution},
+        "map": {"url": "", "attribution": ""},
     }
+
+
+def add_html_assets(config: dict, layers: list[PublishedLayer], settings: Settings) -> None:
+    """Config extension (see :func:`geosvc.ogc.config.build_config`) serving offline HTML pages."""
+    config["server"].update(html_server_config())

@@ -1,0 +1,132 @@
+"""Raster layers: the OGC API Coverages resource (pygeoapi's rasterio provider) and the COG itself.
+
+A published raster is a Cloud Optimized GeoTIFF. It is served twice: through pygeoapi's
+``/collections/{id}/coverage`` (subsets, CoverageJSON, GeoTIFF), guarded by
+:mod:`geosvc.ogc.coverage_guard`, and as the file itself at ``/collections/{id}/cog.tif`` with
+HTTP range requests, which is what QGIS and GDAL (``/vsicurl/``) read best.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from email.utils import format_datetime
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse
+
+from geosvc.errors import NotFound
+from geosvc.ogc.config import MOUNT_PATH, layer_description, layer_extents, layer_links
+from geosvc.ogc.coverage_guard import CoverageGuard
+from geosvc.settings import Settings
+from geosvc.store.base import PublishedLayer
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+GEOTIFF_MEDIA_TYPE = "image/tiff; application=geotiff"
+COVERAGE_REL = "http://www.opengis.net/def/rel/ogc/1.0/coverage"
+
+
+def cog_href(ogc_url: str, layer_id: str) -> str:
+    """Stable URL of a raster layer's published COG.
+
+    >>> cog_href("http://h/ogc", "ct-population-density")
+    'http://h/ogc/collections/ct-population-density/cog.tif'
+    """
+    return f"{ogc_url}/collections/{layer_id}/cog.tif"
+
+
+def coverage_links(layer: PublishedLayer, ogc_url: str) -> list[dict]:
+    """Links of a raster collection: the coverage (GeoTIFF) and the COG as an ``enclosure``."""
+    size = layer.path.stat().st_size
+    return [
+        {
+            "rel": COVERAGE_REL,
+            "type": GEOTIFF_MEDIA_TYPE,
+            "title": f"{layer.record.title} (coverage, GeoTIFF)",
+            "href": f"{ogc_url}/collections/{layer.id}/coverage?f=GTiff",
+        },
+        {
+            "rel": "enclosure",
+            "type": COG_MEDIA_TYPE,
+            "title": f"{layer.record.title} (Cloud Optimized GeoTIFF, version {layer.version})",
+            "href": cog_href(ogc_url, layer.id),
+            "length": size,
+        },
+    ]
+
+
+def coverage_provider(layer: PublishedLayer) -> dict:
+    """pygeoapi provider definition serving the layer's COG as a coverage."""
+    return {
+        "type": "coverage",
+        "name": "geosvc.ogc.coverage_provider.CogCoverageProvider",
+        "data": str(layer.path),
+        "format": {"name": "GTiff", "mimetype": "application/tiff"},
+    }
+
+
+def raster_resource(layer: PublishedLayer, settings: Settings) -> tuple[str, dict]:
+    """pygeoapi collection of a raster layer (a ``resource_builders["raster"]`` of :mod:`geosvc.ogc.config`)."""
+    record = layer.record
+    return layer.id, {
+        "type": "collection",
+        "title": record.title,
+        "description": layer_description(layer),
+        "keywords": list(record.keywords) or [record.theme],
+        "links": [*layer_links(layer), *coverage_links(layer, settings.base_url + MOUNT_PATH)],
+        "extents": layer_extents(layer),
+        "providers": [coverage_provider(layer)],
+    }
+
+
+def coverage_router(layers: Iterable[PublishedLayer], prefix: str = "/ogc") -> APIRouter:
+    """Router serving each raster's COG with range requests, ETag and ``304`` revalidation.
+
+    Include it in the app *before* mounting pygeoapi at ``prefix``, so its route wins.
+    """
+    rasters = {layer.id: layer for layer in layers if layer.kind == "raster"}
+    router = APIRouter(prefix=prefix)
+
+    @router.api_route(
+        "/collections/{collection_id}/cog.tif",
+        methods=["GET", "HEAD"],
+        operation_id="getCollectionCog",
+        summary="The published Cloud Optimized GeoTIFF of a raster collection (HTTP range requests)",
+        response_class=FileResponse,
+        tags=["coverages"],
+    )
+    def get_cog(collection_id: str, request: Request) -> Response:
+        layer = rasters.get(collection_id)
+        if layer is None:
+            raise NotFound(f"no raster collection '{collection_id}'", layer=collection_id)
+        headers = {
+            "ETag": layer.etag,
+            "Last-Modified": _http_date(layer.published_at),
+            "Cache-Control": "no-cache",
+        }
+        if layer.etag in _etags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
+        return FileResponse(
+            layer.path,
+            media_type=COG_MEDIA_TYPE,
+            headers=headers,
+            filename=f"{layer.id}-v{layer.version}.tif",
+            content_disposition_type="inline",
+        )
+
+    return router
+
+
+def _http_date(when: dt.datetime) -> str:
+    utc = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return format_datetime(utc, usegmt=True)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def install_coverage(app: FastAPI, layers: list[PublishedLayer], settings: Settings, prefix: str = "/ogc") -> None:
+    """Add the COG routes and the coverage parameter guard to ``app`` (call before mounting pygeoapi)."""
+    app.include_router(coverage_router(layers, prefix))
+    app.add_middleware(CoverageGuard, layers=layers, serve_crs=settings.serve_crs, prefix=prefix)

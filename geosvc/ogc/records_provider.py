@@ -1,0 +1,94 @@
+"""pygeoapi record provider of the layer catalog (loaded by dotted path from the config).
+
+pygeoapi builds a provider per request; this one reads the store's published layers (a small
+SQLite query), turns them into records with :func:`geosvc.ogc.records.layer_record` and searches
+them. ``include_extra_query_parameters`` is on so that every non-standard query parameter reaches
+:func:`geosvc.ogc.records.search_records`, which refuses the ones it cannot honour.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
+
+from geosvc.errors import InvalidParameter
+from geosvc.ogc.records import FILTER_FIELDS, catalog_layers, layer_record, search_records
+from geosvc.settings import load_settings
+from geosvc.store.gpkg import GpkgStore
+
+_FIELDS = {
+    "title": {"type": "string", "title": "Title"},
+    "description": {"type": "string", "title": "Description"},
+    "keywords": {"type": "array", "items": {"type": "string"}, "title": "Keywords"},
+    "theme": {"type": "string", "title": "Theme"},
+    "kind": {"type": "string", "enum": ["vector", "raster"], "title": "Layer kind"},
+    "updated": {"type": "string", "format": "date-time", "title": "Last updated"},
+}
+
+
+class RecordsProvider(BaseProvider):
+    """Records of the published public layers of the store in ``provider_def['data']``."""
+
+    def __init__(self, provider_def: dict):
+        super().__init__(provider_def)
+        self.ogc_url = provider_def["ogc_url"]
+        self.store = GpkgStore(load_settings(store_dir=Path(self.data)))
+        self._fields = dict(_FIELDS)
+
+    def get_fields(self) -> dict:
+        """Queryable record properties."""
+        return self._fields
+
+    def _records(self) -> list[dict]:
+        return [layer_record(layer, self.ogc_url) for layer in catalog_layers(self.store.published())]
+
+    def query(
+        self,
+        offset=0,
+        limit=10,
+        resulttype="results",
+        bbox=(),
+        datetime_=None,
+        properties=(),
+        sortby=(),
+        select_properties=(),
+        skip_geometry=False,
+        q=None,
+        filterq=None,
+        **kwargs,
+    ) -> dict:
+        """Search the catalog (``q``, ``bbox``, ``datetime``, ``keywords``/``theme``/``kind``, paging, sorting)."""
+        if filterq is not None:
+            raise ProviderInvalidQueryError(
+                f"parameter 'filter': not supported by the catalog; use q, bbox, datetime or {', '.join(FILTER_FIELDS)}"
+            )
+        try:
+            found = search_records(self._records(), q=q, bbox=list(bbox), datetime_=datetime_, properties=properties)
+        except InvalidParameter as err:
+            raise ProviderInvalidQueryError(str(err)) from err
+        for sort in reversed(sortby):
+            found.sort(key=lambda r: str(r["properties"].get(sort["property"]) or ""), reverse=sort["order"] == "-")
+        page = [] if resulttype == "hits" else found[offset : offset + limit]
+        page = [self._shape(r, select_properties, skip_geometry) for r in page]
+        return {
+            "type": "FeatureCollection",
+            "features": page,
+            "numberMatched": len(found),
+            "numberReturned": len(page),
+        }
+
+    @staticmethod
+    def _shape(record: dict, select_properties, skip_geometry: bool) -> dict:
+        if select_properties:
+            record = {**record, "properties": {k: v for k, v in record["properties"].items() if k in select_properties}}
+        if skip_geometry:
+            record = {**record, "geometry": None}
+        return record
+
+    def get(self, identifier, **kwargs) -> dict:
+        """One record by layer id."""
+        for record in self._records():
+            if record["id"] == identifier:
+                return record
+        raise ProviderItemNotFoundError(f"no record '{identifier}' in the catalog")

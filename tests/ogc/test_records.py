@@ -1,0 +1,167 @@
+"""Records catalog: records built from the really published sample catalog, search and the provider."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderItemNotFoundError
+
+from geosvc.errors import InvalidParameter
+from geosvc.ogc.config import MOUNT_PATH
+from geosvc.ogc.coverage import COG_MEDIA_TYPE
+from geosvc.ogc.records import (
+    RECORDS_ID,
+    add_records,
+    catalog_layers,
+    layer_record,
+    records_resource,
+    search_records,
+)
+from geosvc.ogc.records_provider import RecordsProvider
+from published_catalog import publish_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    return publish_catalog(tmp_path_factory.mktemp("records-store"))
+
+
+@pytest.fixture(scope="module")
+def layers(catalog):
+    return catalog[1].published()
+
+
+@pytest.fixture(scope="module")
+def ogc_url(catalog):
+    return catalog[0].base_url + MOUNT_PATH
+
+
+@pytest.fixture(scope="module")
+def records(layers, ogc_url):
+    return [layer_record(layer, ogc_url) for layer in layers]
+
+
+@pytest.fixture(scope="module")
+def provider(catalog, layers):
+    return RecordsProvider(records_resource(layers, catalog[0])["providers"][0])
+
+
+def _ids(records):
+    return sorted(r["id"] for r in records)
+
+
+def _text(layer):
+    record = layer.record
+    return " ".join([record.title, record.description, *record.keywords]).casefold()
+
+
+def test_one_record_per_published_layer(layers, records):
+    assert _ids(records) == sorted(layer.id for layer in layers)
+    assert {r["properties"]["kind"] for r in records} == {"vector", "raster"}
+    for record, layer in zip(records, layers, strict=True):
+        assert record["properties"]["title"] == layer.record.title
+        x0, y0, x1, y1 = layer.bbox
+        assert record["geometry"]["coordinates"][0][0] == [x0, y0]
+        assert record["geometry"]["coordinates"][0][2] == [x1, y1]
+
+
+def test_vector_record_links(records, layers, ogc_url):
+    tracts = next(r for r in records if r["id"] == "ct-tracts-2010")
+    layer = next(layer for layer in layers if layer.id == "ct-tracts-2010")
+    by_rel = {link["rel"]: link for link in tracts["links"]}
+    assert by_rel["describes"]["href"] == f"{ogc_url}/collections/ct-tracts-2010"
+    assert by_rel["items"]["href"].endswith("/collections/ct-tracts-2010/items")
+    assert by_rel["http://www.opengis.net/def/rel/ogc/1.0/queryables"]["href"].endswith("/queryables")
+    assert by_rel["license"]["href"] == layer.record.license.url
+    assert tracts["properties"]["featureCount"] == layer.feature_count == 833
+    assert "enclosure" not in by_rel
+
+
+def test_raster_record_links_to_cog(records, ogc_url):
+    density = next(r for r in records if r["id"] == "ct-population-density")
+    by_rel = {link["rel"]: link for link in density["links"]}
+    assert by_rel["enclosure"]["type"] == COG_MEDIA_TYPE
+    assert by_rel["enclosure"]["href"] == f"{ogc_url}/collections/ct-population-density/cog.tif"
+    assert by_rel["http://www.opengis.net/def/rel/ogc/1.0/coverage"]["href"].endswith("/coverage?f=GTiff")
+    assert "items" not in by_rel
+
+
+def test_restricted_layers_are_not_listed(layers):
+    hidden = dataclasses.replace(layers[0], record=layers[0].record.model_copy(update={"sensitivity": "restricted"}))
+    listed = catalog_layers([hidden, *layers[1:]])
+    assert [layer.id for layer in listed] == [layer.id for layer in layers[1:]]
+
+
+def test_q_searches_title_description_keywords(records, layers):
+    found = _ids(search_records(records, q="tract"))
+    assert found == sorted(layer.id for layer in layers if "tract" in _text(layer))
+    assert "ct-tracts-2010" in found and "ct-hospitals" not in found
+
+
+def test_q_alternatives_and_words(records, layers):
+    either = _ids(search_records(records, q="hospital,drought"))
+    assert either == ["ct-hospitals", "us-drought-20161004"]
+    both = _ids(search_records(records, q="census 2020"))
+    assert both == sorted(lyr.id for lyr in layers if "census" in _text(lyr) and "2020" in _text(lyr))
+    assert "ct-tracts-2020" in both
+    assert search_records(records, q="no-such-word-anywhere") == []
+    with pytest.raises(InvalidParameter, match="'q'"):
+        search_records(records, q=" , ")
+
+
+def test_bbox_filter(records, layers):
+    nebraska = [-100.0, 40.0, -99.0, 41.0]
+    assert _ids(search_records(records, bbox=nebraska)) == ["us-drought-20161004"]
+    hartford = [-72.75, 41.7, -72.6, 41.8]
+    assert _ids(search_records(records, bbox=hartford)) == sorted(layer.id for layer in layers)
+
+
+def test_keyword_and_theme_filters(records, layers):
+    schools = _ids(search_records(records, properties=[("keywords", "Schools")]))
+    assert schools == sorted(lyr.id for lyr in layers if "schools" in lyr.record.keywords)
+    assert len(schools) == 2
+    demo = _ids(search_records(records, properties=[("theme", "demographics")]))
+    assert demo == sorted(lyr.id for lyr in layers if lyr.record.theme == "demographics")
+    assert "ct-population-density" in demo
+    raster_demo = search_records(records, properties=[("theme", "demographics,health"), ("kind", "raster")])
+    assert _ids(raster_demo) == ["ct-population-density"]
+    with pytest.raises(InvalidParameter, match="'ooga'"):
+        search_records(records, properties=[("ooga", "booga")])
+
+
+def test_datetime_filter(records):
+    in_2014 = _ids(search_records(records, datetime_="2014-06-01T00:00:00Z"))
+    assert "ct-population-density" in in_2014  # temporal extent 2012..2016
+    assert "ct-population-density" not in _ids(search_records(records, datetime_="2020-01-01/.."))
+    with pytest.raises(InvalidParameter, match="'datetime'"):
+        search_records(records, datetime_="yesterday")
+
+
+def test_provider_paging_counts_and_sorting(provider, layers):
+    everything = provider.query(limit=100)
+    assert everything["numberMatched"] == len(layers) == everything["numberReturned"]
+    page = provider.query(offset=2, limit=3, sortby=[{"property": "title", "order": "+"}])
+    titles = sorted(layer.record.title for layer in layers)
+    assert [f["properties"]["title"] for f in page["features"]] == titles[2:5]
+    assert page["numberMatched"] == len(layers) and page["numberReturned"] == 3
+    hits = provider.query(resulttype="hits", q="schools")
+    assert hits["features"] == [] and hits["numberMatched"] == 2
+
+
+def test_provider_refuses_what_it_cannot_honour(provider):
+    with pytest.raises(ProviderInvalidQueryError, match="ooga"):
+        provider.query(properties=[("ooga", "booga")])
+    with pytest.raises(ProviderInvalidQueryError, match="filter"):
+        provider.query(filterq=object())
+    with pytest.raises(ProviderItemNotFoundError):
+        provider.get("no-such-layer")
+    assert provider.get("ct-towns")["properties"]["theme"] == "boundaries"
+
+
+def test_add_records_extension(catalog, layers):
+    config = {"resources": {}}
+    add_records(config, layers, catalog[0])
+    resource = config["resources"][RECORDS_ID]
+    assert resource["providers"][0]["type"] == "record"
+    assert resource["extents"]["spatial"]["bbox"][0] < -100  # the national drought layer widens it
