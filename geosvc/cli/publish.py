@@ -1,0 +1,77 @@
+"""``geosvc publish``: validate then publish each layer; a failing layer is reported and skipped."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geosvc.cli.checks import broken_record_report, validate_and_record
+from geosvc.cli.common import EXIT_FAILED, EXIT_OK, IdsArgument, err, guarded, load_selected, out, settings_from
+from geosvc.errors import GeosvcError
+from geosvc.store.base import PublishedLayer
+from geosvc.store.gpkg import GpkgStore
+from geosvc.store.publish import publish_layer, publish_order
+
+
+def _summary(published: list[PublishedLayer]) -> Table:
+    table = Table(title="published", title_justify="left")
+    for column in ("layer", "version", "kind", "features", "sha256", "notes"):
+        table.add_column(column, justify="right" if column in ("version", "features") else "left")
+    for layer in published:
+        table.add_row(
+            layer.id,
+            f"v{layer.version}",
+            layer.kind,
+            "" if layer.feature_count is None else f"{layer.feature_count:,}",
+            layer.checksum[:12],
+            "; ".join(layer.notes),
+        )
+    return table
+
+
+@guarded
+def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
+    """Validate and publish layers into the store (exit 1 if any layer was not published)."""
+    settings = settings_from(ctx)
+    records, broken = load_selected(settings, ids)
+    store = GpkgStore(settings)
+    failures: list[str] = []
+    for layer_id, exc in broken.items():
+        store.record_validation(broken_record_report(layer_id, exc))
+        failures.append(f"layer '{layer_id}': not published: {exc.message}")
+
+    done: list[PublishedLayer] = []
+    ordered = publish_order(records.values())
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as progress:
+        task = progress.add_task("publishing", total=len(ordered))
+        for record in ordered:
+            def step(message: str, layer_id: str = record.id) -> None:
+                progress.update(task, description=f"{layer_id}: {message}")
+
+            step("validating")
+            try:
+                report = validate_and_record(record, settings, store)
+                if not report.ok:
+                    errors = [f for f in report.findings if f.severity == "error"]
+                    cause = "; ".join(f"{f.code}: {f.message}" for f in errors[:3])
+                    failures.append(f"layer '{record.id}': not published: validation failed ({cause})")
+                    continue
+                done.append(publish_layer(record, report, store, settings, step=step))
+            except GeosvcError as exc:
+                failures.append(f"layer '{record.id}': not published: {exc.message}")
+            except Exception as exc:  # noqa: BLE001 - one broken layer must not stop the others
+                first = (str(exc).strip().splitlines() or [""])[0]
+                failures.append(f"layer '{record.id}': not published: unexpected {type(exc).__name__}: {first}")
+            finally:
+                progress.advance(task)
+
+    if done:
+        out.print(_summary(done))
+    for line in failures:
+        err.print(f"[bold red]error:[/] {line}", markup=True)
+    out.print(f"{len(done)} layer(s) published, {len(failures)} failed")
+    raise typer.Exit(EXIT_FAILED if failures else EXIT_OK)
