@@ -1,0 +1,256 @@
+"""Rate comparisons and inequality indices (methods §2, §4).
+
+Functions take array-likes and work along the last axis (groups), so one call can handle many
+places at once: ``rates`` of shape ``(n_places, n_groups)`` give one index per place.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.stats import chi2
+
+Z95 = 1.959963984540054
+"""z-value of a two-sided 95% interval."""
+
+UNSTABLE_EVENTS = 20
+"""Rates from fewer events are flagged unstable (relative SE > 22%; NCHS)."""
+
+
+class Interval(NamedTuple):
+    """An estimate with the bounds of its confidence interval."""
+
+    estimate: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def _f(x: ArrayLike) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def rate_ratio(rate: ArrayLike, reference_rate: ArrayLike, se: ArrayLike, reference_se: ArrayLike,
+               z: float = Z95) -> Interval:
+    """Rate ratio RR = p / p_ref with the log interval exp(ln RR ± z·√((SE/p)² + (SE_ref/p_ref)²)).
+
+    Parameters
+    ----------
+    rate, reference_rate : array-like
+        Rates or shares of the group and of the reference.
+    se, reference_se : array-like
+        Their standard errors (ACS: MOE / 1.645; event counts: √D / N).
+    z : float
+        Normal quantile (default 95%).
+
+    Examples
+    --------
+    Toy exposure (§7): shares 0.5357 (SE 0.0427/1.645) and 0.35 (SE 0.0347/1.645).
+
+    >>> rr = rate_ratio(0.53571, 0.35, 0.042716 / 1.645, 0.034667 / 1.645)
+    >>> [round(float(v), 3) for v in rr]
+    [1.531, 1.315, 1.781]
+    """
+    p, q, s, t = _f(rate), _f(reference_rate), _f(se), _f(reference_se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = p / q
+        half = z * np.sqrt((s / p) ** 2 + (t / q) ** 2)
+    return Interval(rr, rr * np.exp(-half), rr * np.exp(half))
+
+
+def rate_difference(rate: ArrayLike, reference_rate: ArrayLike, se: ArrayLike, reference_se: ArrayLike,
+                    z: float = Z95) -> Interval:
+    """Rate difference RD = p − p_ref with the interval RD ± z·√(SE² + SE_ref²).
+
+    Examples
+    --------
+    Toy exposure (§7), per 1,000:
+
+    >>> rd = rate_difference(0.53571, 0.35, 0.042716 / 1.645, 0.034667 / 1.645)
+    >>> [round(1000 * float(v), 1) for v in rd]
+    [185.7, 120.2, 251.3]
+    """
+    p, q, s, t = _f(rate), _f(reference_rate), _f(se), _f(reference_se)
+    rd = p - q
+    half = z * np.sqrt(s**2 + t**2)
+    return Interval(rd, rd - half, rd + half)
+
+
+def poisson_se(events: ArrayLike, population: ArrayLike) -> np.ndarray:
+    """Standard error √D / N of a rate D / N from an event count (no sampling frame).
+
+    Examples
+    --------
+    >>> float(poisson_se(25, 1000))
+    0.005
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(_f(events)) / _f(population)
+
+
+def garwood_interval(events: ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Garwood exact Poisson interval for an event count D: [χ²(α/2; 2D)/2, χ²(1−α/2; 2D+2)/2].
+
+    The lower bound is 0 for D = 0. Divide by the population for a rate interval.
+
+    Examples
+    --------
+    >>> lo, hi = garwood_interval([10, 20, 0])
+    >>> lo.round(3).tolist(), hi.round(3).tolist()
+    ([4.795, 12.217, 0.0], [18.39, 30.888, 3.689])
+    """
+    d = _f(events)
+    alpha = 1 - level
+    lower = np.where(d > 0, chi2.ppf(alpha / 2, 2 * np.where(d > 0, d, 1)) / 2, 0.0)
+    upper = chi2.ppf(1 - alpha / 2, 2 * d + 2) / 2
+    lower = np.where(np.isnan(d), np.nan, lower)
+    return lower, upper
+
+
+def unstable_rate(events: ArrayLike, threshold: int = UNSTABLE_EVENTS) -> np.ndarray:
+    """True where a rate rests on fewer than ``threshold`` events (missing counts are not flagged).
+
+    Examples
+    --------
+    >>> unstable_rate([0, 19, 20, float("nan")]).tolist()
+    [True, True, False, False]
+    """
+    return _f(events) < threshold
+
+
+def _overall(rates: np.ndarray, weights: ArrayLike | None, overall_rate: ArrayLike | None) -> np.ndarray:
+    if overall_rate is not None:
+        return _f(overall_rate)
+    if weights is None:
+        raise ValueError("give population weights or overall_rate")
+    w = _f(weights)
+    return (w * rates).sum(axis=-1) / w.sum(axis=-1)
+
+
+def index_of_disparity(rates: ArrayLike, weights: ArrayLike | None = None, *,
+                       overall_rate: ArrayLike | None = None) -> np.ndarray:
+    """Index of Disparity ID = 100 · mean_j |r_j − r_T| / r_T.
+
+    Parameters
+    ----------
+    rates : array-like, shape (..., n_groups)
+        Group rates.
+    weights : array-like, optional
+        Group populations (or shares), used to compute r_T = Σ w r / Σ w.
+    overall_rate : array-like, optional
+        r_T given directly (e.g. when the groups do not partition the population).
+
+    Examples
+    --------
+    Chesson et al. 2017: rates from cases over populations (millions).
+
+    >>> pop = [200, 40, 55, 20, 3]
+    >>> rate = [c / p for c, p in zip([70800, 563240, 52360, 4480, 2820], pop)]
+    >>> round(float(index_of_disparity(rate, pop)), 1)
+    166.5
+    """
+    r = _f(rates)
+    total = _overall(r, weights, overall_rate)
+    return 100 * np.abs(r - total[..., None]).mean(axis=-1) / total
+
+
+def weighted_index_of_disparity(rates: ArrayLike, weights: ArrayLike, *,
+                                overall_rate: ArrayLike | None = None) -> np.ndarray:
+    """Weighted Index of Disparity 100 · Σ_j w_j |r_j − r_T| / r_T with w_j population shares.
+
+    Examples
+    --------
+    >>> pop = [200, 40, 55, 20, 3]
+    >>> rate = [c / p for c, p in zip([70800, 563240, 52360, 4480, 2820], pop)]
+    >>> round(float(weighted_index_of_disparity(rate, pop)), 1)
+    137.2
+    """
+    r, w = _f(rates), _f(weights)
+    total = _overall(r, w, overall_rate)
+    share = w / w.sum(axis=-1, keepdims=True)
+    return 100 * (share * np.abs(r - total[..., None])).sum(axis=-1) / total
+
+
+def _with_shares(rates: ArrayLike, weights: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Rates and population shares (weights normalised along the last axis), broadcast together."""
+    r, w = np.broadcast_arrays(_f(rates), _f(weights))
+    return r, w / w.sum(axis=-1, keepdims=True)
+
+
+def gini(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
+    """Population-weighted Gini = Σ_i Σ_j w_i w_j |r_i − r_j| / (2 r̄), r̄ = Σ w_j r_j.
+
+    Examples
+    --------
+    >>> pop = [200, 40, 55, 20, 3]
+    >>> rate = [c / p for c, p in zip([70800, 563240, 52360, 4480, 2820], pop)]
+    >>> round(float(gini(rate, pop)), 3)
+    0.724
+    """
+    r, w = _with_shares(rates, weights)
+    mean = (w * r).sum(axis=-1)
+    pairs = w[..., :, None] * w[..., None, :] * np.abs(r[..., :, None] - r[..., None, :])
+    return pairs.sum(axis=(-2, -1)) / (2 * mean)
+
+
+def theil(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
+    """Population-weighted Theil index Σ_j w_j (r_j / r̄) ln(r_j / r̄), with 0·ln 0 = 0.
+
+    Examples
+    --------
+    >>> float(theil([5.0, 5.0], [1, 3]))
+    0.0
+    >>> round(float(theil([0.0, 2.0], [1, 1])), 4)  # = ln 2: all of it in half the population
+    0.6931
+    """
+    r, w = _with_shares(rates, weights)
+    rel = r / (w * r).sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(rel > 0, rel * np.log(rel), 0.0)
+    return (w * terms).sum(axis=-1)
+
+
+def dissimilarity(group: ArrayLike, total: ArrayLike) -> np.ndarray:
+    """Dissimilarity index D = ½ Σ_i |g_i / G − o_i / O| of a group against everyone else (o = t − g).
+
+    Parameters
+    ----------
+    group, total : array-like, shape (..., n_units)
+        Group and total populations per unit.
+
+    Examples
+    --------
+    >>> round(float(dissimilarity([10, 20, 30, 40], [100, 100, 100, 100])), 5)
+    0.26667
+    """
+    g, t = _f(group), _f(total)
+    other = t - g
+    return 0.5 * np.abs(g / g.sum(axis=-1, keepdims=True)
+                        - other / other.sum(axis=-1, keepdims=True)).sum(axis=-1)
+
+
+def exposure_weighted_mean(population: ArrayLike, hazard: ArrayLike) -> np.ndarray:
+    """Population-weighted exposure ē_g = Σ_i N_ig e_i / Σ_i N_ig for a continuous hazard.
+
+    Parameters
+    ----------
+    population : array-like, shape (n_units,) or (n_units, n_groups)
+        Group populations per unit.
+    hazard : array-like, shape (n_units,)
+        Hazard value per unit; a missing value makes the result missing (never read as 0).
+
+    Returns
+    -------
+    ndarray, shape () or (n_groups,)
+
+    Examples
+    --------
+    >>> exposure_weighted_mean([[100, 0], [300, 50]], [2.0, 4.0]).tolist()
+    [3.5, 4.0]
+    """
+    n, e = _f(population), _f(hazard)
+    if n.ndim == 2:
+        e = e[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (n * e).sum(axis=0) / n.sum(axis=0)
