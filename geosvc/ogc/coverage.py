@@ -24,6 +24,12 @@ from geosvc.store.base import PublishedLayer
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 GEOTIFF_MEDIA_TYPE = "image/tiff; application=geotiff"
 COVERAGE_REL = "http://www.opengis.net/def/rel/ogc/1.0/coverage"
+_COVERAGES = "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf"
+CONFORMANCE = [
+    f"{_COVERAGES}/{name}"
+    for name in ("core", "oas30", "html", "geodata-coverage", "coverage-subset", "coverage-rangesubset", "coverage-bbox")
+]
+"""Coverages classes we honour (no ``coverage-datetime``: our rasters have no time axis)."""
 
 
 def cog_href(ogc_url: str, layer_id: str) -> str:

@@ -20,6 +20,9 @@ from geosvc.store.base import PublishedLayer
 RECORDS_ID = "records"
 RECORD_CONFORMANCE = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"
 THEME_SCHEME = "geosvc:theme"
+_RECORDS = "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf"
+CONFORMANCE = [f"{_RECORDS}/{name}" for name in ("core", "sorting", "opensearch", "json", "html")]
+"""Records classes the catalog honours (``q`` is the opensearch class)."""
 FILTER_FIELDS = ("keywords", "theme", "kind")
 """Record properties usable as ``name=value1,value2`` filters (any value matches)."""
 

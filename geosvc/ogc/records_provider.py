@@ -27,6 +27,12 @@ _FIELDS = {
 }
 
 
+class RecordsQueryError(ProviderInvalidQueryError):
+    """A catalog query we cannot honour: 400 with the same OGC code as the rest of geosvc."""
+
+    ogc_exception_code = InvalidParameter.ogc_code
+
+
 class RecordsProvider(BaseProvider):
     """Records of the published public layers of the store in ``provider_def['data']``."""
 
@@ -60,13 +66,14 @@ class RecordsProvider(BaseProvider):
     ) -> dict:
         """Search the catalog (``q``, ``bbox``, ``datetime``, ``keywords``/``theme``/``kind``, paging, sorting)."""
         if filterq is not None:
-            raise ProviderInvalidQueryError(
-                f"parameter 'filter': not supported by the catalog; use q, bbox, datetime or {', '.join(FILTER_FIELDS)}"
+            raise RecordsQueryError(
+                user_msg="parameter 'filter': not supported by the catalog; "
+                f"use q, bbox, datetime or {', '.join(FILTER_FIELDS)}"
             )
         try:
             found = search_records(self._records(), q=q, bbox=list(bbox), datetime_=datetime_, properties=properties)
         except InvalidParameter as err:
-            raise ProviderInvalidQueryError(str(err)) from err
+            raise RecordsQueryError(user_msg=str(err)) from err
         for sort in reversed(sortby):
             found.sort(key=lambda r: str(r["properties"].get(sort["property"]) or ""), reverse=sort["order"] == "-")
         page = [] if resulttype == "hits" else found[offset : offset + limit]
@@ -91,4 +98,4 @@ class RecordsProvider(BaseProvider):
         for record in self._records():
             if record["id"] == identifier:
                 return record
-        raise ProviderItemNotFoundError(f"no record '{identifier}' in the catalog")
+        raise ProviderItemNotFoundError(user_msg=f"no record '{identifier}' in the catalog")
