@@ -74,10 +74,7 @@ def crs_authority(value: CrsLike) -> tuple[str, str] | None:
     >>> crs_authority("+proj=longlat +datum=WGS84 +no_defs")
     ('OGC', 'CRS84')
     """
-    crs = normalize_crs(value)
-    return crs.to_authority(min_confidence=_MIN_CONFIDENCE) or crs.to_authority(
-        auth_name="EPSG", min_confidence=_MIN_CONFIDENCE
-    )
+    return normalize_crs(value).to_authority(min_confidence=_MIN_CONFIDENCE)
 
 
 def crs_code(value: CrsLike) -> str:
@@ -89,6 +86,17 @@ def crs_code(value: CrsLike) -> str:
     crs = normalize_crs(value)
     auth = crs_authority(crs)
     return f"{auth[0]}:{auth[1]}" if auth else crs.to_wkt("WKT2_2019")
+
+
+def crs_label(value: CrsLike) -> str:
+    """Short human label: ``AUTH:CODE`` when identifiable, else the CRS's name.
+
+    >>> crs_label('GEOGCS["Fantasy",DATUM["D",SPHEROID["S",6000000,300]],PRIMEM["G",0],UNIT["Degree",0.0174532925199433]]')
+    'Fantasy'
+    """
+    crs = normalize_crs(value)
+    auth = crs_authority(crs)
+    return f"{auth[0]}:{auth[1]}" if auth else crs.name
 
 
 def crs_uri(value: CrsLike) -> str:
@@ -116,34 +124,26 @@ def same_crs(a: CrsLike, b: CrsLike) -> bool:
     >>> same_crs("EPSG:2234", "EPSG:6434")
     False
     """
-    ca, cb = normalize_crs(a), normalize_crs(b)
-    if ca.equals(cb, ignore_axis_order=True):
-        return True
-    auth_a, auth_b = crs_authority(ca), crs_authority(cb)
-    if auth_a is not None and auth_a == auth_b:
-        return True
-    # Different authorities for one definition (OGC:CRS84 vs EPSG:4326): compare the lon/lat forms.
-    if ca.is_geographic and cb.is_geographic:
-        return _lonlat(ca).equals(_lonlat(cb), ignore_axis_order=True)
-    return False
+    return find_crs(a, [b]) is not None
 
 
-def _lonlat(crs: CRS) -> CRS:
-    auth = crs_authority(crs)
-    if auth == ("OGC", "CRS84") or auth == ("EPSG", "4326"):
-        return CRS.from_user_input(CRS84)
-    return crs
-
-
-def find_crs(value: CrsLike, candidates: Iterable[CrsLike]) -> str | None:
-    """The first of ``candidates`` that :func:`same_crs` as ``value``, or ``None``.
+def find_crs(value: CrsLike, candidates: Iterable[CrsLike]) -> CrsLike | None:
+    """The first of ``candidates`` describing the same CRS as ``value`` (see :func:`same_crs`), or ``None``.
 
     >>> find_crs("EPSG:4326", ["EPSG:4269", "OGC:CRS84"])
     'OGC:CRS84'
     """
+    crs = normalize_crs(value)
+    authority = None
     for candidate in candidates:
-        if parse_crs(candidate) is not None and same_crs(value, candidate):
-            return str(candidate)
+        other = parse_crs(candidate)
+        if other is None:
+            continue
+        if crs.equals(other, ignore_axis_order=True):
+            return candidate
+        authority = authority or crs_authority(crs) or ("", "")  # identify once; ('', '') = unidentifiable
+        if authority == crs_authority(other):
+            return candidate
     return None
 
 
@@ -186,6 +186,27 @@ def to_crs84(x: np.ndarray, y: np.ndarray, src: CrsLike) -> tuple[np.ndarray, np
     """
     try:
         tx, ty = transformer(src).transform(np.asarray(x, float), np.asarray(y, float), errcheck=False)
+    except ProjError:
+        return np.full(len(x), np.inf), np.full(len(y), np.inf)
+    return np.asarray(tx, float), np.asarray(ty, float)
+
+
+def to_lonlat(x: np.ndarray, y: np.ndarray, src: CrsLike) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate lon/lat of x/y in ``src``: only the inverse projection, on ``src``'s own datum.
+
+    Datum shifts (metres to ~100 m) are ignored, which makes this fast enough to try dozens of
+    CRSs when judging which one a layer's coordinates are in. Failures become ``inf``.
+
+    >>> lon, lat = to_lonlat(np.array([600000.0]), np.array([0.0]), "EPSG:26756")
+    >>> round(float(lon[0]), 2), round(float(lat[0]), 2)
+    (-72.75, 40.83)
+    """
+    crs = normalize_crs(src)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if crs.is_geographic and crs.prime_meridian.longitude == 0:
+        return x, y
+    try:
+        tx, ty = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y, errcheck=False)
     except ProjError:
         return np.full(len(x), np.inf), np.full(len(y), np.inf)
     return np.asarray(tx, float), np.asarray(ty, float)

@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from geosvc.crs import crs_code, is_geographic, parse_crs, projected_crs_near, to_crs84
+from geosvc.crs import crs_label, is_geographic, parse_crs, projected_crs_near, to_lonlat
 from geosvc.records.models import LayerRecord
 from geosvc.validate.codes import make_finding
 from geosvc.validate.features import example_ids
@@ -41,13 +41,6 @@ def _grow(bbox: Bbox, margin: float) -> Bbox:
     return minx - dx, miny - dy, maxx + dx, maxy + dy
 
 
-def _lonlat(x: np.ndarray, y: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
-    """Lon/lat of x/y in ``crs``; a Greenwich geographic CRS is taken as is (datum shifts are metres)."""
-    if crs.is_geographic and crs.prime_meridian.longitude == 0:
-        return x, y
-    return to_crs84(x, y, crs)
-
-
 def _inside(lon: np.ndarray, lat: np.ndarray, bbox: Bbox) -> np.ndarray:
     minx, miny, maxx, maxy = bbox
     return (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
@@ -62,7 +55,7 @@ def share_inside(x: np.ndarray, y: np.ndarray, crs: CRS | str, bbox: Bbox) -> fl
     crs = parse_crs(crs)
     if crs is None or len(x) == 0:
         return 0.0
-    lon, lat = _lonlat(np.asarray(x, float), np.asarray(y, float), crs)
+    lon, lat = to_lonlat(x, y, crs)
     return float(_inside(lon, lat, bbox).mean())
 
 
@@ -85,26 +78,42 @@ def _centres(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return bounds, usable, np.linspace(0, len(usable) - 1, min(SAMPLE, len(usable))).astype(int)
 
 
-def _candidates(crs: CRS, allowed: list[str], state: Bbox) -> list[str]:
-    """Allowed CRSs first, then projected CRSs in PROJ's database used at the state's centre."""
-    centre = ((state[0] + state[2]) / 2, (state[1] + state[3]) / 2)
-    seen = {crs_code(crs)}
+def _candidates(declared: str, allowed: list[str], state: Bbox, *, degrees: bool) -> list[str]:
+    """CRSs to try: geographic ones when the values look like degrees, else projected ones.
+
+    Allowed CRSs come first, then (for projected) PROJ's CRSs used at the state's centre, which
+    include the older datums' State Plane zones. Degree-sized values are never tried as metres or
+    feet: they would all sit within a few hundred metres of some projection's false origin.
+    """
+    pool = list(allowed)
+    if not degrees:
+        pool += projected_crs_near((state[0] + state[2]) / 2, (state[1] + state[3]) / 2)
     ordered = []
-    for code in [*allowed, *projected_crs_near(*centre)]:
+    for code in dict.fromkeys(pool):
         parsed = parse_crs(code)
-        if parsed is not None and crs_code(parsed) not in seen:
-            seen.add(crs_code(parsed))
+        if parsed is not None and bool(parsed.is_geographic) == degrees and code != declared:
             ordered.append(code)
     return ordered
 
 
+def _search(x: np.ndarray, y: np.ndarray, declared: str, allowed: list[str], state: Bbox, near: Bbox) -> list[Fit]:
+    """Fits of the sampled points in other CRSs, allowed ones first (stopping when one fits well)."""
+    degrees = bool(np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90))
+    candidates = _candidates(declared, allowed, state, degrees=degrees)
+    first = [c for c in candidates if c in allowed]
+    fits = best_fits(x, y, first, near)
+    if fits and fits[0].share >= 0.9:
+        return fits
+    return sorted(fits + best_fits(x, y, candidates[len(first):], near), key=lambda f: -f.share)
+
+
 def _extents(bounds: np.ndarray, crs: CRS) -> np.ndarray:
     """Each feature's bounds (in ``crs``) as lon/lat extents, shape (n, 4)."""
-    lon0, lat0 = _lonlat(bounds[:, 0], bounds[:, 1], crs)
+    lon0, lat0 = to_lonlat(bounds[:, 0], bounds[:, 1], crs)
     if np.array_equal(bounds[:, 0], bounds[:, 2]) and np.array_equal(bounds[:, 1], bounds[:, 3]):
         lon1, lat1 = lon0, lat0  # points: one transform is enough
     else:
-        lon1, lat1 = _lonlat(bounds[:, 2], bounds[:, 3], crs)
+        lon1, lat1 = to_lonlat(bounds[:, 2], bounds[:, 3], crs)
     return np.column_stack([np.minimum(lon0, lon1), np.minimum(lat0, lat1), np.maximum(lon0, lon1), np.maximum(lat0, lat1)])
 
 
@@ -148,36 +157,37 @@ def check_coordinates(
     cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
     sx, sy = cx[sample], cy[sample]
     near = _grow(state, MARGIN)
+    code = crs_label(crs)
 
     if is_geographic(crs):
         out_of_range = (np.abs(cx) > 180) | (np.abs(cy) > 90)
         if out_of_range.any():
             count = int(out_of_range.sum())
-            fits = best_fits(sx, sy, [c for c in _candidates(crs, allowed, state) if not is_geographic(c)], near)
+            fits = _search(sx, sy, code, allowed, state, near)
             hint = f"; they fit {_names(fits)}" if fits else ""
-            message = f"{count} features have coordinates beyond ±180/±90, so not degrees as {crs_code(crs)} says{hint}"
+            message = f"{count} features have coordinates beyond ±180/±90, so not degrees as {code} says{hint}"
             examples = example_ids(frame, _mask(n, usable[out_of_range]), record.id_field)
             return [make_finding(layer, "coords.projected_as_geographic", message, count=count, examples=examples)]
 
     extents = _extents(b, crs)
     if not _touching(extents, near).any():
         examples = example_ids(frame, _mask(n, usable), record.id_field)
-        fits = [Fit(crs_code(crs), share_inside(sy, sx, crs, near), swapped=True)]
-        fits += best_fits(sx, sy, _candidates(crs, allowed, state), near)
+        fits = [Fit(code, share_inside(sy, sx, crs, near), swapped=True)]
+        fits += _search(sx, sy, code, allowed, state, near)
         fits = sorted((f for f in fits if f.share >= FITS), key=lambda f: -f.share)
         if fits and fits[0].swapped:
             message = (
-                f"no feature lies in {state_name} as {crs_code(crs)}, but {fits[0].share:.0%} do with x and y swapped: "
+                f"no feature lies in {state_name} as {code}, but {fits[0].share:.0%} do with x and y swapped: "
                 "latitude is stored as x"
             )
             return [make_finding(layer, "coords.swapped_axes", message, count=len(usable), examples=examples)]
         if fits:
             message = (
-                f"no feature lies in {state_name} as {crs_code(crs)} ({crs.name}); they fit {_names(fits)}: "
+                f"no feature lies in {state_name} as {code} ({crs.name}); they fit {_names(fits)}: "
                 "wrong zone, datum or units"
             )
             return [make_finding(layer, "coords.wrong_crs", message, count=len(usable), examples=examples)]
-        message = f"no feature lies within {state_name} in {crs_code(crs)}, and no other CRS places them there"
+        message = f"no feature lies within {state_name} in {code}, and no other CRS places them there"
         return [make_finding(layer, "coords.outside_state", message, count=len(usable), examples=examples, severity="error")]
 
     outside = _mask(n, usable[~_touching(extents, state)])

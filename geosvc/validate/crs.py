@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyproj import CRS
 
-from geosvc.crs import crs_authority, crs_code, find_crs, parse_crs
+from geosvc.crs import crs_authority, crs_label, find_crs, parse_crs
 from geosvc.records.models import LayerRecord
 from geosvc.validate.codes import make_finding
 from geosvc.validate.findings import Finding
@@ -66,7 +66,7 @@ def check_crs(
 
     if crs_source in ("assume_crs", "record"):
         findings.append(
-            make_finding(layer, "crs.assumed", f"the source declares no CRS; using {crs_code(data_crs)} from record {crs_source}")
+            make_finding(layer, "crs.assumed", f"the source declares no CRS; using {crs_label(data_crs)} from record {crs_source}")
         )
     if find_crs(data_crs, allowed) is None:
         if crs_authority(data_crs) is None:
@@ -75,7 +75,7 @@ def check_crs(
             )
         else:
             findings.append(
-                make_finding(layer, "crs.not_allowed", f"CRS {crs_code(data_crs)} ({data_crs.name}) is not one of {', '.join(allowed)}")
+                make_finding(layer, "crs.not_allowed", f"CRS {crs_label(data_crs)} ({data_crs.name}) is not one of {', '.join(allowed)}")
             )
 
     record_crs = parse_crs(record.crs) if record.crs else None
@@ -84,7 +84,7 @@ def check_crs(
             make_finding(
                 layer,
                 "crs.mismatch",
-                f"record declares {crs_code(record_crs)} but the file says {crs_code(data_crs)} ({data_crs.name})",
+                f"record declares {crs_label(record_crs)} but the file says {crs_label(data_crs)} ({data_crs.name})",
             )
         )
     return findings

@@ -20,6 +20,7 @@ from geosvc.validate.geometry import check_geometry
 from geosvc.validate.ids import check_ids
 from geosvc.validate.join import check_join
 from geosvc.validate.metadata import check_fields, check_metadata, completeness
+from geosvc.validate.shapefile import check_shapefile
 
 
 def _source_finding(exc: SourceError, layer: str) -> Finding:
@@ -58,6 +59,8 @@ def _validate_vector(record: LayerRecord, settings: Settings, report: LayerRepor
     report.data = frame
     local = locate(record, settings).local if record.source and record.source.path else None
     findings = report.findings
+    if local is not None and local.suffix.lower() == ".shp":
+        findings += check_shapefile(local, record.id)
     findings += check_crs(record, frame.crs, settings.allowed_crs, crs_source=stats.crs_source, local_path=local)
     findings += _point_findings(stats, record)
     findings += check_geometry(frame, record)
