@@ -3,15 +3,16 @@
 One call, :func:`apply_disclosure_control`, protects a long table (one row per place × group, plus
 total rows) in this order:
 
-1. *minimum population* (optional, for caller-drawn polygons): rows whose place holds fewer than
+1. *rounding* (optional, for caller-drawn polygons): counts are rounded to a base first, so the
+   threshold applies to what is published, and derived values can be recomputed from them;
+2. *minimum population* (optional, for caller-drawn polygons): rows whose place holds fewer than
    ``min_population`` people are withheld entirely;
-2. *primary suppression*: a count ``0 < x < k`` is withheld (0 may be shown);
-3. *complementary suppression*: in every additive line (a set of cells whose values add up, e.g. the
+3. *primary suppression*: a count ``0 < x < k`` is withheld (0 may be shown);
+4. *complementary suppression*: in every additive line (a set of cells whose values add up, e.g. the
    groups of a place plus its total) a line holds no withheld cell or at least two; the smallest
    non-zero published cell of an offending line is withheld, repeated until stable;
-4. *derived suppression*: a rate / share / ratio (or MOE, CI bound...) is withheld when a count it is
-   computed from is withheld, in its own row or in its comparison (reference) row;
-5. *rounding* (optional, for caller-drawn polygons): published counts are rounded to a base.
+5. *derived suppression*: a rate / share / ratio (or MOE, CI bound...) is withheld when a count it is
+   computed from is withheld, in its own row or in its comparison (reference) row.
 
 Withheld values become NaN (so no output format can leak them) and each carries a reason code in
 ``<column>_suppressed``. :class:`Protections` summarises what was applied, for the response.
@@ -19,11 +20,12 @@ Withheld values become NaN (so no output format can leak them) and each carries 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from geosvc.errors import InvalidParameter
@@ -116,7 +118,7 @@ def resolve_k(requested: int | None, floor: int) -> int:
     return int(requested)
 
 
-def round_counts(values: np.ndarray | pd.Series, base: int = 5) -> np.ndarray:
+def round_counts(values: ArrayLike, base: int = 5) -> np.ndarray:
     """Round counts to the nearest multiple of ``base`` (halves away from zero); NaN stays NaN.
 
     Examples
@@ -195,6 +197,7 @@ def apply_disclosure_control(
     min_population: int | None = None,
     place_population: str | None = None,
     rounding_base: int | None = None,
+    recompute: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, Protections]:
     """Withhold small counts, their complements and everything derived from them.
 
@@ -225,14 +228,17 @@ def apply_disclosure_control(
     place_population : str, optional
         Column holding the total population of the row's place (required with ``min_population``).
     rounding_base : int, optional
-        Round published counts to a multiple of this (e.g. 5). Derived values are not
-        recomputed: compute them from the rounded counts if they must agree.
+        Round counts to a multiple of this (e.g. 5) before anything else.
+    recompute : callable, optional
+        With ``rounding_base``: called with the table of rounded counts, returns it with the
+        derived columns recomputed from them (otherwise derived values would reveal the exact
+        counts the rounding hides).
 
     Returns
     -------
     table : DataFrame
-        A copy with withheld values set to NaN, a ``<column>_suppressed`` string column per count
-        and derived column (reason code; missing when the value is published), and a boolean row
+        A copy with withheld values set to NaN, a ``<column>_suppressed`` column per count and
+        derived column (reason code, or None when the value is published), and a boolean row
         flag ``suppressed``.
     protections : Protections
         Summary of what was applied.
@@ -259,15 +265,20 @@ def apply_disclosure_control(
        group  exposed   exposed_suppressed        rate          rate_suppressed
     0      x      NaN  primary_small_count         NaN  derived_from_suppressed
     1      y      NaN        complementary         NaN  derived_from_suppressed
-    2  total     64.0                  NaN  152.380952                      NaN
+    2  total     64.0                 None  152.380952                     None
     >>> prot.withheld
     {'below_min_population': 0, 'primary_small_count': 1, 'complementary': 1, 'derived_from_suppressed': 2}
     """
     k = resolve_k(k, k_floor)
     derived = dict(derived_columns or {})
-    if rounding_base is not None and rounding_base < 1:
-        raise InvalidParameter(f"must be >= 1, got {rounding_base}", param="rounding_base")
     _check_columns(table, count_columns, derived, reference, compared_columns, place_population)
+    if rounding_base is not None:
+        table = table.copy()
+        table[list(count_columns)] = round_counts(table[list(count_columns)], rounding_base)
+        if recompute is not None:
+            table = recompute(table)
+    elif recompute is not None:
+        raise ValueError("recompute is only used with rounding_base")
 
     n, counts = len(table), list(count_columns)
     values = table[counts].to_numpy(dtype=float).T.ravel()  # cell id = column * n + row
@@ -281,33 +292,31 @@ def apply_disclosure_control(
         pop = table[place_population].to_numpy(dtype=float)
         small_place = np.tile((pop > 0) & (pop < min_population), len(counts))
         reason[small_place] = MIN_POPULATION
-    reason[(reason == None) & (values > 0) & (values < k)] = PRIMARY  # noqa: E711
+    reason[pd.isna(reason) & (values > 0) & (values < k)] = PRIMARY
     _complement(values, reason, _incidence(table, counts, lines))
 
-    out = table.copy()
     cell_reason = reason.reshape(len(counts), n)
-    withheld = {col: cell_reason[j] != None for j, col in enumerate(counts)}  # noqa: E711
+    withheld = {col: pd.notna(cell_reason[j]) for j, col in enumerate(counts)}
+    ref_pos = _reference_positions(table, reference) if compared_columns else None
     derived_reason = {}
     for col, sources in derived.items():
         hit = np.logical_or.reduce([withheld[s] for s in sources])
         if col in compared_columns:
-            ref_pos = _reference_positions(table, reference)
             has_ref = ref_pos >= 0
             hit[has_ref] |= np.logical_or.reduce([withheld[s][ref_pos[has_ref]] for s in sources])
         below = (cell_reason[counts.index(sources[0])] == MIN_POPULATION) & hit
         derived_reason[col] = np.where(below, MIN_POPULATION, np.where(hit, DERIVED, None))
 
-    for j, col in enumerate(counts):
-        published = table[col].to_numpy(dtype=float)
-        if rounding_base is not None:
-            published = round_counts(published, rounding_base)
-        out[col] = np.where(withheld[col], np.nan, published)
-        out[f"{col}_suppressed"] = cell_reason[j]
-    for col, why in derived_reason.items():
-        out[col] = np.where(why != None, np.nan, table[col].to_numpy(dtype=float))  # noqa: E711
-        out[f"{col}_suppressed"] = why
-    flag_cols = [f"{col}_suppressed" for col in [*counts, *derived]]
-    out["suppressed"] = out[flag_cols].notna().any(axis=1).to_numpy()
+    masked = {col: np.where(withheld[col], np.nan, table[col].to_numpy(dtype=float)) for col in counts}
+    masked |= {col: np.where(pd.notna(why), np.nan, table[col].to_numpy(dtype=float))
+               for col, why in derived_reason.items()}
+    reasons = {f"{col}_suppressed": cell_reason[j] for j, col in enumerate(counts)}
+    reasons |= {f"{col}_suppressed": why for col, why in derived_reason.items()}
+    out = table.drop(columns=[c for c in [*reasons, "suppressed"] if c in table.columns])
+    out[list(masked)] = np.column_stack(list(masked.values()))
+    flags = pd.DataFrame(reasons, index=table.index, dtype=object)
+    flags["suppressed"] = flags.notna().any(axis=1).to_numpy()
+    out = pd.concat([out, flags], axis=1)
 
     all_reasons = np.concatenate([reason, *derived_reason.values()]) if derived_reason else reason
     tally = {code: int((all_reasons == code).sum()) for code in REASONS}
@@ -345,20 +354,21 @@ def _reference_positions(table: pd.DataFrame, reference: str) -> np.ndarray:
 def _incidence(table: pd.DataFrame, counts: list[str], lines: Iterable[Iterable[Cell]]) -> sparse.csr_array:
     """Sparse line × cell matrix (cell id = column index * n_rows + row position)."""
     n, col_index = len(table), {c: j for j, c in enumerate(counts)}
-    rows, cols = [], []
+    line_of, labels, columns = [], [], []
     for i, line in enumerate(lines):
         cells = list(dict.fromkeys(line))
         if len(cells) < 2:
             raise ValueError(f"additive line {i} has fewer than two cells")
-        labels, columns = zip(*cells)
-        pos = table.index.get_indexer(list(labels))
-        bad = [c for c in columns if c not in col_index]
-        if (pos < 0).any() or bad:
-            raise ValueError(f"additive line {i} names cells that are not in the table")
-        rows += [i] * len(cells)
-        cols += [col_index[c] * n + p for c, p in zip(columns, pos)]
-    shape = (max(rows, default=-1) + 1, n * len(counts))
-    return sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=shape)
+        line_of += [i] * len(cells)
+        labels += [label for label, _ in cells]
+        columns += [col_index.get(col, -1) for _, col in cells]
+    pos = table.index.get_indexer(pd.Index(labels, dtype=object, tupleize_cols=False))
+    columns = np.asarray(columns, dtype=int)
+    bad = (pos < 0) | (columns < 0)
+    if bad.any():
+        raise ValueError(f"additive line {line_of[int(np.argmax(bad))]} names cells that are not in the table")
+    shape = (max(line_of, default=-1) + 1, n * len(counts))
+    return sparse.csr_array((np.ones(len(line_of)), (line_of, columns * n + pos)), shape=shape)
 
 
 def _complement(values: np.ndarray, reason: np.ndarray, lines: sparse.csr_array) -> None:
@@ -369,7 +379,7 @@ def _complement(values: np.ndarray, reason: np.ndarray, lines: sparse.csr_array)
     # Non-zero cells first, smallest first; zeros only if a line has nothing else.
     order_key = np.where(values > 0, values, np.inf)
     while True:
-        hidden = (reason != None) | np.isnan(values)  # noqa: E711
+        hidden = pd.notna(reason) | np.isnan(values)
         offending = np.flatnonzero(lines @ hidden.astype(float) == 1)
         if offending.size == 0:
             return

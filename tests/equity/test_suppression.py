@@ -106,9 +106,7 @@ def test_complementary_iterates_across_lines():
     # has one withheld cell, so p1's g1 (14) goes too, then p1 needs another, and so on.
     pop = np.array([[3, 12, 100], [50, 14, 100]])
     out, _ = _control(_table(pop, np.zeros_like(pop)))
-    for line in _lines(out):
-        hidden = sum(pd.isna(out.loc[label, col]) for label, col in line)
-        assert hidden != 1
+    assert 1 not in _hidden_per_line(out, _lines(out))
     assert out.loc[(out.place == "p1") & (out.group == "g1"), "population_suppressed"].item() == COMPLEMENTARY
 
 
@@ -139,17 +137,26 @@ def test_compared_column_needs_reference_row_published():
 
 
 def test_min_population_withholds_whole_small_areas_and_rounding():
-    t = pd.DataFrame({"place": ["tiny", "tiny", "big", "big", "empty"],
-                      "population": [30, 20, 1000, 62, 0], "exposed": [30, 20, 497, 13, 0],
-                      "place_pop": [50, 50, 1062, 1062, 0]})
+    t = pd.DataFrame({"place": ["tiny", "tiny", "big", "big", "big", "empty"],
+                      "population": [30, 20, 1000, 62, 1062, 0], "exposed": [30, 20, 497, 11, 508, 0],
+                      "place_pop": [50, 50, 1062, 1062, 1062, 0]})
     t["share"] = t["exposed"] / t["population"].replace(0, np.nan)
+
+    def rerate(rounded: pd.DataFrame) -> pd.DataFrame:
+        return rounded.assign(share=rounded["exposed"] / rounded["population"].replace(0, np.nan))
+
     out, prot = apply_disclosure_control(
         t, count_columns=COUNTS, derived_columns={"share": COUNTS}, k_floor=11,
-        min_population=100, place_population="place_pop", rounding_base=5)
+        lines=[[(2, c), (3, c), (4, c)] for c in COUNTS],
+        min_population=100, place_population="place_pop", rounding_base=5, recompute=rerate)
     assert out.loc[:1, ["population", "exposed", "share"]].isna().all().all()
     assert (out.loc[:1, ["population_suppressed", "share_suppressed"]] == MIN_POPULATION).all().all()
-    assert out.loc[2, "exposed"] == 495 and out.loc[3, "population"] == 60 and out.loc[3, "exposed"] == 15
-    assert out.loc[4, "population"] == 0  # an empty area reveals nobody
+    # rounded first: 11 -> 10 is then below k, so it and its complement are withheld
+    assert out.loc[3, "population"] == 60 and out.loc[3, "exposed_suppressed"] == PRIMARY
+    assert out.loc[2, "exposed_suppressed"] == COMPLEMENTARY and out.loc[4, "exposed"] == 510
+    # derived values come from the rounded counts, so they reveal nothing finer
+    assert out.loc[4, "share"] == pytest.approx(510 / 1060)
+    assert out.loc[5, "population"] == 0  # an empty area reveals nobody
     d = prot.to_dict()
     assert d["applied"][0] == "minimum_population" and "rounding" in d["applied"]
     assert d["withheld"][MIN_POPULATION] == 6 and d["rounding_base"] == 5
@@ -168,6 +175,7 @@ def test_round_counts_keeps_nan_and_rejects_bad_base():
     ({"count_columns": ["n"], "lines": [[(0, "n")]]}, "fewer than two"),
     ({"count_columns": ["n"], "lines": [[(0, "n"), (9, "n")]]}, "not in the table"),
     ({"count_columns": ["n"], "min_population": 10}, "place_population"),
+    ({"count_columns": ["n"], "recompute": lambda t: t}, "rounding_base"),
 ])
 def test_malformed_calls_raise_value_error(kwargs, message):
     t = pd.DataFrame({"n": [1.0, 2.0], "r": [0.1, 0.2]})
@@ -195,25 +203,35 @@ def tables(draw):
     return _table(pop, exposed, reference=reference), floor, k
 
 
+def _hidden_per_line(out: pd.DataFrame, lines) -> list[int]:
+    hidden = out[COUNTS].isna().to_numpy()
+    pos = {c: j for j, c in enumerate(COUNTS)}
+    return [sum(hidden[out.index.get_loc(label), pos[col]] for label, col in line) for line in lines]
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tables())
-def test_properties_hold_on_random_tables(case):
+@given(tables(), st.sampled_from([None, 5]))
+def test_properties_hold_on_random_tables(case, rounding_base):
     t, floor, k = case
-    out, prot = _control(t, k=k, k_floor=floor)
+    out, prot = _control(t, k=k, k_floor=floor, rounding_base=rounding_base)
     assert prot.k == k >= floor
+    published_input = t.copy()
+    if rounding_base:
+        published_input[COUNTS] = round_counts(t[COUNTS], rounding_base)
     derived_cols = [c for c in ("rate", "rr") if c in t]
     for col in COUNTS:
         shown = out[col].dropna()
         # no published count lies in 1..k-1
         assert not ((shown > 0) & (shown < k)).any()
-        # unsuppressed values are unchanged; suppressed ones carry a reason
+        if rounding_base:
+            assert (shown % rounding_base == 0).all()
+        # unsuppressed values are unchanged (after rounding); suppressed ones carry a reason
         kept = out[col].notna()
-        assert (out.loc[kept, col] == t.loc[kept, col]).all()
+        assert (out.loc[kept, col] == published_input.loc[kept, col]).all()
         assert out.loc[~kept, f"{col}_suppressed"].isin([PRIMARY, COMPLEMENTARY]).all()
         assert out.loc[kept, f"{col}_suppressed"].isna().all()
     # no additive line has exactly one withheld cell
-    for line in _lines(t):
-        assert sum(pd.isna(out.loc[label, col]) for label, col in line) != 1
+    assert 1 not in _hidden_per_line(out, _lines(t))
     # derived values from withheld counts are withheld, the rest unchanged
     src_hidden = out["population"].isna() | out["exposed"].isna()
     for col in derived_cols:
