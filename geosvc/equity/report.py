@@ -16,7 +16,7 @@ import orjson
 import pandas as pd
 
 from geosvc import __version__
-from geosvc.errors import GeosvcError
+from geosvc.errors import GeosvcError, InvalidParameter
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -68,30 +68,47 @@ class Report:
     geometries: gpd.GeoSeries | None = None
     summary: dict = field(default_factory=dict)
     crs: dict = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def records(self) -> tuple[list[dict], list[dict] | None]:
+        """Rows and per-place values as JSON-ready dicts (computed once)."""
+        if "records" not in self._memo:
+            places = _records(self.places.reset_index()) if self.places is not None else None
+            self._memo["records"] = (_records(self.rows), places)
+        return self._memo["records"]
 
     def provenance(self) -> dict:
         """Inputs, CRS, parameters, software version and a timestamp-free hash of the result."""
-        body = {
-            "rows": _records(self.rows),
-            "places": _records(self.places.reset_index()) if self.places is not None else None,
-            "summary": self.summary,
-        }
+        if "provenance" in self._memo:
+            return self._memo["provenance"]
+        rows, places = self.records()
         digest = hashlib.sha256(orjson.dumps(
-            {"result": body, "parameters": self.parameters, "layers": self.layers},
-            option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+            {"result": {"rows": rows, "places": places, "summary": self.summary},
+             "parameters": self.parameters, "layers": self.layers},
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
         )).hexdigest()
-        return {
+        self._memo["provenance"] = {
             "layers": self.layers,
             "crs": self.crs,
             "parameters": self.parameters,
             "software": {"geosvc": __version__},
             "result_hash": f"sha256:{digest}",
         }
+        return self._memo["provenance"]
+
+
+def _column(values: pd.Series) -> list:
+    out = values.tolist()
+    if not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
+        out = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in out]
+    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return clean.to_dict("records")
+    """Rows as dicts (missing values become ``None``; float NaN is encoded as null by orjson)."""
+    names = [str(c) for c in frame.columns]
+    columns = [_column(frame[c]) for c in frame.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
 def check_disclosure(report: Report) -> None:
@@ -112,9 +129,10 @@ def _dumps(obj: Any) -> bytes:
 def to_json(report: Report) -> dict:
     """The JSON answer: results, per-place values, summary, method, protections, provenance."""
     check_disclosure(report)
-    answer = {"operation": report.operation, "results": _records(report.rows)}
-    if report.places is not None:
-        answer["places"] = _records(report.places.reset_index())
+    rows, places = report.records()
+    answer = {"operation": report.operation, "results": rows}
+    if places is not None:
+        answer["places"] = places
     if report.summary:
         answer["summary"] = report.summary
     answer |= {"method": report.method, "protections": report.protections, "provenance": report.provenance()}
@@ -145,6 +163,7 @@ def to_geojson(report: Report, key: str = "place_id") -> dict:
 
     wide = _wide(report, key).reindex(report.geometries.index.intersection(
         pd.Index(report.rows[key].unique())))
+    wide.index.name = key
     geoms = report.geometries.reindex(wide.index)
     geometry = [orjson.loads(shapely.to_geojson(g)) if g is not None else None for g in geoms.array]
     properties = _records(wide.reset_index())
@@ -175,9 +194,16 @@ def to_csv(report: Report) -> str:
 
 
 def encode(report: Report, fmt: str) -> tuple[bytes, str]:
-    """Encode ``report`` as ``json``, ``geojson`` or ``csv``; return body bytes and media type."""
-    if fmt == "csv":
-        return to_csv(report).encode("utf-8"), FORMATS["csv"]
-    if fmt == "geojson":
-        return _dumps(to_geojson(report)), FORMATS["geojson"]
-    return _dumps(to_json(report)), FORMATS["json"]
+    """Encode ``report`` as ``json``, ``geojson`` or ``csv`` (once per answer); return bytes and media type."""
+    key = f"body:{fmt}"
+    if key not in report._memo:
+        if fmt == "csv":
+            body = to_csv(report).encode("utf-8")
+        elif fmt == "geojson":
+            body = _dumps(to_geojson(report))
+        elif fmt == "json":
+            body = _dumps(to_json(report))
+        else:
+            raise InvalidParameter(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})", param="f")
+        report._memo[key] = body
+    return report._memo[key], FORMATS[fmt]

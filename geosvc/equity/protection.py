@@ -1,0 +1,143 @@
+"""Disclosure control applied to the equity answers (methods §4), on top of :mod:`~geosvc.equity.suppression`.
+
+A place × group table (exposure, access) gets: rounding first for caller-drawn zones (so the
+threshold is applied to what is published), then primary, complementary (groups of a place +
+its total; places + the overall row) and derived suppression, with rates and comparisons withheld
+when their own counts or their reference row's counts are. Per-place summaries (the weighted
+Index of Disparity) are withheld when any group value they are computed from is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geosvc.equity import disparity
+from geosvc.equity.moe import coefficient_of_variation, standard_error
+from geosvc.equity.suppression import DERIVED, additive_lines, apply_disclosure_control, round_counts
+
+TOTAL = "total"
+REST = "rest"
+ALL_PLACES = "_all"
+INLINE_MIN_POPULATION = 250
+"""Minimum population of a caller-drawn zone (per place) before any of its counts is published."""
+INLINE_ROUNDING = 5
+"""Counts from caller-drawn zones are rounded to a multiple of this before suppression."""
+COMPARISONS = ["rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high"]
+UNSTABLE = "rates with CV > 30% carry use_caution = true; CV > 40% have reliability 'low'"
+
+
+def reference_rows(table: pd.DataFrame, reference: str) -> pd.Series:
+    """Per row, the label of the row of the same place it is compared with (NA for the reference itself)."""
+    target = TOTAL if reference in (TOTAL, REST) else reference
+    lookup = pd.Series(table.index, index=pd.MultiIndex.from_frame(table[["place_id", "group"]]))
+    keys = pd.MultiIndex.from_arrays([table["place_id"], np.full(len(table), target, dtype=object)])
+    rows = pd.Series(lookup.reindex(keys).to_numpy(), index=table.index, dtype="Int64")
+    rows[table["group"] == target] = pd.NA
+    return rows
+
+
+def rerate(table: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Recompute shares, rates and RR/RD from (rounded) counts so derived values reveal no more than counts."""
+    t = table.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["share"] = np.where(t["population"] > 0, t["exposed"] / t["population"], np.nan)
+    t["rate_per_1000"] = 1000 * t["share"]
+    t["cv"] = coefficient_of_variation(t["share"], t["share_moe"])
+    se = standard_error(t["share_moe"].to_numpy(float))
+    ref = reference_rows(t, reference).fillna(-1).to_numpy(int)
+    has = ref >= 0
+    if reference == REST:
+        total = t.iloc[np.where(has, ref, 0)]
+        pop = total["population"].to_numpy(float) - t["population"].to_numpy(float)
+        exp = total["exposed"].to_numpy(float) - t["exposed"].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ref_share = np.where(pop > 0, exp / pop, np.nan)
+    else:
+        ref_share = t["share"].to_numpy(float)[np.where(has, ref, 0)]
+    ref_se = se[np.where(has, ref, 0)]
+    rr = disparity.rate_ratio(t["share"], ref_share, se, ref_se)
+    rd = disparity.rate_difference(t["share"], ref_share, se, ref_se)
+    for name, values in zip(COMPARISONS, [*rr, *(1000 * np.asarray(v) for v in rd)]):
+        t[name] = np.where(has, np.asarray(values, dtype=float), np.nan)
+    return t
+
+
+def protect_place_table(
+    table: pd.DataFrame, *, k: int, k_floor: int, reference: str, inline: bool,
+    counts: tuple[str, ...] = ("population", "exposed"), derived: dict[str, list[str]] | None = None,
+    compared: list[str] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Disclosure control for a place × group table; returns the protected table and ``protections``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``place_id``, ``group`` (with ``total`` rows), the ``counts`` and derived columns.
+    k, k_floor : int
+        Threshold and its configured floor.
+    reference : str
+        Reference group of the comparisons (``total``, ``rest`` or a group id).
+    inline : bool
+        Caller-drawn zone: round counts, recompute rates from them, enforce a minimum population.
+    counts : tuple of str
+        Count columns (``population`` is the place-group population, ``exposed`` the zone count).
+    derived : dict, optional
+        Derived column -> count columns it is computed from (default: every other numeric column
+        derived from all counts).
+    compared : list of str, optional
+        Derived columns that also depend on the reference row (default: RR/RD columns present).
+    """
+    table = table.reset_index(drop=True)
+    if inline:
+        for column in counts:
+            table[column] = round_counts(table[column], INLINE_ROUNDING)
+        table = rerate(table, reference)
+    if derived is None:
+        skip = {*counts, "place_id", "place_name", "group", "group_label"}
+        derived = {c: list(counts) for c in table.columns
+                   if c not in skip and pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])}
+    if compared is None:
+        compared = [c for c in COMPARISONS if c in derived]
+    table["reference_row"] = reference_rows(table, reference)
+    lines = additive_lines(table, place="place_id", group="group", total_group=TOTAL, columns=list(counts),
+                           overall_place=ALL_PLACES)
+    extra = {}
+    if inline:
+        zone_population = table["exposed"].where(table["group"] == TOTAL).groupby(table["place_id"]).transform("max")
+        table["zone_population"] = zone_population.fillna(0)
+        extra = {"min_population": INLINE_MIN_POPULATION, "place_population": "zone_population"}
+    out, protections = apply_disclosure_control(
+        table, count_columns=list(counts), k=k, k_floor=k_floor, derived_columns=derived, lines=lines,
+        reference="reference_row", compared_columns=compared, **extra,
+    )
+    out = out.drop(columns=["reference_row", "zone_population"], errors="ignore")
+    summary = protections.to_dict()
+    if inline:
+        summary["rounding_base"] = INLINE_ROUNDING
+        summary["applied"] = [*summary["applied"], "rounding"]
+        summary["note"] = ("caller-drawn zone: counts rounded to a multiple of "
+                           f"{INLINE_ROUNDING} before suppression, rates recomputed from the rounded counts, "
+                           f"places whose zone holds fewer than {INLINE_MIN_POPULATION} people withheld")
+    summary["unstable_rates"] = UNSTABLE
+    return _flags_for_withheld(out), summary
+
+
+def _flags_for_withheld(out: pd.DataFrame) -> pd.DataFrame:
+    """Reliability flags describe a value: when the value is withheld, so is its flag."""
+    if "share_suppressed" in out:
+        hidden = out["share_suppressed"].notna()
+        for column in ("reliability", "use_caution"):
+            if column in out:
+                out[column] = out[column].astype(object).where(~hidden, None)
+    return out
+
+
+def protect_place_summary(summary: pd.DataFrame, rows: pd.DataFrame, column: str, inputs: str) -> pd.DataFrame:
+    """Withhold a per-place value computed from group values when any of those (``inputs``) is withheld."""
+    hidden = rows[f"{inputs}_suppressed"].notna().groupby(rows["place_id"]).any()
+    hidden = hidden.reindex(summary.index, fill_value=False).to_numpy()
+    out = summary.copy()
+    out[f"{column}_suppressed"] = np.where(hidden, DERIVED, None)
+    out.loc[hidden, column] = np.nan
+    return out
