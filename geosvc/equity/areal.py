@@ -216,7 +216,8 @@ def area_weights(
         "drought@2?DM>=2")``; a missing key or ``None`` part becomes a content hash of that input
         (so an unpublished, caller-drawn zone is keyed by its geometry).
     check_overlaps : bool
-        Refuse sources whose polygons overlap (people would be counted twice).
+        Check the sources once per source key: refuse invalid polygons and polygons that overlap
+        (people would be counted twice). Targets and ``within`` are always checked for validity.
 
     Returns
     -------
@@ -245,7 +246,11 @@ def area_weights(
     src = to_equal_area(sources, "population")
     tgt = to_equal_area(targets, "targets")
     mask = _mask_geometry(within)
+    _refuse_invalid(tgt, targets.index, "targets")
+    if mask is not None:
+        _refuse_invalid(np.array([mask], dtype=object), pd.Index(["within"]), "within")
     if check_overlaps and not (cache is not None and cache.checked(key[0])):
+        _refuse_invalid(src, sources.index, "population")
         _refuse_overlaps(src, sources.index)
     try:
         weights = _compute(src, tgt, mask, sources.index, targets.index)
@@ -341,6 +346,20 @@ def _mask_geometry(within) -> shapely.Geometry | None:
     else:
         geoms = to_equal_area(within, "within")
     return shapely.union_all(geoms)
+
+
+def _refuse_invalid(geoms: np.ndarray, index: pd.Index, name: str) -> None:
+    """Refuse invalid polygons (axis-aligned rectangles are valid by construction and skipped)."""
+    check = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    check[check] = ~_is_box(geoms[check])
+    invalid = np.flatnonzero(check)[~shapely.is_valid(geoms[check])]
+    if len(invalid):
+        first = invalid[0]
+        raise InvalidParameter(
+            f"{len(invalid)} invalid polygon geometries (first: {index[first]!r}, "
+            f"{shapely.is_valid_reason(geoms[first])}); repair them (e.g. make_valid) first",
+            param=name,
+        )
 
 
 def _refuse_overlaps(geoms: np.ndarray, index: pd.Index) -> None:
