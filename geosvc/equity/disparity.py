@@ -152,7 +152,8 @@ def index_of_disparity(rates: ArrayLike, weights: ArrayLike | None = None, *,
     """
     r = _f(rates)
     total = _overall(r, weights, overall_rate)
-    return 100 * np.abs(r - total[..., None]).mean(axis=-1) / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100 * np.abs(r - total[..., None]).mean(axis=-1) / total
 
 
 def weighted_index_of_disparity(rates: ArrayLike, weights: ArrayLike, *,
@@ -169,13 +170,15 @@ def weighted_index_of_disparity(rates: ArrayLike, weights: ArrayLike, *,
     r, w = _f(rates), _f(weights)
     total = _overall(r, w, overall_rate)
     share = w / w.sum(axis=-1, keepdims=True)
-    return 100 * (share * np.abs(r - total[..., None])).sum(axis=-1) / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100 * (share * np.abs(r - total[..., None])).sum(axis=-1) / total
 
 
 def _with_shares(rates: ArrayLike, weights: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Rates and population shares (weights normalised along the last axis), broadcast together."""
     r, w = np.broadcast_arrays(_f(rates), _f(weights))
-    return r, w / w.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return r, w / w.sum(axis=-1, keepdims=True)
 
 
 def gini(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
@@ -191,7 +194,8 @@ def gini(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
     r, w = _with_shares(rates, weights)
     mean = (w * r).sum(axis=-1)
     pairs = w[..., :, None] * w[..., None, :] * np.abs(r[..., :, None] - r[..., None, :])
-    return pairs.sum(axis=(-2, -1)) / (2 * mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pairs.sum(axis=(-2, -1)) / (2 * mean)
 
 
 def theil(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
@@ -205,9 +209,9 @@ def theil(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
     0.6931
     """
     r, w = _with_shares(rates, weights)
-    rel = r / (w * r).sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(rel > 0, rel * np.log(rel), 0.0)
+        rel = r / (w * r).sum(axis=-1, keepdims=True)
+        terms = np.where(rel == 0, 0.0, rel * np.log(rel))
     return (w * terms).sum(axis=-1)
 
 
@@ -226,7 +230,8 @@ def dissimilarity(group: ArrayLike, total: ArrayLike) -> np.ndarray:
     """
     g, t = _f(group), _f(total)
     other = t - g
-    return 0.5 * np.abs(g / g.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 0.5 * np.abs(g / g.sum(axis=-1, keepdims=True)
                         - other / other.sum(axis=-1, keepdims=True)).sum(axis=-1)
 
 

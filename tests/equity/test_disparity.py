@@ -127,3 +127,12 @@ def test_rate_ratio_is_vectorised():
     assert (rr.lower < rr.estimate).all() and (rr.estimate < rr.upper).all()
     # the log interval is symmetric on the log scale
     assert np.log(rr.upper) - np.log(rr.estimate) == pytest.approx(np.log(rr.estimate) - np.log(rr.lower))
+
+
+@pytest.mark.filterwarnings("error")
+def test_degenerate_inputs_give_nan_quietly():
+    zeros, pop = np.zeros(3), np.array([10, 20, 30])
+    for value in (index_of_disparity(zeros, pop), weighted_index_of_disparity(zeros, pop),
+                  gini(zeros, pop), theil(zeros, pop), dissimilarity([0, 0], [5, 5]),
+                  rate_ratio(0.0, 0.0, 0.0, 0.0).estimate):
+        assert np.isnan(value)
