@@ -118,7 +118,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         serve_crs=list(settings.serve_crs),
         documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)),
     )
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     return app
 
 

@@ -132,6 +132,24 @@ def _rewrite(node: Any) -> Any:
     return node
 
 
+def _placeholder(kind: str, name: str) -> dict[str, Any]:
+    """Permissive stand-in for an external component we have no local copy of."""
+    if kind == "parameters":
+        return {"name": name, "in": "query", "required": False, "description": name, "schema": {"type": "string"}}
+    if kind == "responses":
+        return {"description": name, "content": {"application/json": {"schema": _OBJECT}}}
+    return dict(_OBJECT)
+
+
+def _fill_missing(doc: dict[str, Any]) -> None:
+    components = doc.setdefault("components", {})
+    for ref in sorted(set(local_refs(doc))):
+        parts = ref.removeprefix("#/").split("/")
+        if len(parts) == 3 and parts[0] == "components":
+            section = components.setdefault(parts[1], {})
+            section.setdefault(parts[2], _placeholder(parts[1], parts[2]))
+
+
 def _items_parameters(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for param in parameters:
@@ -156,6 +174,7 @@ def fix_openapi(document: dict[str, Any]) -> dict[str, Any]:
         for name, value in entries.items():
             section.setdefault(name, value)
     components["parameters"]["limit"] = local_components()["parameters"]["limit"]
+    _fill_missing(doc)
     for path, item in doc.get("paths", {}).items():
         get = item.get("get")
         if get is not None and path.startswith("/collections/") and path.endswith("/items"):
@@ -163,14 +182,23 @@ def fix_openapi(document: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
 def external_refs(node: Any) -> list[str]:
     """Every ``$ref`` that is not local (should be empty after :func:`fix_openapi`)."""
-    if isinstance(node, dict):
-        found = [node["$ref"]] if isinstance(node.get("$ref"), str) and not node["$ref"].startswith("#") else []
-        return found + [r for v in node.values() for r in external_refs(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in external_refs(v)]
-    return []
+    return [ref for ref in _refs(node) if not ref.startswith("#")]
+
+
+def local_refs(node: Any) -> list[str]:
+    """Every local (``#/...``) ``$ref``."""
+    return [ref for ref in _refs(node) if ref.startswith("#")]
 
 
 def conformance_document(extra: Sequence[str] = ()) -> dict[str, list[str]]:

@@ -249,11 +249,11 @@ def select(index: LayerIndex, query: ItemsQuery) -> tuple[np.ndarray, int]:
         mask = match if mask is None else mask & match
     if query.interval is not None and index.times is not None:
         start, end = query.interval
-        match = index.times.notna().to_numpy()
+        match = index.times.notna().to_numpy(copy=True)
         if start is not None:
-            match &= (index.times >= start).to_numpy()
+            match = match & (index.times >= start).to_numpy()
         if end is not None:
-            match &= (index.times <= end).to_numpy()
+            match = match & (index.times <= end).to_numpy()
         mask = match if mask is None else mask & match
     if query.filter is not None:
         frame = index.frame if mask is None else index.frame.iloc[np.flatnonzero(mask)]

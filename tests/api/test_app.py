@@ -1,0 +1,67 @@
+"""The FastAPI application around pygeoapi: root links, health, registry view, API docs, serve()."""
+
+from __future__ import annotations
+
+import inspect
+
+from geosvc.api.app import create_app, load_hook, serve
+from geosvc.ogc.mount import MountedOgc
+
+RESTRICTED_ID = "ct-towns-restricted"
+
+
+def test_root_links_to_ogc_registry_and_docs(client, settings):
+    links = {link["rel"]: link["href"] for link in client.get("/").json()["links"]}
+    assert links["service"] == settings.base_url + "/ogc"
+    assert links["data"] == settings.base_url + "/registry"
+    assert links["service-doc"] == settings.base_url + "/docs"
+    for href in links.values():
+        assert client.get(href.removeprefix(settings.base_url)).status_code == 200
+
+
+def test_health_reports_store_and_catalog(client, store):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["store"]["reachable"] is True
+    published = store.published()
+    assert body["catalog"]["published"] == len(published)
+    served = {layer["id"]: layer["version"] for layer in body["catalog"]["layers"]}
+    assert RESTRICTED_ID not in served
+    assert served == {layer.id: layer.version for layer in published if layer.record.sensitivity == "public"}
+
+
+def test_registry_lists_served_layers_only(client, store):
+    layers = client.get("/registry").json()["layers"]
+    ids = [layer["id"] for layer in layers]
+    assert RESTRICTED_ID not in ids and "ct-tracts-2010" in ids
+    one = client.get("/registry/ct-tracts-2010").json()
+    assert one["feature_count"] == store.get("ct-tracts-2010").feature_count
+    assert client.get(f"/registry/{RESTRICTED_ID}").status_code == 404
+
+
+def test_restricted_layer_is_not_served_anywhere(client):
+    assert client.get(f"/ogc/collections/{RESTRICTED_ID}").status_code == 404
+    assert client.get(f"/ogc/collections/{RESTRICTED_ID}/items").status_code == 404
+    ids = [c["id"] for c in client.get("/ogc/collections").json()["collections"]]
+    assert RESTRICTED_ID not in ids and "ct-towns" in ids
+
+
+def test_fastapi_docs_cover_the_non_ogc_api(client):
+    document = client.get("/openapi.json").json()
+    assert "/registry" in document["paths"] and "/health" in document["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_run_files_live_under_the_store(app, settings):
+    ogc: MountedOgc = app.state.ogc
+    assert ogc.config_path.parent == settings.store_dir / "run"
+    assert ogc.openapi_path.exists()
+
+
+def test_load_hook_skips_missing_modules_only():
+    assert load_hook("geosvc.ogc.not_a_module:thing") is None
+    assert load_hook("geosvc.ogc.config:build_config") is not None
+
+
+def test_serve_signature_matches_the_cli():
+    assert list(inspect.signature(serve).parameters) == ["settings", "host", "port"]
+    assert "store" in inspect.signature(create_app).parameters
