@@ -211,6 +211,7 @@ def _hidden_per_line(out: pd.DataFrame, lines) -> list[int]:
     return [sum(hidden[out.index.get_loc(label), pos[col]] for label, col in line) for line in lines]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables(), st.sampled_from([None, 5]))
 def test_properties_hold_on_random_tables(case, rounding_base):
