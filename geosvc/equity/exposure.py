@@ -141,12 +141,29 @@ def exposure_table(
             key=(keys.get("units"), keys.get("places"), keys.get("hazard")), check_overlaps=False,
         )
         base = base_w.matrix
-        index = places.index
-        names = places[place_name].astype(str) if place_name else pd.Series(index.astype(str), index=index)
+        index, names = places.index, place_labels(places, place_name)
 
     table = _assemble(exposed_w.matrix, base, counts, moes, columns, index, names)
     table = _compare(table, reference, exposed_w.matrix, base, counts, moes)
     return ExposureResult(table=table, places=_disparity(table, groups))
+
+
+def place_labels(places: gpd.GeoDataFrame | gpd.GeoSeries, place_name: str | None) -> pd.Series:
+    """Display name per place id: the ``place_name`` column, or the id itself."""
+    if place_name is None:
+        return pd.Series(places.index.astype(str), index=places.index)
+    if not isinstance(places, gpd.GeoDataFrame) or place_name not in places.columns:
+        raise InvalidParameter(f"the places have no field '{place_name}'", param="place_name")
+    return places[place_name].astype(str)
+
+
+def place_group_rows(index: pd.Index, names: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The ``place_id``, ``place_name``, ``group`` columns of a long place × group table."""
+    return pd.DataFrame({
+        "place_id": np.repeat(index.to_numpy(), len(columns)),
+        "place_name": np.repeat(names.reindex(index).to_numpy(), len(columns)),
+        "group": np.tile(columns, len(index)),
+    })
 
 
 def _check_groups(units: gpd.GeoDataFrame, groups: list[str], reference: str) -> list[str]:
@@ -202,17 +219,10 @@ def _assemble(exposed_w, base, counts, moes, columns, index, names) -> pd.DataFr
     share_moe = np.column_stack(
         [_share_moe(exposed_w, base, counts[c].to_numpy(), moes[c].to_numpy() if c in moes else None) for c in columns]
     )
-    frame = pd.DataFrame({
-        "place_id": np.repeat(index.to_numpy(), len(columns)),
-        "place_name": np.repeat(names.reindex(index).to_numpy(), len(columns)),
-        "group": np.tile(columns, len(index)),
-        "population": population.ravel(),
-        "population_moe": population_moe.ravel(),
-        "exposed": exposed.ravel(),
-        "exposed_moe": exposed_moe.ravel(),
-        "share": share.ravel(),
-        "share_moe": share_moe.ravel(),
-    })
+    frame = place_group_rows(index, names, columns).assign(
+        population=population.ravel(), population_moe=population_moe.ravel(), exposed=exposed.ravel(),
+        exposed_moe=exposed_moe.ravel(), share=share.ravel(), share_moe=share_moe.ravel(),
+    )
     frame["rate_per_1000"] = 1000 * frame["share"]
     cv = moe.coefficient_of_variation(frame["share"], frame["share_moe"])
     frame["cv"] = cv
