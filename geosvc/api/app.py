@@ -41,7 +41,8 @@ CONFIG_EXTENSIONS = (
     "geosvc.ogc.assets:add_html_assets",
     "geosvc.ogc.processes:add_processes",
 )
-INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.api.routes.equity:install_equity")
+INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
+              "geosvc.api.routes.equity:install_equity")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
 

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from geosvc.errors import NotFound
 from geosvc.ogc.config import MOUNT_PATH, layer_description, layer_extents, layer_links
-from geosvc.ogc.coverage_guard import CoverageGuard
+from geosvc.ogc.coverage_guard import QueryGuard, coverage_check, coverage_path
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 
@@ -135,4 +135,4 @@ def _etags(header: str) -> set[str]:
 def install_coverage(app: FastAPI, layers: list[PublishedLayer], settings: Settings, prefix: str = "/ogc") -> None:
     """Add the COG routes and the coverage parameter guard to ``app`` (call before mounting pygeoapi)."""
     app.include_router(coverage_router(layers, prefix))
-    app.add_middleware(CoverageGuard, layers=layers, serve_crs=settings.serve_crs, prefix=prefix)
+    app.add_middleware(QueryGuard, checks=[(coverage_path(prefix), coverage_check(layers, settings.serve_crs))])

@@ -1,16 +1,17 @@
-"""Check ``/collections/{id}/coverage`` query parameters before pygeoapi sees them.
+"""Check query parameters before pygeoapi sees them: coverage queries, and (via :class:`QueryGuard`) records.
 
-Stock pygeoapi 0.24 answers 500 to a 3-value bbox, ``bbox=0,0,0,0``, ``miny > maxy``, a bbox
-outside the raster and ``bbox-crs`` given as a URI; it silently ignores ``datetime``, a subset on
-one axis only and unknown parameters. :class:`CoverageGuard` answers all of these with a 400 and
-an OGC exception body naming the parameter; valid requests pass through unchanged.
+Stock pygeoapi 0.24 answers 500 to a coverage bbox with 3 values, ``bbox=0,0,0,0``, ``miny > maxy``,
+a bbox outside the raster and ``bbox-crs`` given as a URI; it silently ignores ``datetime``, a subset
+on one axis only and unknown parameters. :func:`check_coverage_query` refuses all of these with a
+400 naming the parameter; :class:`QueryGuard` runs such checks ahead of the pygeoapi mount, and valid
+requests pass through unchanged.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -133,24 +134,50 @@ def _check_subset(text: str, axes: tuple[str, str], bounds: Bounds) -> None:
         raise InvalidParameter(f"'{text}' is outside the coverage extent {list(bounds)}", param="subset")
 
 
-class CoverageGuard:
-    """ASGI middleware answering 400 to coverage queries of raster collections that pygeoapi mishandles."""
+Check = Callable[[QueryParams, re.Match], None]
+"""Raises :class:`InvalidParameter` for a query it refuses; gets the query and the path match."""
 
-    def __init__(self, app: ASGIApp, layers: Iterable[PublishedLayer], serve_crs: Iterable[str], prefix: str = "/ogc"):
+
+def coverage_check(layers: Iterable[PublishedLayer], serve_crs: Iterable[str]) -> Check:
+    """The :data:`Check` of ``/collections/{id}/coverage`` for the raster ``layers``."""
+    rasters = {layer.id: layer for layer in layers if layer.kind == "raster"}
+    supported = list(serve_crs)
+
+    def check(params: QueryParams, match: re.Match) -> None:
+        layer = rasters.get(match.group(1))
+        if layer is not None:
+            check_coverage_query(params, layer, supported)
+
+    return check
+
+
+def coverage_path(prefix: str) -> re.Pattern:
+    """Path pattern of the coverage endpoints under the OGC API mount ``prefix``."""
+    return re.compile(rf"^{re.escape(prefix)}/collections/([^/]+)/coverage/?$")
+
+
+class QueryGuard:
+    """ASGI middleware answering 400 (OGC exception body) to queries that a path's check refuses.
+
+    ``checks``: ``(path pattern, check)`` pairs; the first pattern matching the request path decides.
+    """
+
+    def __init__(self, app: ASGIApp, checks: Sequence[tuple[re.Pattern, Check]]):
         self.app = app
-        self.rasters = {layer.id: layer for layer in layers if layer.kind == "raster"}
-        self.serve_crs = list(serve_crs)
-        self.path = re.compile(rf"^{re.escape(prefix)}/collections/([^/]+)/coverage/?$")
+        self.checks = list(checks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = self.path.match(scope["path"]) if scope["type"] == "http" else None
-        layer = self.rasters.get(match.group(1)) if match else None
-        if layer is not None:
-            try:
-                check_coverage_query(QueryParams(scope["query_string"]), layer, self.serve_crs)
-            except InvalidParameter as err:
-                await _send_error(send, err)
-                return
+        if scope["type"] == "http":
+            for pattern, check in self.checks:
+                match = pattern.match(scope["path"])
+                if match is None:
+                    continue
+                try:
+                    check(QueryParams(scope["query_string"]), match)
+                except InvalidParameter as err:
+                    await _send_error(send, err)
+                    return
+                break
         await self.app(scope, receive, send)
 
 

@@ -9,15 +9,22 @@ resource served by :class:`geosvc.ogc.records_provider.RecordsProvider`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
+from fastapi import FastAPI
+from starlette.datastructures import QueryParams
+
+from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter, RecordError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.coverage import COG_MEDIA_TYPE, COVERAGE_REL, GEOTIFF_MEDIA_TYPE, cog_href
+from geosvc.ogc.coverage_guard import QueryGuard
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 
 RECORDS_ID = "records"
+EPSG4326_URI = "http://www.opengis.net/def/crs/EPSG/0/4326"
 RECORD_CONFORMANCE = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"
 THEME_SCHEME = "geosvc:theme"
 _RECORDS = "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf"
@@ -25,6 +32,13 @@ CONFORMANCE = [f"{_RECORDS}/{name}" for name in ("core", "sorting", "opensearch"
 """Records classes the catalog honours (``q`` is the opensearch class)."""
 FILTER_FIELDS = ("keywords", "theme", "kind")
 """Record properties usable as ``name=value1,value2`` filters (any value matches)."""
+ITEMS_PARAMS = frozenset(
+    {"f", "lang", "limit", "offset", "bbox", "bbox-crs", "datetime", "q", "sortby", "properties",
+     "skipGeometry", "resulttype", *FILTER_FIELDS}
+)  # fmt: skip
+"""Query parameters of the catalog's ``/items`` (anything else is a 400)."""
+ITEM_PARAMS = frozenset({"f", "lang"})
+"""Query parameters of one record."""
 
 
 def _polygon(bbox: tuple[float, float, float, float]) -> dict:
@@ -212,7 +226,7 @@ def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
         "to its collection, features or coverage, queryables and licence.",
         "keywords": ["catalog", "records", *keywords],
         "links": [],
-        "extents": {"spatial": {"bbox": bbox, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "extents": {"spatial": {"bbox": bbox, "crs": CRS84_URI}},
         "providers": [
             {
                 "type": "record",
@@ -221,6 +235,8 @@ def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
                 "ogc_url": settings.base_url + MOUNT_PATH,
                 "id_field": "id",
                 "title_field": "title",
+                "crs": [CRS84_URI, EPSG4326_URI],
+                "storage_crs": CRS84_URI,
                 "time_field": "time",
                 "include_extra_query_parameters": True,
             }
@@ -233,3 +249,28 @@ def add_records(config: dict, layers: list[PublishedLayer], settings: Settings) 
     if RECORDS_ID in config["resources"]:
         raise RecordError(f"a layer is named '{RECORDS_ID}', the id of the records catalog", layer=RECORDS_ID)
     config["resources"][RECORDS_ID] = records_resource(layers, settings)
+
+
+def check_records_query(params: QueryParams, match: re.Match) -> None:
+    """Refuse catalog queries pygeoapi would silently ignore: unknown or repeated parameters, empty ``q``.
+
+    ``match``: the request path matched by :func:`records_path` (group 1 is the record id, if any).
+    """
+    allowed = ITEM_PARAMS if match.group(1) else ITEMS_PARAMS
+    for key in params:
+        if key not in allowed:
+            raise InvalidParameter(f"unknown parameter; the catalog accepts {', '.join(sorted(allowed))}", param=key)
+        if len(params.getlist(key)) > 1:
+            raise InvalidParameter("given more than once", param=key)
+    if "q" in params and not _terms(params["q"]):
+        raise InvalidParameter("give at least one search term", param="q")
+
+
+def records_path(prefix: str = MOUNT_PATH) -> re.Pattern:
+    """Path pattern of the catalog's items and single records under the OGC API mount ``prefix``."""
+    return re.compile(rf"^{re.escape(prefix)}/collections/{RECORDS_ID}/items(?:/([^/]+))?/?$")
+
+
+def install_records(app: FastAPI, layers: list[PublishedLayer], settings: Settings) -> None:
+    """App installer (see :mod:`geosvc.api.app`): check catalog queries ahead of the pygeoapi mount."""
+    app.add_middleware(QueryGuard, checks=[(records_path(), check_records_query)])

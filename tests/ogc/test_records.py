@@ -1,9 +1,10 @@
-"""Records catalog: records built from the really published sample catalog, search and the provider."""
+"""Records catalog: records of the really published sample catalog, search, the provider, and HTTP."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import httpx
 import pytest
 from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderItemNotFoundError
 
@@ -19,7 +20,7 @@ from geosvc.ogc.records import (
     search_records,
 )
 from geosvc.ogc.records_provider import RecordsProvider
-from published_catalog import publish_catalog
+from published_catalog import publish_catalog, running_server
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,74 @@ def test_add_records_extension(catalog, layers):
     resource = config["resources"][RECORDS_ID]
     assert resource["providers"][0]["type"] == "record"
     assert resource["extents"]["spatial"]["bbox"][0] < -100  # the national drought layer widens it
+
+
+@pytest.fixture(scope="module")
+def http(catalog):
+    with running_server(catalog[0]) as base, httpx.Client(base_url=f"{base}/ogc", timeout=60) as client:
+        yield client
+
+
+def _search(http, query: str) -> dict:
+    response = http.get(f"/collections/records/items?{query}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_catalog_is_a_record_collection(http):
+    collections = {c["id"]: c for c in http.get("/collections?f=json").json()["collections"]}
+    assert collections[RECORDS_ID]["itemType"] == "record"
+    assert "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/core" in http.get("/conformance").json()["conformsTo"]
+
+
+def test_http_search(http, layers):
+    everything = _search(http, "limit=100")
+    assert everything["numberMatched"] == len(layers) == len(everything["features"])
+    tracts = _search(http, "q=tract")
+    assert sorted(f["id"] for f in tracts["features"]) == sorted(lyr.id for lyr in layers if "tract" in _text(lyr))
+    assert _search(http, "bbox=-100,40,-99,41")["numberMatched"] == 1
+    lat_lon = _search(http, "bbox=40,-100,41,-99&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326")
+    assert [f["id"] for f in lat_lon["features"]] == ["us-drought-20161004"]
+    assert _search(http, "keywords=schools&theme=education")["numberMatched"] == 2
+    assert _search(http, "theme=hazards")["features"][0]["id"] == "us-drought-20161004"
+
+
+def test_http_paging(http, layers):
+    first = _search(http, "limit=3&sortby=title")
+    assert first["numberReturned"] == 3 and first["numberMatched"] == len(layers)
+    nxt = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    second = httpx.get(nxt, timeout=60).json()
+    titles = sorted(layer.record.title for layer in layers)
+    assert [f["properties"]["title"] for f in first["features"] + second["features"]] == titles[:6]
+
+
+def test_http_record_links(http, ogc_url):
+    record = http.get("/collections/records/items/ct-population-density?f=json").json()
+    enclosure = next(link for link in record["links"] if link["rel"] == "enclosure")
+    assert enclosure["type"] == COG_MEDIA_TYPE
+    cog = httpx.get(enclosure["href"].replace(ogc_url, str(http.base_url).rstrip("/")), headers={"Range": "bytes=0-3"})
+    assert cog.status_code == 206 and cog.content[:2] in (b"II", b"MM")  # a TIFF
+    assert http.get("/collections/records/items/no-such-layer?f=json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "param"),
+    [
+        ("items", "ooga=booga", "ooga"),
+        ("items", "crs=http://www.opengis.net/def/crs/EPSG/0/4326", "crs"),
+        ("items", "filter=title='Towns'", "filter"),
+        ("items", "q=", "q"),
+        ("items", "q=,", "q"),
+        ("items", "keywords=", "keywords"),
+        ("items", "theme=health&theme=education", "theme"),
+        ("items", "datetime=yesterday", "datetime"),
+        ("items/ct-towns", "ooga=booga", "ooga"),
+        ("items/ct-towns", "q=towns", "q"),
+    ],
+)
+def test_http_unknown_or_bad_params_are_400(http, path, query, param):
+    response = http.get(f"/collections/records/{path}?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "InvalidParameterValue"
+    assert f"parameter '{param}'" in body["description"]
