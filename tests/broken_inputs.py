@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,7 +149,7 @@ def _empty_layer(root: Path) -> tuple[RecordDict, Path]:
 
 
 def _csv_missing_columns(root: Path) -> tuple[RecordDict, Path]:
-    (root / "sites.csv").write_text("fid,lon,lat\n1,-72.6,41.5\n")
+    (root / "sites.csv").write_text("site_id,lon,lat\n1,-72.6,41.5\n")
     source = {"path": "sites.csv", "csv": {"x": "x", "y": "y"}, "assume_crs": "EPSG:4326"}
     return record_for("csv_columns_missing", "sites.csv", source=source, crs=None), root
 
@@ -157,7 +158,9 @@ def _csv_missing_columns(root: Path) -> tuple[RecordDict, Path]:
 
 
 def _no_prj(root: Path) -> tuple[RecordDict, Path]:
-    path = write(points().set_crs(None, allow_override=True), root, "noprj.shp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pyogrio: "'crs' was not provided"
+        path = write(points().set_crs(None, allow_override=True), root, "noprj.shp")
     (root / "noprj.prj").unlink(missing_ok=True)
     return record_for("crs_missing_no_prj", path, crs=None), root
 
@@ -185,7 +188,7 @@ def _fantasy_wkt(root: Path) -> tuple[RecordDict, Path]:
 
 def _csv_swapped(root: Path) -> tuple[RecordDict, Path]:
     rows = "\n".join(f"{i},{lat},{lon}" for i, (lon, lat) in enumerate(zip(LON, LAT, strict=True), 1))
-    (root / "sites.csv").write_text(f"fid,lng,lat\n{rows}\n")  # header says lng,lat; values are lat,lon
+    (root / "sites.csv").write_text(f"site_id,lng,lat\n{rows}\n")  # header says lng,lat; values are lat,lon
     source = {"path": "sites.csv", "csv": {"x": "lng", "y": "lat"}, "assume_crs": "EPSG:4326"}
     return record_for("csv_swapped_lat_lng", "sites.csv", source=source, crs=None), root
 

@@ -48,7 +48,7 @@ def check_crs(
     """
     layer = record.id
     findings: list[Finding] = []
-    declared = {"crs": record.crs, "source.assume_crs": record.source.assume_crs if record.source else None}
+    declared = {"crs": record.crs, "source assume_crs": record.source.assume_crs if record.source else None}
     for name, value in declared.items():
         if value and parse_crs(value) is None:
             findings.append(make_finding(layer, "crs.unknown", f"record {name} '{value}' is unknown to PROJ"))

@@ -24,7 +24,8 @@ def parse_cadence(cadence: str) -> relativedelta | None:
     match = ISO_DURATION.match(cadence)
     if match is None:
         raise ValueError(f"'{cadence}' is not an ISO 8601 duration")
-    years, months, weeks, days, _, hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
+    groups = [g for i, g in enumerate(match.groups()) if i != 4]  # group 4 is the whole 'T...' time part
+    years, months, weeks, days, hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in groups)
     return relativedelta(years=years, months=months, weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 

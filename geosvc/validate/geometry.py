@@ -11,26 +11,27 @@ from geosvc.validate.codes import make_finding
 from geosvc.validate.features import example_ids
 from geosvc.validate.findings import Finding
 
-# shapely type id -> geometry family
-_FAMILY = np.array(["point", "line", "line", "polygon", "point", "line", "polygon", "collection"])
+FAMILIES = ("point", "line", "polygon", "collection")
+_FAMILY_OF_TYPE = np.array([0, 1, 1, 2, 0, 1, 2, 3])  # shapely type id -> index in FAMILIES
+NULL = -1
 _RECORD_FAMILY = {
-    "Point": "point",
-    "MultiPoint": "point",
-    "LineString": "line",
-    "MultiLineString": "line",
-    "Polygon": "polygon",
-    "MultiPolygon": "polygon",
+    "Point": 0,
+    "MultiPoint": 0,
+    "LineString": 1,
+    "MultiLineString": 1,
+    "Polygon": 2,
+    "MultiPolygon": 2,
 }
 
 
 def geometry_families(geoms: np.ndarray) -> np.ndarray:
-    """Family of each geometry: ``point``, ``line``, ``polygon``, ``collection`` or ``''`` (null).
+    """Family of each geometry as an index into :data:`FAMILIES` (``-1`` for null).
 
     >>> geometry_families(np.array([shapely.Point(0, 0), None, shapely.box(0, 0, 1, 1)])).tolist()
-    ['point', '', 'polygon']
+    [0, -1, 2]
     """
     ids = shapely.get_type_id(geoms)
-    return np.where(ids >= 0, _FAMILY[np.clip(ids, 0, 7)], "")
+    return np.where(ids >= 0, _FAMILY_OF_TYPE[np.clip(ids, 0, 7)], NULL)
 
 
 def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding]:
@@ -67,10 +68,10 @@ def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding
         )
 
     families = geometry_families(geoms)
-    present, counts = np.unique(families[usable], return_counts=True)
-    if len(present) > 1:
-        summary = ", ".join(f"{c} {f}" for f, c in sorted(zip(present, counts, strict=True), key=lambda p: -p[1]))
-        minority = usable & (families != present[np.argmax(counts)])
+    counts = np.bincount(families[usable], minlength=len(FAMILIES))
+    if np.count_nonzero(counts) > 1:
+        summary = ", ".join(f"{counts[i]} {FAMILIES[i]}" for i in np.argsort(-counts) if counts[i])
+        minority = usable & (families != np.argmax(counts))
         findings.append(
             make_finding(
                 layer, "geometry.mixed_types", f"mixed geometry families: {summary}",
@@ -81,7 +82,7 @@ def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding
         expected = _RECORD_FAMILY[record.geometry_type]
         unexpected = usable & (families != expected)
         if unexpected.any():
-            found = ", ".join(sorted(set(families[unexpected].tolist())))
+            found = ", ".join(FAMILIES[i] for i in np.unique(families[unexpected]))
             findings.append(
                 make_finding(
                     layer, "geometry.unexpected_type",
@@ -119,7 +120,7 @@ def repair_geometries(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str]:
     if drop.any():
         notes.append(f"dropped {int(drop.sum())} null/empty geometries")
     if invalid.any():
-        polygonal = geometry_families(geoms[invalid]) == "polygon"
+        polygonal = geometry_families(geoms[invalid]) == _RECORD_FAMILY["Polygon"]
         fixed = geoms.copy()
         idx = np.flatnonzero(invalid)
         fixed[idx[polygonal]] = shapely.make_valid(geoms[idx[polygonal]], method="structure", keep_collapsed=False)
