@@ -1,21 +1,31 @@
-"""Validation as the CLI runs it: every layer gets a report (even when its record or a rule breaks)."""
+"""Validation as the CLI runs it: every layer gets a report (even when its record or a rule breaks).
+
+Heavy imports (geopandas via geosvc.validate) happen inside the functions, so usage errors stay fast.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from geosvc.errors import GeosvcError, RecordError, SourceError
-from geosvc.records.models import LayerRecord
-from geosvc.settings import Settings
-from geosvc.store.gpkg import GpkgStore
-from geosvc.validate.findings import Finding, LayerReport
+
+if TYPE_CHECKING:
+    from geosvc.records.models import LayerRecord
+    from geosvc.settings import Settings
+    from geosvc.store.gpkg import GpkgStore
+    from geosvc.validate.findings import LayerReport
 
 
 def broken_record_report(layer_id: str, exc: RecordError) -> LayerReport:
     """The report of a record that does not parse: one ``record.invalid`` error."""
+    from geosvc.validate.findings import Finding, LayerReport
+
     return LayerReport(layer=layer_id, findings=[Finding(layer_id, "record.invalid", "error", exc.message)])
 
 
 def validate_record(record: LayerRecord, settings: Settings) -> LayerReport:
     """Run :func:`geosvc.validate.validate_layer`; an exception becomes an error finding of this layer."""
+    from geosvc.validate.findings import Finding, LayerReport
     from geosvc.validate.layer import validate_layer
 
     try:

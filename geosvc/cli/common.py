@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from geosvc.errors import GeosvcError, NotFound, RecordError
 from geosvc.records.loader import load_record
@@ -40,7 +41,7 @@ class UsageError(GeosvcError):
 
 def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     """Print a one-line error to stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     return typer.Exit(code)
 
 

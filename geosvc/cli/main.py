@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer._click import exceptions as click  # typer >= 0.26 vendors click
 
 from geosvc.cli.publish import publish
@@ -29,10 +30,10 @@ class App(typer.Typer):
             code = EXIT_USAGE
         except click.UsageError as exc:
             where = f"{exc.ctx.command_path}: " if exc.ctx else ""
-            err.print(f"[bold red]error:[/] {where}{exc.format_message()}", markup=True)
+            err.print(f"[bold red]error:[/] {escape(where + exc.format_message())}", markup=True)
             code = EXIT_USAGE
         except click.ClickException as exc:
-            err.print(f"[bold red]error:[/] {exc.format_message()}", markup=True)
+            err.print(f"[bold red]error:[/] {escape(exc.format_message())}", markup=True)
             code = exc.exit_code
         except click.Abort:
             err.print("aborted")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from geosvc.cli.checks import broken_record_report, validate_and_record
 from geosvc.cli.common import EXIT_FAILED, EXIT_OK, IdsArgument, err, guarded, load_selected, out, settings_from
 from geosvc.errors import GeosvcError
 from geosvc.store.base import PublishedLayer
 from geosvc.store.gpkg import GpkgStore
-from geosvc.store.publish import publish_layer, publish_order
 
 
 def _summary(published: list[PublishedLayer]) -> Table:
@@ -20,12 +21,12 @@ def _summary(published: list[PublishedLayer]) -> Table:
         table.add_column(column, justify="right" if column in ("version", "features") else "left")
     for layer in published:
         table.add_row(
-            layer.id,
+            Text(layer.id),
             f"v{layer.version}",
             layer.kind,
             "" if layer.feature_count is None else f"{layer.feature_count:,}",
             layer.checksum[:12],
-            "; ".join(layer.notes),
+            Text("; ".join(layer.notes)),
         )
     return table
 
@@ -33,6 +34,8 @@ def _summary(published: list[PublishedLayer]) -> Table:
 @guarded
 def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
     """Validate and publish layers into the store (exit 1 if any layer was not published)."""
+    from geosvc.store.publish import publish_layer, publish_order
+
     settings = settings_from(ctx)
     records, broken = load_selected(settings, ids)
     store = GpkgStore(settings)
@@ -57,8 +60,8 @@ def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
                 report = validate_and_record(record, settings, store)
                 if not report.ok:
                     errors = [f for f in report.findings if f.severity == "error"]
-                    cause = "; ".join(f"{f.code}: {f.message}" for f in errors[:3])
-                    failures.append(f"layer '{record.id}': not published: validation failed ({cause})")
+                    codes = ", ".join(dict.fromkeys(f.code for f in errors))
+                    failures.append(f"layer '{record.id}': not published: validation failed [{codes}]: {errors[0].message}")
                     continue
                 done.append(publish_layer(record, report, store, settings, step=step))
             except GeosvcError as exc:
@@ -72,6 +75,6 @@ def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
     if done:
         out.print(_summary(done))
     for line in failures:
-        err.print(f"[bold red]error:[/] {line}", markup=True)
+        err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
     out.print(f"{len(done)} layer(s) published, {len(failures)} failed")
     raise typer.Exit(EXIT_FAILED if failures else EXIT_OK)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from geosvc.cli.common import FormatOption, OutputFormat, guarded, load_selected, out, settings_from
-from geosvc.report import Portfolio, build_portfolio
 from geosvc.store.gpkg import GpkgStore
+
+if TYPE_CHECKING:
+    from geosvc.report import Portfolio
 
 
 def _print(portfolio: Portfolio) -> None:
@@ -23,9 +28,9 @@ def _print(portfolio: Portfolio) -> None:
     for label, key in (("stale", "stale"), ("failing validation", "failing_validation"),
                        ("not validated", "not_validated"), ("unpublished", "unpublished")):
         names = data[key]
-        out.print(f"  {label}: {len(names)}" + (f" ({', '.join(names)})" if names else ""))
+        out.print(f"  {label}: {len(names)}" + (f" ({escape(', '.join(names))})" if names else ""))
     for layer_id, why in data["invalid_records"].items():
-        out.print(f"  [red]invalid record[/] {layer_id}: {why}")
+        out.print(f"  [red]invalid record[/] {escape(layer_id)}: {escape(why)}")
 
     table = Table(title="layers", title_justify="left")
     for column in ("layer", "theme", "sensitivity", "complete", "updated", "due", "validation", "published"):
@@ -34,8 +39,8 @@ def _print(portfolio: Portfolio) -> None:
         validation = {"ok": "[green]ok[/]", "failed": f"[red]failed ({s.errors})[/]"}.get(s.validation, s.validation)
         due = "static" if s.update_due is None else s.update_due.isoformat()
         table.add_row(
-            s.id,
-            s.theme,
+            Text(s.id),
+            Text(s.theme),
             s.sensitivity,
             f"{s.completeness:.0%}",
             s.last_updated.isoformat() if s.last_updated else "-",
@@ -49,6 +54,8 @@ def _print(portfolio: Portfolio) -> None:
 @guarded
 def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text) -> None:
     """Portfolio metrics: layers by theme and sensitivity, stale layers, metadata completeness, validation."""
+    from geosvc.report import build_portfolio
+
     settings = settings_from(ctx)
     records, broken = load_selected(settings, None)
     store = GpkgStore(settings)

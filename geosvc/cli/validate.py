@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -11,7 +12,9 @@ from rich.text import Text
 from geosvc.cli.checks import broken_record_report, validate_and_record
 from geosvc.cli.common import EXIT_FAILED, EXIT_OK, FormatOption, IdsArgument, OutputFormat, guarded, load_selected, out, settings_from
 from geosvc.store.gpkg import GpkgStore
-from geosvc.validate.findings import LayerReport
+
+if TYPE_CHECKING:
+    from geosvc.validate.findings import LayerReport
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 

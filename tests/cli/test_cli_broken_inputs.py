@@ -1,0 +1,62 @@
+"""Every generated broken input, through the CLI: caught with its code, not published, previous version intact."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from broken_inputs import ERROR_CASES, clean_layer
+
+from geosvc.settings import load_settings
+from geosvc.store.gpkg import GpkgStore, sha256_file
+
+VICTIM = "victim"
+
+
+def _publish_clean(sandbox):
+    record, _ = clean_layer(sandbox.root, VICTIM)
+    sandbox.write(record)
+    result = sandbox("publish", VICTIM)
+    assert result.exit_code == 0, result.output
+    store = GpkgStore(load_settings(data_root=sandbox.root, layers_dir=sandbox.layers, store_dir=sandbox.store_dir))
+    return store, store.get(VICTIM)
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=lambda c: c.name)
+def test_broken_input_is_caught_and_previous_version_kept(sandbox, case):
+    store, before = _publish_clean(sandbox)
+    record, data_root = case.build(sandbox.root)
+    assert data_root == sandbox.root
+    sandbox.write({**record, "id": VICTIM})
+
+    validate = sandbox("validate", VICTIM, "--format", "json")
+    assert validate.exit_code == 1, validate.output
+    (layer,) = json.loads(validate.stdout)["layers"]
+    assert case.expected_code in {f["code"] for f in layer["findings"] if f["severity"] == "error"}
+
+    publish = sandbox("publish", VICTIM)
+    assert publish.exit_code == 1
+    failure = [line for line in publish.stderr.splitlines() if line.startswith("error:")]
+    assert len(failure) == 1 and f"layer '{VICTIM}': not published" in failure[0]
+    assert "validation failed" in failure[0] and case.expected_code in failure[0]
+    for output in (validate.output, publish.output):
+        assert "Traceback" not in output
+
+    after = store.get(VICTIM)
+    assert after == before
+    assert [v.version for v in store.versions(VICTIM)] == [1]
+    assert sha256_file(after.path) == before.checksum
+    assert len(store.read_features(VICTIM)) == before.feature_count
+
+
+def test_failing_layer_does_not_stop_the_others(sandbox):
+    store, before = _publish_clean(sandbox)
+    good, _ = clean_layer(sandbox.root, "bystander")
+    sandbox.write(good)
+    broken = next(c for c in ERROR_CASES if c.name == "duplicate_ids")
+    record, _ = broken.build(sandbox.root)
+    sandbox.write({**record, "id": VICTIM})
+    result = sandbox("publish")
+    assert result.exit_code == 1
+    assert "1 layer(s) published, 1 failed" in result.stdout
+    assert store.get("bystander").version == 1 and store.get(VICTIM) == before
