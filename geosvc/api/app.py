@@ -28,7 +28,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from geosvc.api.errors import install_error_handlers
 from geosvc.api.routes import registry
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config, served_layers
-from geosvc.ogc.fastpath import OgcDocuments, OgcFastPath
+from geosvc.ogc.fastpath import GZIP_MIN, OgcDocuments, OgcFastPath
 from geosvc.ogc.index import IndexCache
 from geosvc.ogc.mount import load_pygeoapi
 from geosvc.ogc.openapi import conformance_document
@@ -119,7 +119,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         serve_crs=list(settings.serve_crs),
         documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)),
     )
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1)
     return app
 
 

@@ -17,16 +17,25 @@ from urllib.parse import parse_qsl, quote, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geosvc.errors import GeosvcError, InvalidParameter
-from geosvc.ogc.crs import CRS84
-from geosvc.ogc.exceptions import error_response_parts
+from geosvc.errors import GeosvcError
+from geosvc.ogc.exceptions import error_response_parts, exception_body
 from geosvc.ogc.index import IndexCache
-from geosvc.ogc.query import ItemsQuery, parse_item_params, parse_items_query, render_feature, render_features, select
+from geosvc.ogc.gzipjoin import deflate_piece, gzip_join
+from geosvc.ogc.query import (
+    ItemsQuery,
+    is_plain,
+    parse_item_params,
+    parse_items_query,
+    render_feature,
+    render_features,
+    select,
+)
 from geosvc.store.base import PublishedLayer
 
 _COLLECTION = re.compile(r"^/ogc/collections/([^/]+)(/items(?:/([^/]+))?)?/?$")
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+GZIP_MIN = 1024  # as GZipMiddleware's minimum_size in geosvc.api.app
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ class OgcFastPath:
             return False
         is_items = match.group(2) is not None
         if is_items and method not in ("GET", "HEAD", "POST", "OPTIONS"):
-            await _send(send, 405, _error_body("NoApplicableCode", f"{method} is not allowed; collections are read-only"),
+            await _send(send, 405, exception_body("NoApplicableCode", f"{method} is not allowed; collections are read-only"),
                         "application/json", [(b"allow", b"GET, HEAD")])
             return True
         if method not in ("GET", "HEAD") and not (is_items and method == "POST" and match.group(3) is None):
@@ -148,18 +157,22 @@ class OgcFastPath:
         if not vector or wants_html(params, headers.get("accept", "")) or params.get("f") not in (None, "json", "geojson"):
             await self.app(scope, receive, _with_headers(send, _cache_headers(layer)))
             return True
+        extra = _cache_headers(layer)
         if match.group(3) is not None:
             body, crs = self._item(layer.id, match.group(3), pairs)
         else:
             body_filter = await _read_body(receive) if method == "POST" else b""
             if body_filter:
                 pairs = [*pairs, ("filter", body_filter.decode("utf-8", "replace")), ("filter-lang", "cql2-json")]
-            body, crs = self._items(layer.id, pairs)
-        extra = [*_cache_headers(layer), (b"content-crs", f"<{crs}>".encode())]
+            body, crs, gzipped = self._items(layer.id, pairs, "gzip" in headers.get("accept-encoding", ""))
+            if gzipped is not None:
+                body = gzipped
+                extra = [*extra, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+        extra = [*extra, (b"content-crs", f"<{crs}>".encode())]
         await _send(send, 200, b"" if method == "HEAD" else body, GEOJSON, extra)
         return True
 
-    def _items(self, layer_id: str, pairs: list[tuple[str, str]]) -> tuple[bytes, str]:
+    def _items(self, layer_id: str, pairs: list[tuple[str, str]], gzip_ok: bool) -> tuple[bytes, str, bytes | None]:
         index = self.cache.get(layer_id)
         query = parse_items_query(pairs, index, self.serve_crs)
         positions, matched = select(index, query)
@@ -171,7 +184,14 @@ class OgcFastPath:
             "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": self._items_links(layer_id, query, matched),
         })
-        return b'%s,"features":[%s]}' % (head[:-1], b",".join(features)), query.crs
+        head = head[:-1] + b',"features":['
+        body = b"%s%s]}" % (head, b",".join(features))
+        gzipped = None
+        if gzip_ok and is_plain(query) and len(positions) > 1 and len(body) >= GZIP_MIN:
+            deflated = index.deflated()
+            pieces = [deflate_piece(features[0], 1), *(deflated[i] for i in positions[1:])]
+            gzipped = gzip_join(head, pieces, b"]}", body)
+        return body, query.crs, gzipped
 
     def _items_links(self, layer_id: str, query: ItemsQuery, matched: int) -> list[dict]:
         uri = f"{self.base_url}/collections/{quote(layer_id)}/items"
@@ -211,10 +231,6 @@ class OgcFastPath:
             {"href": collection, "rel": "collection", "type": "application/json", "title": "The collection"},
         ])
         return b'%s,"links":%s}' % (feature[:-1], links), crs
-
-
-def _error_body(code: str, description: str) -> bytes:
-    return orjson.dumps({"type": code, "code": code, "description": description})
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -17,6 +17,7 @@ import shapely
 
 from geosvc.errors import NotFound
 from geosvc.ogc.crs import is_crs84, transform_geometries
+from geosvc.ogc.gzipjoin import deflate_piece
 from geosvc.store.base import PublishedLayer, Store
 
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -72,6 +73,7 @@ class LayerIndex:
     features: list[bytes]  # full CRS84 features
     tree: shapely.STRtree
     position: dict[str, int]
+    _deflated: list[bytes] | None = None  # b"," + feature, deflated (see geosvc.ogc.gzipjoin)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -128,6 +130,14 @@ class LayerIndex:
                     self.geom_json[key] = cached
         return cached
 
+    def deflated(self) -> list[bytes]:
+        """Per-feature deflated ``b"," + feature`` pieces (built once, on first use or at warm-up)."""
+        if self._deflated is None:
+            with self._lock:
+                if self._deflated is None:
+                    self._deflated = [deflate_piece(b"," + feature) for feature in self.features]
+        return self._deflated
+
     def locate(self, fid: str) -> int:
         """Position of feature ``fid``; 404 if absent."""
         try:
@@ -173,4 +183,4 @@ class IndexCache:
     def warm(self) -> None:
         """Build every index now (at start-up) so no client pays for it."""
         for layer_id in self._layers:
-            self.get(layer_id)
+            self.get(layer_id).deflated()

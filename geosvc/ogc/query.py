@@ -273,9 +273,14 @@ def select(index: LayerIndex, query: ItemsQuery) -> tuple[np.ndarray, int]:
     return positions[query.offset : query.offset + query.limit], matched
 
 
+def is_plain(query: ItemsQuery) -> bool:
+    """True when features are served exactly as pre-encoded (all properties, geometry, CRS84)."""
+    return query.properties is None and not query.skip_geometry and is_crs84(query.crs)
+
+
 def render_features(index: LayerIndex, positions: np.ndarray, query: ItemsQuery) -> list[bytes]:
     """Encoded GeoJSON features at ``positions`` shaped by properties / skipGeometry / crs."""
-    if query.properties is None and not query.skip_geometry and is_crs84(query.crs):
+    if is_plain(query):
         return [index.features[i] for i in positions]
     if query.properties is None:
         props = [index.props_json[i] for i in positions]

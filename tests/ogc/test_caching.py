@@ -36,3 +36,17 @@ def test_large_pages_are_gzipped(client):
     plain = client.get("/ogc/collections/ct-tracts-2010/items?limit=50", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers
     assert [f["id"] for f in plain.json()["features"]] == [f["id"] for f in response.json()["features"]]
+
+
+def test_pre_compressed_pages_decode_to_the_plain_page(client):
+    import gzip
+    import json
+
+    url = "/ogc/collections/ct-tracts-2010/items?limit=40&offset=7&bbox=-73.5,41,-72,42"
+    with client.stream("GET", url, headers={"accept-encoding": "gzip"}) as raw:
+        assert raw.headers["content-encoding"] == "gzip" and "accept-encoding" in raw.headers["vary"].lower()
+        compressed = b"".join(raw.iter_raw())
+    plain = client.get(url, headers={"accept-encoding": "identity"}).json()
+    unzipped = json.loads(gzip.decompress(compressed))
+    unzipped.pop("timeStamp"), plain.pop("timeStamp")
+    assert unzipped == plain and plain["numberReturned"] == 40
