@@ -12,7 +12,11 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+import geopandas as gpd
+import shapely
+
 from fastapi import FastAPI
+from pygeofilter import ast
 from starlette.datastructures import QueryParams
 
 from geosvc.crs import CRS84_URI
@@ -20,6 +24,8 @@ from geosvc.errors import InvalidParameter, RecordError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.coverage import COG_MEDIA_TYPE, COVERAGE_REL, GEOTIFF_MEDIA_TYPE, cog_href
 from geosvc.ogc.coverage_guard import QueryGuard
+from geosvc.ogc.cql import evaluate_filter, parse_filter
+from geosvc.ogc.crs import check_crs_uri
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 
@@ -30,14 +36,17 @@ THEME_SCHEME = "geosvc:theme"
 _RECORDS = "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf"
 CONFORMANCE = [f"{_RECORDS}/{name}" for name in ("core", "sorting", "opensearch", "json", "html")]
 """Records classes the catalog honours (``q`` is the opensearch class)."""
-FILTER_FIELDS = ("keywords", "theme", "kind")
-"""Record properties usable as ``name=value1,value2`` filters (any value matches)."""
+LIST_FILTERS = ("keywords", "theme", "kind")
+"""Record properties usable as ``name=value1,value2`` filters (a record matches any value)."""
+VALUE_FILTERS = ("title", "description", "updated")
+"""Record properties usable as ``name=value`` filters (whole value, case-insensitive)."""
+FILTER_FIELDS = LIST_FILTERS + VALUE_FILTERS
 ITEMS_PARAMS = frozenset(
-    {"f", "lang", "limit", "offset", "bbox", "bbox-crs", "datetime", "q", "sortby", "properties",
-     "skipGeometry", "resulttype", *FILTER_FIELDS}
+    {"f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "q", "sortby", "properties",
+     "skipGeometry", "resulttype", "filter", "filter-lang", "filter-crs", *FILTER_FIELDS}
 )  # fmt: skip
 """Query parameters of the catalog's ``/items`` (anything else is a 400)."""
-ITEM_PARAMS = frozenset({"f", "lang"})
+ITEM_PARAMS = frozenset({"f", "lang", "crs"})
 """Query parameters of one record."""
 
 
@@ -144,7 +153,7 @@ def _matches_q(record: dict, alternatives: list[list[str]]) -> bool:
 
 
 def _matches_property(record: dict, name: str, wanted: set[str]) -> bool:
-    value = record["properties"][name]
+    value = record["properties"].get(name)
     values = value if isinstance(value, list) else [value]
     return any(str(v).casefold() in wanted for v in values)
 
@@ -184,7 +193,8 @@ def search_records(
     """Records matching every given criterion.
 
     ``q``: comma-separated alternatives of words, searched in title, description and keywords
-    (case-insensitive). ``properties``: ``(name, "v1,v2")`` filters on :data:`FILTER_FIELDS`.
+    (case-insensitive). ``properties``: ``(name, "v1,v2")`` filters on :data:`LIST_FILTERS`,
+    ``(name, "value")`` on :data:`VALUE_FILTERS`.
     """
     selected = list(records)
     if q is not None:
@@ -201,11 +211,31 @@ def search_records(
             raise InvalidParameter(
                 f"unknown parameter; the catalog filters on {', '.join(FILTER_FIELDS)}", param=name
             )
-        wanted = {v.strip().casefold() for v in value.split(",") if v.strip()}
+        values = value.split(",") if name in LIST_FILTERS else [value]
+        wanted = {v.strip().casefold() for v in values if v.strip()}
         if not wanted:
             raise InvalidParameter("give at least one value", param=name)
         selected = [r for r in selected if _matches_property(r, name, wanted)]
     return selected
+
+
+def records_frame(records: list[dict]) -> gpd.GeoDataFrame:
+    """Records as a frame of their filterable properties (keywords comma-joined) and bbox polygons."""
+    rows = [
+        {name: ", ".join(r["properties"]["keywords"]) if name == "keywords" else r["properties"].get(name)
+         for name in FILTER_FIELDS}
+        for r in records
+    ]  # fmt: skip
+    boxes = [shapely.geometry.shape(r["geometry"]) for r in records]
+    return gpd.GeoDataFrame(rows, columns=list(FILTER_FIELDS), geometry=boxes, crs="OGC:CRS84")
+
+
+def filter_records(records: list[dict], node: ast.Node) -> list[dict]:
+    """Records matching a parsed CQL2 filter (in CRS84) over :data:`FILTER_FIELDS` and ``geometry``."""
+    if not records:
+        return []
+    mask = evaluate_filter(node, records_frame(records), CRS84_URI)
+    return [record for record, keep in zip(records, mask, strict=True) if keep]
 
 
 def catalog_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
@@ -252,8 +282,10 @@ def add_records(config: dict, layers: list[PublishedLayer], settings: Settings) 
 
 
 def check_records_query(params: QueryParams, match: re.Match) -> None:
-    """Refuse catalog queries pygeoapi would silently ignore: unknown or repeated parameters, empty ``q``.
+    """Refuse catalog queries pygeoapi would mishandle or silently ignore.
 
+    Unknown or repeated parameters, an empty ``q``, ``crs`` other than CRS84 (records are served in
+    CRS84), a ``filter`` that is not valid CQL2 text (pygeoapi reads GET filters as CQL2 text only).
     ``match``: the request path matched by :func:`records_path` (group 1 is the record id, if any).
     """
     allowed = ITEM_PARAMS if match.group(1) else ITEMS_PARAMS
@@ -264,6 +296,16 @@ def check_records_query(params: QueryParams, match: re.Match) -> None:
             raise InvalidParameter("given more than once", param=key)
     if "q" in params and not _terms(params["q"]):
         raise InvalidParameter("give at least one search term", param="q")
+    if "crs" in params:
+        check_crs_uri(params["crs"], [CRS84_URI], param="crs")
+    for key in ("filter-lang", "filter-crs"):
+        if key in params and "filter" not in params:
+            raise InvalidParameter("given without filter", param=key)
+    if "filter" in params:
+        if params.get("filter-lang", "cql2-text") != "cql2-text":
+            raise InvalidParameter("the catalog takes cql2-text filters", param="filter-lang")
+        check_crs_uri(params.get("filter-crs", CRS84_URI), [CRS84_URI, EPSG4326_URI], param="filter-crs")
+        parse_filter(params["filter"], "cql2-text")
 
 
 def records_path(prefix: str = MOUNT_PATH) -> re.Pattern:

@@ -13,14 +13,14 @@ from pathlib import Path
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.records import FILTER_FIELDS, catalog_layers, layer_record, search_records
+from geosvc.ogc.records import catalog_layers, filter_records, layer_record, search_records
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore
 
 _FIELDS = {
     "title": {"type": "string", "title": "Title"},
     "description": {"type": "string", "title": "Description"},
-    "keywords": {"type": "array", "items": {"type": "string"}, "title": "Keywords"},
+    "keywords": {"type": "string", "title": "Keywords", "description": "comma-separated (keywords=a,b matches any)"},
     "theme": {"type": "string", "title": "Theme"},
     "kind": {"type": "string", "enum": ["vector", "raster"], "title": "Layer kind"},
     "updated": {"type": "string", "format": "date-time", "title": "Last updated"},
@@ -64,14 +64,11 @@ class RecordsProvider(BaseProvider):
         filterq=None,
         **kwargs,
     ) -> dict:
-        """Search the catalog (``q``, ``bbox``, ``datetime``, ``keywords``/``theme``/``kind``, paging, sorting)."""
-        if filterq is not None:
-            raise RecordsQueryError(
-                user_msg="parameter 'filter': not supported by the catalog; "
-                f"use q, bbox, datetime or {', '.join(FILTER_FIELDS)}"
-            )
+        """Search the catalog: ``q``, ``bbox``, ``datetime``, property filters, CQL2 ``filter``, paging, sorting."""
         try:
             found = search_records(self._records(), q=q, bbox=list(bbox), datetime_=datetime_, properties=properties)
+            if filterq is not None:
+                found = filter_records(found, filterq)
         except InvalidParameter as err:
             raise RecordsQueryError(user_msg=str(err)) from err
         for sort in reversed(sortby):

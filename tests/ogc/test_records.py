@@ -201,6 +201,21 @@ def test_http_search(http, layers):
     assert _search(http, "theme=hazards")["features"][0]["id"] == "us-drought-20161004"
 
 
+def test_http_cql2_and_value_filters(http, layers):
+    education = _search(http, "filter=theme='education' AND kind='vector'")
+    assert sorted(f["id"] for f in education["features"]) == sorted(
+        lyr.id for lyr in layers if lyr.record.theme == "education" and lyr.kind == "vector"
+    )
+    outside = _search(http, "filter=S_INTERSECTS(geometry,BBOX(-100,40,-99,41))")
+    assert [f["id"] for f in outside["features"]] == ["us-drought-20161004"]
+    liked = _search(http, "filter=keywords LIKE '%schools%'")
+    assert liked["numberMatched"] == 2
+    towns = next(lyr for lyr in layers if lyr.id == "ct-towns")
+    by_title = _search(http, f"title={towns.record.title.upper()}")
+    assert [f["id"] for f in by_title["features"]] == ["ct-towns"]
+    assert _search(http, "crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84&q=towns")["numberMatched"] >= 1
+
+
 def test_http_paging(http, layers):
     first = _search(http, "limit=3&sortby=title")
     assert first["numberReturned"] == 3 and first["numberMatched"] == len(layers)
@@ -224,7 +239,10 @@ def test_http_record_links(http, ogc_url):
     [
         ("items", "ooga=booga", "ooga"),
         ("items", "crs=http://www.opengis.net/def/crs/EPSG/0/4326", "crs"),
-        ("items", "filter=title='Towns'", "filter"),
+        ("items", "filter=title=", "filter"),
+        ("items", "filter=nosuchfield='x'", "filter"),
+        ("items", "filter=theme='x'&filter-lang=cql2-json", "filter-lang"),
+        ("items", "filter-crs=http://www.opengis.net/def/crs/EPSG/0/4326", "filter-crs"),
         ("items", "q=", "q"),
         ("items", "q=,", "q"),
         ("items", "keywords=", "keywords"),
