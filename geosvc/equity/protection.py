@@ -1,7 +1,7 @@
 """Disclosure control applied to the equity answers (methods §4), on top of :mod:`~geosvc.equity.suppression`.
 
 A place × group table (exposure, access) gets: rounding first for caller-drawn zones (so the
-threshold is applied to what is published), then primary, complementary (groups of a place +
+threshold is applied to what is published, rates recomputed from the rounded counts), then primary, complementary (groups of a place +
 its total; places + the overall row) and derived suppression, with rates and comparisons withheld
 when their own counts or their reference row's counts are. Per-place summaries (the weighted
 Index of Disparity) are withheld when any group value they are computed from is.
@@ -14,7 +14,7 @@ import pandas as pd
 
 from geosvc.equity import disparity
 from geosvc.equity.moe import coefficient_of_variation, standard_error
-from geosvc.equity.suppression import DERIVED, additive_lines, apply_disclosure_control, round_counts
+from geosvc.equity.suppression import DERIVED, additive_lines, apply_disclosure_control
 
 TOTAL = "total"
 REST = "rest"
@@ -89,10 +89,6 @@ def protect_place_table(
         Derived columns that also depend on the reference row (default: RR/RD columns present).
     """
     table = table.reset_index(drop=True)
-    if inline:
-        for column in counts:
-            table[column] = round_counts(table[column], INLINE_ROUNDING)
-        table = rerate(table, reference)
     if derived is None:
         skip = {*counts, "place_id", "place_name", "group", "group_label"}
         derived = {c: list(counts) for c in table.columns
@@ -106,7 +102,8 @@ def protect_place_table(
     if inline:
         zone_population = table["exposed"].where(table["group"] == TOTAL).groupby(table["place_id"]).transform("max")
         table["zone_population"] = zone_population.fillna(0)
-        extra = {"min_population": INLINE_MIN_POPULATION, "place_population": "zone_population"}
+        extra = {"min_population": INLINE_MIN_POPULATION, "place_population": "zone_population",
+                 "rounding_base": INLINE_ROUNDING, "recompute": lambda t: rerate(t, reference)}
     out, protections = apply_disclosure_control(
         table, count_columns=list(counts), k=k, k_floor=k_floor, derived_columns=derived, lines=lines,
         reference="reference_row", compared_columns=compared, **extra,
@@ -114,8 +111,6 @@ def protect_place_table(
     out = out.drop(columns=["reference_row", "zone_population"], errors="ignore")
     summary = protections.to_dict()
     if inline:
-        summary["rounding_base"] = INLINE_ROUNDING
-        summary["applied"] = [*summary["applied"], "rounding"]
         summary["note"] = ("caller-drawn zone: counts rounded to a multiple of "
                            f"{INLINE_ROUNDING} before suppression, rates recomputed from the rounded counts, "
                            f"places whose zone holds fewer than {INLINE_MIN_POPULATION} people withheld")

@@ -158,7 +158,7 @@ def to_geojson(report: Report, key: str = "place_id") -> dict:
     """FeatureCollection in CRS84, one feature per place with flat properties (loads in QGIS/GDAL)."""
     check_disclosure(report)
     if report.geometries is None:
-        raise GeosvcError("this answer has no place geometries; use f=json or f=csv")
+        raise InvalidParameter(f"the {report.operation} answer has no place geometries; use json or csv", param="f")
     import shapely
 
     wide = _wide(report, key).reindex(report.geometries.index.intersection(

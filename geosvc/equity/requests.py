@@ -93,13 +93,13 @@ class AccessRequest(_PopulationRequest):
 
     facilities: str = Field(description="Id of a published point collection", examples=["ct-hospitals"])
     capacity_field: str | None = Field(
-        None, description="Facility supply field for 2SFCA (default: every facility supplies 1)", examples=["BEDS"]
+        None, description="Facility supply field for 2SFCA, non-negative for every facility (default: every facility supplies 1)"
     )
     within_km: float = Field(10.0, gt=0, le=500, description="Report the share of each group within this distance (km)")
     catchment_km: float = Field(15.0, gt=0, le=500, description="2SFCA catchment radius (km)")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "facilities": "ct-hospitals", "capacity_field": "BEDS", "population": "ct-tracts-2010",
+        "facilities": "ct-hospitals", "population": "ct-tracts-2010",
         "groups": ["hispanic", "nh_white"], "within_km": 10, "catchment_km": 15, "reference": "nh_white",
     }]})
 

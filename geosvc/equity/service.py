@@ -27,7 +27,9 @@ from geosvc.equity.filtering import filter_frame
 from geosvc.equity.population import GroupCounts, equity_dimensions, group_counts, select_groups
 from geosvc.equity.protection import ALL_PLACES, REST, TOTAL, protect_place_summary, protect_place_table
 from geosvc.equity.report import Report
-from geosvc.equity.requests import DisparityRequest, ExposureRequest, Hazard, SviRequest, parse_request
+from geosvc.equity.requests import (
+    AccessRequest, DisparityRequest, ExposureRequest, Hazard, SviRequest, parse_request,
+)
 from geosvc.equity.suppression import DERIVED, apply_disclosure_control, resolve_k
 from geosvc.equity.zones import read_inline_zone
 from geosvc.errors import InvalidParameter
@@ -185,6 +187,62 @@ class EquityService:
         """The answer of ``request`` on these layer versions (computed once, then reused)."""
         key = (operation, request.model_dump_json(), tuple((x.id, x.version, x.checksum) for x in layers))
         return self._answers.remember(key, build)
+
+    def access(self, request: AccessRequest) -> Report:
+        """Distance to the nearest facility and 2SFCA access by group and place."""
+        k = resolve_k(request.k, self.settings.suppression_k)
+        units = self.units(request.population, request.groups, request.reference)
+        places, places_key, places_layer = self.places(request.places, request.place_label_field)
+        facilities_layer = self.layer(request.facilities, "facilities")
+        used = [x for x in (units.layer, facilities_layer, places_layer) if x is not None]
+        return self.remembered("access", request, used, lambda: self._access(
+            request, k, units, places, places_key, places_layer, facilities_layer))
+
+    def _access(self, request, k, units, places, places_key, places_layer, facilities_layer) -> Report:
+        from geosvc.equity.access import access_table
+
+        facilities = self.features(facilities_layer, "facilities", _POINTS, "point")
+        if request.capacity_field is not None and request.capacity_field not in facilities.columns:
+            raise InvalidParameter(f"'{facilities_layer.id}' has no field '{request.capacity_field}'",
+                                   param="capacity_field")
+        unit_key = f"{units.layer.id}@{units.layer.version}"
+        run = dict(groups=units.groups, reference=request.reference, within_km=request.within_km,
+                   catchment_km=request.catchment_km, capacity=request.capacity_field)
+        result = access_table(units.frame, facilities, places, place_name="place_name" if places is not None else None,
+                              cache=self.weights, keys={"units": unit_key, "places": places_key}, **run)
+        table = result.table
+        if places is not None:
+            overall = access_table(units.frame, facilities, None, **run).table
+            table = pd.concat([table, overall.assign(place_id=ALL_PLACES, place_name="all places")], ignore_index=True)
+        else:
+            table = table.assign(place_name=self.settings.state_name)
+        table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
+        table.insert(table.columns.get_loc("population") + 1, "within", table["share_within"] * table["population"])
+        counts = ("population", "within")
+        stats = ["mean_km", "p50_km", "p90_km", "access_per_1000", "mean_km_ratio", "access_ratio"]
+        derived = {"share_within": list(counts), **{c: ["population"] for c in stats}}
+        rows, protections = protect_place_table(
+            table, k=k, k_floor=self.settings.suppression_k, reference=request.reference, inline=False,
+            counts=counts, derived=derived, compared=["mean_km_ratio", "access_ratio"])
+        method = {
+            "name": "access to facilities",
+            "description": result.method,
+            "within_km": request.within_km,
+            "catchment_km": request.catchment_km,
+            "capacity": request.capacity_field or "1 per facility",
+            "within": "people whose unit's point lies within within_km of a facility (a count, protected)",
+            "supply_served": "sum_i P_i A_i over the units (2SFCA invariant: the supply of facilities with demand "
+                             "in reach)",
+            "reference": request.reference,
+            "places": request.places or f"the whole state ({self.settings.state_name})",
+        }
+        layers = [_provenance(units.layer, "population"), _provenance(facilities_layer, "facilities"),
+                  _provenance(places_layer, "places")]
+        return Report(
+            operation="access", rows=rows, count_columns=list(counts), k=k, method=method, protections=protections,
+            parameters=request.model_dump(mode="json", exclude_none=True), layers=[x for x in layers if x],
+            geometries=self.place_geometries(places, places_key, units), crs=CRS_NOTE,
+        )
 
     def disparity(self, request: DisparityRequest) -> Report:
         """Disparity indices over caller-given groups (no layers)."""

@@ -1,0 +1,44 @@
+"""The four sample layers the equity answers need, validated and published into a temporary store.
+
+Shared by ``tests/equity/test_service*.py``, ``tests/api/test_equity*.py`` and
+``tests/ogc/test_processes*.py`` (they put this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geosvc.records.loader import load_records
+from geosvc.settings import Settings, load_settings
+from geosvc.store.gpkg import GpkgStore
+from geosvc.store.publish import publish_layer, publish_order
+from geosvc.validate.layer import validate_layer
+
+EQUITY_LAYERS = ["ct-tracts-2010", "ct-towns", "us-drought-20161004", "ct-hospitals"]
+"""Population with equity dimensions, places, a national hazard layer, facilities."""
+
+DROUGHT = {"collection": "us-drought-20161004", "filter": "DM >= 2"}
+HARTFORD_BOX = {"type": "Polygon", "coordinates": [[[-72.75, 41.72], [-72.62, 41.72], [-72.62, 41.80],
+                                                    [-72.75, 41.80], [-72.75, 41.72]]]}
+"""A caller-drawn box over Hartford (CRS84)."""
+
+
+def publish_equity_sample(store_dir: Path) -> tuple[Settings, GpkgStore]:
+    """Validate and publish :data:`EQUITY_LAYERS` into ``store_dir`` with the real store."""
+    settings = load_settings(store_dir=store_dir)
+    store = GpkgStore(settings)
+    for record in publish_order(load_records(settings.layers_dir, EQUITY_LAYERS).values()):
+        publish_layer(record, validate_layer(record, settings), store, settings)
+    return settings, store
+
+
+def small_counts(values, k: int) -> list[float]:
+    """Every number in ``values`` strictly between 0 and ``k`` (what must never be published)."""
+    found = []
+    for value in values:
+        if isinstance(value, bool) or value is None or value == "":
+            continue
+        number = float(value)
+        if 0 < number < k:
+            found.append(number)
+    return found
