@@ -4,7 +4,9 @@ Stock ``RasterioProvider.query`` calls ``CRS.from_epsg(bbox_crs)``, so a URI fai
 reprojects only two corners of the box. Here the box (already checked by
 :mod:`geosvc.ogc.coverage_guard`) is transformed to the raster's own CRS with densified edges and
 handed to the stock code as a native-CRS box. The CoverageJSON domain also names the native CRS by
-its proper URI (stock code writes ``…/OGC/1.3/<epsg>`` for projected rasters).
+its proper URI (stock code writes ``…/OGC/1.3/<epsg>`` for projected rasters), and the band is named
+``band_<n>`` and described by the GeoTIFF band description (stock code reads names from GRIB only, so a
+GeoTIFF band is the parameter ``None``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,31 @@ class CogCoverageProvider(RasterioProvider):
         self._native_uri = crs_uri(self._data.crs.to_wkt())
         if self._data.crs.is_projected:
             self._coverage_properties["bbox_crs"] = self._native_uri
+
+    def get_fields(self) -> dict:
+        """Bands as fields ``"1"``, ``"2"``…, titled by their GeoTIFF descriptions."""
+        fields = super().get_fields()
+        for index, description in zip(self._data.indexes, self._data.descriptions, strict=True):
+            fields[str(index)]["title"] = description or f"band_{index}"
+        return fields
+
+    def gen_covjson(self, metadata, data):
+        """CoverageJSON with the (single) band named ``band_<n>`` instead of ``None``."""
+        coverage = super().gen_covjson(metadata, data)
+        bands = metadata["bands"] or list(self._data.indexes)
+        if None in coverage["parameters"] and len(bands) == 1:
+            name = f"band_{bands[0]}"
+            label = self._data.descriptions[bands[0] - 1] or name
+            unit = self._data.units[bands[0] - 1] or label
+            parameter = coverage["parameters"].pop(None)
+            parameter |= {
+                "description": {"en": label},
+                "unit": {"symbol": unit},
+                "observedProperty": {"id": name, "label": {"en": label}},
+            }
+            coverage["parameters"][name] = parameter
+            coverage["ranges"][name] = coverage["ranges"].pop(None)
+        return coverage
 
     def query(self, bbox=None, bbox_crs=None, **kwargs):
         """Query the coverage; ``bbox`` is in ``bbox_crs`` (a CRS URI, default CRS84)."""

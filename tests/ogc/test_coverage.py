@@ -154,9 +154,15 @@ def test_coverage_bbox_subset_in_crs84_and_epsg4326_uri(http, raster):
     np.testing.assert_allclose(data[inside], window.data[inside])
 
 
-def test_coverage_json_names_the_native_crs(http):
+def test_coverage_json_names_the_native_crs_and_the_band(http, raster):
     body = http.get(f"/ogc/collections/{RASTER}/coverage?bbox={HARTFORD}&f=json").json()
     assert body["domain"]["referencing"][0]["system"]["id"] == "http://www.opengis.net/def/crs/EPSG/0/5070"
+    with rasterio.open(raster.path) as src:
+        description = src.descriptions[0]
+    assert list(body["parameters"]) == list(body["ranges"]) == ["band_1"]
+    assert body["parameters"]["band_1"]["description"]["en"] == description
+    shape = body["ranges"]["band_1"]["shape"]
+    assert len(body["ranges"]["band_1"]["values"]) == shape[0] * shape[1]
 
 
 def test_collection_links_cog_enclosure(http, server):
