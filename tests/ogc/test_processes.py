@@ -1,0 +1,115 @@
+"""The equity operations as OGC API - Processes, through the full app in a real server process.
+
+Also checks that ``create_app`` installs the ``/equity`` routes (its hook) and that both interfaces
+give the same answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from published_catalog import running_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "equity"))
+from equity_catalog import DROUGHT, publish_equity_sample, small_counts  # noqa: E402
+
+from geosvc.ogc.processes import CONFORMANCE, PROCESSORS, process_resources  # noqa: E402
+
+K = 11
+EXPOSURE = {"hazard": DROUGHT, "population": "ct-tracts-2010", "places": "ct-towns", "reference": "nh_white"}
+INPUTS = {
+    "equity-exposure": EXPOSURE,
+    "equity-access": {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "groups": ["hispanic"]},
+    "equity-disparity": {"groups": [{"id": "a", "population": 5000, "events": 7},
+                                    {"id": "b", "population": 9000, "events": 90},
+                                    {"id": "c", "population": 9000, "events": 60}]},
+}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    settings, _ = publish_equity_sample(tmp_path_factory.mktemp("processes-store"))
+    with running_server(settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def http(base):
+    with httpx.Client(base_url=base, timeout=300) as client:
+        yield client
+
+
+def test_process_resources_load_by_dotted_path():
+    from pygeoapi.plugin import load_plugin
+
+    from geosvc.settings import load_settings
+
+    resources = process_resources(load_settings())
+    assert set(resources) == set(PROCESSORS)
+    processor = load_plugin("process", resources["equity-exposure"]["processor"])
+    assert processor.metadata["id"] == "equity-exposure"
+    assert processor.metadata["inputs"]["hazard"]["schema"]["properties"]["filter_lang"]
+    assert "$ref" not in str(processor.metadata)
+
+
+def test_processes_are_listed_and_described(http):
+    listed = http.get("/ogc/processes", params={"f": "json"}).json()
+    assert {p["id"] for p in listed["processes"]} >= set(PROCESSORS)
+    described = http.get("/ogc/processes/equity-exposure", params={"f": "json"}).json()
+    assert described["jobControlOptions"] == ["sync-execute"]
+    assert {"hazard", "population", "places", "reference", "k", "f"} <= set(described["inputs"])
+    conformance = http.get("/ogc/conformance", params={"f": "json"}).json()["conformsTo"]
+    assert set(CONFORMANCE) <= set(conformance)
+
+
+def test_execute_equals_the_http_route(http):
+    process = http.post("/ogc/processes/equity-exposure/execution", json={"inputs": EXPOSURE})
+    assert process.status_code == 200, process.text
+    route = http.post("/equity/exposure", json=EXPOSURE)
+    assert route.status_code == 200
+    doc = process.json()
+    assert doc["provenance"]["result_hash"] == route.json()["provenance"]["result_hash"]
+    counts = [r[c] for r in doc["results"] for c in ("population", "exposed")]
+    assert small_counts(counts, K) == []
+
+
+@pytest.mark.parametrize("process_id", sorted(INPUTS))
+def test_every_process_executes_without_small_counts(http, process_id):
+    response = http.post(f"/ogc/processes/{process_id}/execution", json={"inputs": INPUTS[process_id]})
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    counts = [row.get(c) for row in doc["results"] for c in ("population", "exposed", "within", "events")]
+    assert counts and small_counts(counts, K) == []
+    assert doc["protections"]["k"] == K
+
+
+def test_execute_geojson_and_csv(http):
+    geo = http.post("/ogc/processes/equity-exposure/execution", json={"inputs": {**EXPOSURE, "f": "geojson"}})
+    assert geo.status_code == 200 and geo.headers["content-type"].startswith("application/geo+json")
+    assert len(geo.json()["features"]) == 169
+    table = http.post("/ogc/processes/equity-disparity/execution",
+                      json={"inputs": {**INPUTS["equity-disparity"], "f": "csv"}})
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert small_counts([r["events"] for r in rows], K) == []
+    assert rows[0]["events_suppressed"] == "primary_small_count"
+
+
+@pytest.mark.parametrize(("process_id", "inputs", "words"), [
+    ("equity-exposure", {**EXPOSURE, "k": 2}, "'k'"),
+    ("equity-exposure", {**EXPOSURE, "groups": ["martians"]}, "martians"),
+    ("equity-exposure", {**EXPOSURE, "population": "no-such-layer"}, "no-such-layer"),
+    ("equity-exposure", {**EXPOSURE, "f": "xml"}, "format"),
+    ("equity-access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "within_km": -1},
+     "within_km"),
+    ("equity-svi", {"units": [{"FIPS": "1"}, {"FIPS": "2"}]}, "SVI variables"),
+])
+def test_bad_inputs_fail_with_a_400_naming_the_cause(http, process_id, inputs, words):
+    response = http.post(f"/ogc/processes/{process_id}/execution", json={"inputs": inputs})
+    assert response.status_code == 400, response.text
+    assert words in response.json()["description"]
