@@ -359,6 +359,13 @@ CASES: list[BrokenCase] = [
             equity={"total_field": "pop", "groups": [{"id": "seniors", "label": "65+", "field": "pop_65plus"}]},
         ),
     ),
+    BrokenCase(
+        "equity_field_text", "equity.field_not_numeric",
+        _vector(
+            "equity_field_text", lambda: points(pop=["10", "20", "n/a", "40", "50"]),
+            equity={"total_field": "pop", "groups": [{"id": "all", "label": "All", "field": "pop"}]},
+        ),
+    ),
     BrokenCase("time_field_missing", "time.field_missing", _vector("time_field_missing", points, time_field="observed_at")),
     BrokenCase(
         "stale_layer", "freshness.stale",

@@ -74,6 +74,8 @@ _TABLE = (
     Code("metadata.no_license", "warning", "No licence: users cannot tell how they may reuse the layer.", "Published; counted by 'geosvc report'."),
     Code("metadata.no_contact", "warning", "No contact: nobody to report problems to.", "Published; counted by 'geosvc report'."),
     Code("equity.field_missing", "error", "A field named in record.equity (total, group, MOE) is not in the data.", "Refused."),
+    Code("equity.field_not_numeric", "error", "A field named in record.equity holds text, not numbers.", "Refused: fix the source or the join's na_values."),
+    Code("equity.percent_out_of_range", "warning", "A percentage group field has values below 0 or above 100.", "Published as is; equity results for those features are suspect."),
     Code("time.field_missing", "error", "record.time_field is not a field of the data.", "Refused."),
     # --- freshness
     Code("freshness.stale", "warning", "last_updated + update_cadence is before today.", "Published; flagged stale in the catalog and report."),
@@ -110,3 +112,14 @@ def make_finding(
         raise KeyError(f"undocumented finding code '{code}'")
     shown = tuple(str(e) for e in list(examples)[:MAX_EXAMPLES])
     return Finding(layer, code, severity or CODES[code].severity, message, int(count), shown)
+
+
+def codes_markdown() -> str:
+    """The code table as Markdown (for the README and ``geosvc validate --codes``-style listings).
+
+    >>> codes_markdown().splitlines()[0]
+    '| code | severity | meaning | publish |'
+    """
+    rows = ["| code | severity | meaning | publish |", "|---|---|---|---|"]
+    rows += [f"| `{c.code}` | {c.severity} | {c.meaning} | {c.publish} |" for c in _TABLE]
+    return "\n".join(rows)

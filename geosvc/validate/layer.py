@@ -19,7 +19,8 @@ from geosvc.validate.freshness import check_freshness, is_stale
 from geosvc.validate.geometry import check_geometry
 from geosvc.validate.ids import check_ids
 from geosvc.validate.join import check_join
-from geosvc.validate.metadata import check_fields, check_metadata, completeness
+from geosvc.validate.fields import check_fields
+from geosvc.validate.metadata import check_metadata, completeness
 from geosvc.validate.shapefile import check_shapefile
 
 

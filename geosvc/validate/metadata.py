@@ -1,8 +1,6 @@
-"""Metadata rules: required fields and the completeness score; fields the record refers to."""
+"""Metadata rules: required fields and the completeness score."""
 
 from __future__ import annotations
-
-import pandas as pd
 
 from geosvc.records.models import REQUIRED_METADATA, LayerRecord
 from geosvc.validate.codes import make_finding
@@ -42,28 +40,5 @@ def check_metadata(record: LayerRecord) -> list[Finding]:
                 record.id, "metadata.missing",
                 f"required metadata missing: {', '.join(rest)} (completeness {score:.0%})", count=len(rest), examples=rest,
             )
-        )
-    return findings
-
-
-def check_fields(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
-    """Findings for equity dimension fields and the time field that are not in the data."""
-    findings: list[Finding] = []
-    if record.equity is not None:
-        equity = record.equity
-        named = [equity.total_field, equity.total_moe_field]
-        for group in equity.groups:
-            named += [group.field, group.moe_field]
-        absent = [f for f in dict.fromkeys(named) if f and f not in frame.columns]
-        if absent:
-            findings.append(
-                make_finding(
-                    record.id, "equity.field_missing",
-                    f"equity fields not in the data: {', '.join(absent)}", count=len(absent), examples=absent,
-                )
-            )
-    if record.time_field and record.time_field not in frame.columns:
-        findings.append(
-            make_finding(record.id, "time.field_missing", f"time_field '{record.time_field}' is not a field of the data")
         )
     return findings

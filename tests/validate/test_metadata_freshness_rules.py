@@ -9,8 +9,9 @@ import pytest
 from dateutil.relativedelta import relativedelta
 
 from geosvc.records.models import REQUIRED_METADATA
+from geosvc.validate.fields import check_fields
 from geosvc.validate.freshness import check_freshness, is_stale, parse_cadence
-from geosvc.validate.metadata import check_fields, check_metadata, completeness
+from geosvc.validate.metadata import check_metadata, completeness
 
 
 def test_complete_record_scores_one(make_record):
@@ -40,6 +41,19 @@ def test_equity_and_time_fields_must_exist(make_record):
     assert found["equity.field_missing"].examples == ("pop_moe",)
     assert found["equity.field_missing"].severity == found["time.field_missing"].severity == "error"
     assert check_fields(frame.assign(pop_moe=1, seen="2020-01-01"), record) == []
+
+
+def test_equity_fields_must_be_numbers_and_percentages_in_range(make_record):
+    equity = {
+        "total_field": "pop",
+        "groups": [{"id": "a", "label": "A", "field": "pct_a", "kind": "percent"}, {"id": "b", "label": "B", "field": "b"}],
+    }
+    frame = pd.DataFrame({"site_id": [7, 8, 9], "pop": ["1", "2", "x"], "pct_a": [10.0, 101.0, -1.0], "b": [1, 2, 3]})
+    found = {f.code: f for f in check_fields(frame, make_record(equity=equity))}
+    assert found["equity.field_not_numeric"].examples == ("pop",)
+    assert found["equity.field_not_numeric"].severity == "error"
+    out = found["equity.percent_out_of_range"]
+    assert (out.severity, out.count, out.examples) == ("warning", 2, ("8", "9"))
 
 
 @pytest.mark.parametrize(
