@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geosvc.errors import GeosvcError
+from geosvc.errors import GeosvcError, InvalidParameter
 from geosvc.ogc.exceptions import error_response_parts, exception_body
 from geosvc.ogc.index import IndexCache
 from geosvc.ogc.gzipjoin import deflate_piece, gzip_join
@@ -32,6 +32,8 @@ from geosvc.ogc.query import (
 )
 from geosvc.store.base import PublishedLayer
 
+_METADATA = re.compile(r"^/ogc/collections/([^/]+)(?:/queryables|/schema)?/?$")
+METADATA_PARAMS = frozenset({"f", "lang"})
 _COLLECTION = re.compile(r"^/ogc/collections/([^/]+)(/items(?:/([^/]+))?)?/?$")
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -44,6 +46,13 @@ class OgcDocuments:
 
     openapi: bytes
     conformance: bytes
+
+
+def check_metadata_params(pairs: list[tuple[str, str]]) -> None:
+    """Landing page, conformance, collections and queryables take only ``f`` and ``lang`` (else 400)."""
+    unknown = sorted({k for k, _ in pairs} - METADATA_PARAMS)
+    if unknown:
+        raise InvalidParameter(f"unknown query parameter(s) {', '.join(unknown)}", param=unknown[0])
 
 
 def wants_html(params: dict[str, str], accept: str) -> bool:
@@ -126,6 +135,8 @@ class OgcFastPath:
     async def _dispatch(self, scope, receive, send, path, pairs, headers) -> bool:
         method = scope["method"]
         params = dict(pairs)
+        if method == "GET" and self._is_metadata_path(path):
+            check_metadata_params(pairs)
         if path in ("/ogc/conformance", "/ogc/conformance/") and method == "GET":
             if wants_html(params, headers.get("accept", "")):
                 return False
@@ -171,6 +182,12 @@ class OgcFastPath:
         extra = [*extra, (b"content-crs", f"<{crs}>".encode())]
         await _send(send, 200, b"" if method == "HEAD" else body, GEOJSON, extra)
         return True
+
+    def _is_metadata_path(self, path: str) -> bool:
+        if path.rstrip("/") in ("/ogc", "/ogc/conformance", "/ogc/collections"):
+            return True
+        match = _METADATA.match(path)
+        return match is not None and match.group(1) in self.layers
 
     def _items(self, layer_id: str, pairs: list[tuple[str, str]], gzip_ok: bool) -> tuple[bytes, str, bytes | None]:
         index = self.cache.get(layer_id)

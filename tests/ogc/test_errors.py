@@ -102,3 +102,17 @@ def test_unexpected_errors_are_500_without_traceback(app):
     assert response.status_code == 500
     assert response.json()["code"] == "NoApplicableCode"
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("url", ["/ogc?ooga=booga", "/ogc/?x=1", "/ogc/conformance?x=1", "/ogc/collections?bbox=1",
+                                 "/ogc/collections/ct-towns?limit=5", "/ogc/collections/ct-towns/queryables?x=1"])
+def test_unknown_parameters_on_metadata_paths_are_400(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidParameterValue"
+
+
+@pytest.mark.parametrize("url", ["/ogc?f=json", "/ogc/conformance?f=json&lang=en-US", "/ogc/collections?f=json",
+                                 "/ogc/collections/ct-towns?f=json", "/ogc/collections/ct-towns/queryables?f=json"])
+def test_known_parameters_on_metadata_paths_are_fine(client, url):
+    assert client.get(url).status_code == 200
