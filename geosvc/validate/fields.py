@@ -55,11 +55,29 @@ def _check_equity(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
     return findings
 
 
-def check_fields(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
-    """Findings for equity fields that are absent, not numeric or out of range, and an absent time field."""
-    findings = _check_equity(frame, record) if record.equity is not None else []
-    if record.time_field and record.time_field not in frame.columns:
-        findings.append(
-            make_finding(record.id, "time.field_missing", f"time_field '{record.time_field}' is not a field of the data")
+def _check_time(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
+    field = record.time_field
+    if field not in frame.columns:
+        return [make_finding(record.id, "time.field_missing", f"time_field '{field}' is not a field of the data")]
+    values = frame[field]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return []
+    parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
+    bad = (values.notna() & parsed.isna()).to_numpy()
+    if not bad.any():
+        return []
+    return [
+        make_finding(
+            record.id, "time.unparsable",
+            f"{int(bad.sum())} '{field}' values are not ISO 8601 dates/times (e.g. {values[bad].iloc[0]!r})",
+            count=int(bad.sum()), examples=example_ids(frame, bad, record.id_field),
         )
+    ]
+
+
+def check_fields(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
+    """Findings for equity fields (absent, not numeric, out of range) and the time field (absent, unparsable)."""
+    findings = _check_equity(frame, record) if record.equity is not None else []
+    if record.time_field:
+        findings += _check_time(frame, record)
     return findings

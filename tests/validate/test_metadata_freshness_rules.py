@@ -56,6 +56,15 @@ def test_equity_fields_must_be_numbers_and_percentages_in_range(make_record):
     assert (out.severity, out.count, out.examples) == ("warning", 2, ("8", "9"))
 
 
+def test_time_values_must_parse(make_record):
+    record = make_record(time_field="seen")
+    frame = pd.DataFrame({"site_id": [1, 2, 3, 4], "seen": ["2020-01-01", "2020-02-30", None, "yesterday"]})
+    (finding,) = check_fields(frame, record)
+    assert (finding.code, finding.severity, finding.count, finding.examples) == ("time.unparsable", "warning", 2, ("2", "4"))
+    dates = pd.DataFrame({"seen": [dt.date(2020, 1, 1), None]})
+    assert check_fields(dates, record) == []
+
+
 @pytest.mark.parametrize(
     ("cadence", "expected"),
     [("P1Y", relativedelta(years=1)), ("P3M", relativedelta(months=3)), ("P2W", relativedelta(weeks=2)),
