@@ -1,7 +1,14 @@
 """Coordinate rules: do the coordinates fit the declared CRS, given where the state is?
 
-Everything works on per-feature bounding-box centres (vectorised); the search for a better CRS
-uses an evenly spaced sample of at most ``SAMPLE`` features.
+Everything is vectorised over per-feature bounding boxes; the search for a better CRS uses the
+box centres of an evenly spaced sample of at most ``SAMPLE`` features. Lon/lat come from the
+inverse projection on each CRS's own datum (:func:`geosvc.crs.to_lonlat`).
+
+What can be detected against a state's extent: swapped axes, metres/feet read as degrees (and
+degrees read as metres), feet read as metres, another State Plane zone or UTM zone, and an older
+datum's State Plane grid (NAD27 Connecticut has other false origins than NAD83). What cannot:
+NAD27 vs NAD83 vs WGS 84 *degrees* (tens of metres apart), or EPSG:2234 vs EPSG:6434 (NAD83 vs
+NAD83(2011) in the same US-foot grid, centimetres apart): those coordinates fit either CRS.
 """
 
 from __future__ import annotations
