@@ -90,7 +90,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     config = build_config(layers, settings, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
     served = [layer for layer in layers if layer.id in config["resources"]]
     cache = IndexCache(store, {layer.id: layer for layer in served if layer.kind == "vector"})
-    ogc = load_pygeoapi(config, settings.store_dir / "run", cache)
+    ogc = load_pygeoapi(config, settings.store_dir / "run", cache, settings.store_dir)
     conformance = conformance_document([c for extra in _hooks(CONFORMANCE_EXTRAS) for c in extra])
 
     app = FastAPI(

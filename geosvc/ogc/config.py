@@ -78,6 +78,7 @@ def vector_resource(layer: PublishedLayer, settings: Settings) -> tuple[str, dic
         "type": "feature",
         "name": PROVIDER,
         "data": layer.id,
+        "store": str(settings.store_dir),
         "id_field": record.id_field or "id",
         "crs": list(settings.serve_crs),
         "storage_crs": CRS84,

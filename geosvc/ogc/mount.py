@@ -2,16 +2,15 @@
 
 pygeoapi reads ``PYGEOAPI_CONFIG`` / ``PYGEOAPI_OPENAPI`` and builds all its state when
 ``pygeoapi.starlette_app`` is imported, so the files are written to a run directory under the store
-(``<store_dir>/run/``, never committed) and the module is imported (or re-imported) only here.
+(``<store_dir>/run/``, never committed) and the module is executed (a private copy per app) only here.
 A change to the published layers therefore means: regenerate and restart (``geosvc serve`` does
 both at start-up).
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,12 +46,15 @@ def write_run_files(config: dict[str, Any], run_dir: Path) -> tuple[Path, Path, 
     return config_path, openapi_path, openapi
 
 
-def load_pygeoapi(config: dict[str, Any], run_dir: Path, cache: IndexCache) -> MountedOgc:
+def load_pygeoapi(config: dict[str, Any], run_dir: Path, cache: IndexCache, store_dir: Path) -> MountedOgc:
     """Generate the run files, point pygeoapi at them and (re)import its Starlette app."""
-    providers.use_cache(cache)
+    providers.use_cache(str(store_dir), cache)
     config_path, openapi_path, openapi = write_run_files(config, run_dir)
     os.environ["PYGEOAPI_CONFIG"] = str(config_path)
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
-    module = sys.modules.get("pygeoapi.starlette_app")
-    module = importlib.reload(module) if module is not None else importlib.import_module("pygeoapi.starlette_app")
+    # A private copy of the module per app: pygeoapi keeps its state in module globals, so
+    # re-importing the shared module would switch every earlier app to the newest config.
+    spec = importlib.util.find_spec("pygeoapi.starlette_app")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return MountedOgc(asgi=module.APP, openapi=openapi, config_path=config_path, openapi_path=openapi_path)

@@ -38,9 +38,9 @@ JSON_TYPES = {
 }
 
 
-def use_cache(cache: IndexCache) -> None:
-    """Make ``cache`` the one providers read from (one pygeoapi per process)."""
-    _ACTIVE["cache"] = cache
+def use_cache(store_dir: str, cache: IndexCache) -> None:
+    """Make ``cache`` the one that providers of layers in ``store_dir`` read from."""
+    _ACTIVE[store_dir] = cache
 
 
 def field_types(index: LayerIndex) -> dict[str, dict[str, str]]:
@@ -62,13 +62,14 @@ class StoreFeatureProvider(BaseProvider):
 
     def __init__(self, provider_def: dict[str, Any]):
         super().__init__(provider_def)
-        if "cache" not in _ACTIVE:
+        self.cache = _ACTIVE.get(provider_def.get("store", ""))
+        if self.cache is None:
             raise RuntimeError("geosvc.ogc.providers.use_cache() was not called before pygeoapi started")
         self.layer_id = provider_def["data"]
         self._fields = field_types(self._index())
 
     def _index(self) -> LayerIndex:
-        return _ACTIVE["cache"].get(self.layer_id)
+        return self.cache.get(self.layer_id)
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         """Property names and JSON Schema types."""

@@ -65,3 +65,17 @@ def test_load_hook_skips_missing_modules_only():
 def test_serve_signature_matches_the_cli():
     assert list(inspect.signature(serve).parameters) == ["settings", "host", "port"]
     assert "store" in inspect.signature(create_app).parameters
+
+
+def test_a_second_app_does_not_change_the_first(app, client, settings, store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from geosvc.store.gpkg import GpkgStore
+
+    other_settings = settings.model_copy(update={"store_dir": tmp_path})
+    other = create_app(other_settings, store=GpkgStore(other_settings))  # an empty store
+    with TestClient(other) as other_client:
+        assert other_client.get("/ogc/collections").json()["collections"] == [] or all(
+            c["id"] == "records" for c in other_client.get("/ogc/collections").json()["collections"])
+    assert client.get("/ogc/collections/ct-towns/items?f=html&limit=1").status_code == 200
+    assert any(c["id"] == "ct-towns" for c in client.get("/ogc/collections").json()["collections"])
