@@ -186,6 +186,12 @@ def _fantasy_wkt(root: Path) -> tuple[RecordDict, Path]:
 # --- coordinates -------------------------------------------------------------------------------
 
 
+def _csv_without_coordinates(root: Path) -> tuple[RecordDict, Path]:
+    (root / "sites.csv").write_text("site_id,lng,lat\n1,,\n2, , \n")
+    source = {"path": "sites.csv", "csv": {"x": "lng", "y": "lat"}, "assume_crs": "EPSG:4326"}
+    return record_for("csv_no_coordinates", "sites.csv", source=source, crs=None), root
+
+
 def _csv_swapped(root: Path) -> tuple[RecordDict, Path]:
     rows = "\n".join(f"{i},{lat},{lon}" for i, (lon, lat) in enumerate(zip(LON, LAT, strict=True), 1))
     (root / "sites.csv").write_text(f"site_id,lng,lat\n{rows}\n")  # header says lng,lat; values are lat,lon
@@ -331,6 +337,7 @@ CASES: list[BrokenCase] = [
     BrokenCase("empty_geometry", "geometry.empty", _vector("empty_geometry", lambda: points().set_geometry(_some_empty())), "warning"),
     BrokenCase("null_geometry", "geometry.null", _with_geoms("null_geometry", _some_null), "warning"),
     BrokenCase("geometry_all_null", "geometry.null", _all_null),
+    BrokenCase("csv_no_coordinates", "geometry.null", _csv_without_coordinates),
     BrokenCase("mixed_types", "geometry.mixed_types", _with_geoms("mixed_types", _mixed, None)),
     BrokenCase("unexpected_type", "geometry.unexpected_type", _vector("unexpected_type", squares, geometry_type="Point")),
     # ids

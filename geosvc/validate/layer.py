@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from geosvc.crs import parse_crs
 from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -14,12 +13,12 @@ from geosvc.sources.location import locate
 from geosvc.validate.codes import CODES, make_finding
 from geosvc.validate.coords import check_coordinates
 from geosvc.validate.crs import check_crs
+from geosvc.validate.fields import check_fields
 from geosvc.validate.findings import Finding, LayerReport
 from geosvc.validate.freshness import check_freshness, is_stale
 from geosvc.validate.geometry import check_geometry
 from geosvc.validate.ids import check_ids
 from geosvc.validate.join import check_join
-from geosvc.validate.fields import check_fields
 from geosvc.validate.metadata import check_metadata, completeness
 from geosvc.validate.shapefile import check_shapefile
 
@@ -65,10 +64,9 @@ def _validate_vector(record: LayerRecord, settings: Settings, report: LayerRepor
     findings += check_crs(record, frame.crs, settings.allowed_crs, crs_source=stats.crs_source, local_path=local)
     findings += _point_findings(stats, record)
     findings += check_geometry(frame, record)
-    crs = parse_crs(frame.crs) if frame.crs is not None else None
-    if crs is not None:
+    if frame.crs is not None:
         findings += check_coordinates(
-            frame, crs, record, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name
+            frame, frame.crs, record, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name
         )
     findings += check_ids(frame, record)
     if stats.join is not None:
