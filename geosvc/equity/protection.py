@@ -30,10 +30,10 @@ UNSTABLE = "rates with CV > 30% carry use_caution = true; CV > 40% have reliabil
 def reference_rows(table: pd.DataFrame, reference: str) -> pd.Series:
     """Per row, the label of the row of the same place it is compared with (NA for the reference itself)."""
     target = TOTAL if reference in (TOTAL, REST) else reference
-    lookup = pd.Series(table.index, index=pd.MultiIndex.from_frame(table[["place_id", "group"]]))
-    keys = pd.MultiIndex.from_arrays([table["place_id"], np.full(len(table), target, dtype=object)])
-    rows = pd.Series(lookup.reindex(keys).to_numpy(), index=table.index, dtype="Int64")
-    rows[table["group"] == target] = pd.NA
+    is_target = (table["group"] == target).to_numpy()
+    row_of_place = pd.Series(table.index[is_target], index=table["place_id"].to_numpy()[is_target])
+    rows = pd.Series(table["place_id"].map(row_of_place).to_numpy(), index=table.index, dtype="Int64")
+    rows[is_target] = pd.NA
     return rows
 
 

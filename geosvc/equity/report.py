@@ -6,6 +6,7 @@ once holds in every format; :func:`check_disclosure` is a last guard run before 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -81,9 +82,9 @@ class Report:
         """Inputs, CRS, parameters, software version and a timestamp-free hash of the result."""
         if "provenance" in self._memo:
             return self._memo["provenance"]
-        rows, places = self.records()
+        places = self.places.reset_index() if self.places is not None else None
         digest = hashlib.sha256(orjson.dumps(
-            {"result": {"rows": rows, "places": places, "summary": self.summary},
+            {"result": {"rows": _columns(self.rows), "places": _columns(places), "summary": self.summary},
              "parameters": self.parameters, "layers": self.layers},
             option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
         )).hexdigest()
@@ -102,6 +103,11 @@ def _column(values: pd.Series) -> list:
     if not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
         out = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in out]
     return out
+
+
+def _columns(frame: pd.DataFrame | None) -> dict | None:
+    """Column name -> values (a compact, order-preserving form to hash)."""
+    return None if frame is None else {str(c): _column(frame[c]) for c in frame.columns}
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -191,6 +197,14 @@ def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     report.rows.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
+
+
+def compressed(report: Report, fmt: str) -> bytes:
+    """The gzip-compressed encoding (computed once per answer, for clients that accept gzip)."""
+    key = f"gzip:{fmt}"
+    if key not in report._memo:
+        report._memo[key] = gzip.compress(encode(report, fmt)[0], compresslevel=5, mtime=0)
+    return report._memo[key]
 
 
 def encode(report: Report, fmt: str) -> tuple[bytes, str]:

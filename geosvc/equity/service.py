@@ -270,28 +270,37 @@ class EquityService:
         zone, zone_key, hazard_layer, notes = self.hazard(request.hazard, units)
         inline = zone_key is None
         unit_key = f"{units.layer.id}@{units.layer.version}"
-        keys = {"units": unit_key, "places": places_key, "hazard": zone_key}
-        run = dict(groups=units.groups, reference=request.reference, cache=self.weights)
-        result = exposure_table(units.frame, zone, places, place_name="place_name" if places is not None else None,
-                                keys=keys if not inline else {"units": unit_key, "places": places_key}, **run)
-        table, place_summary = result.table, result.places
-        if places is not None:
-            overall = exposure_table(units.frame, zone, None, keys={"units": unit_key, "hazard": zone_key}, **run)
-            table = pd.concat([table, overall.table.assign(place_id=ALL_PLACES, place_name="all places")],
-                              ignore_index=True)
-            place_summary = pd.concat([place_summary, overall.places.set_axis([ALL_PLACES])])
-        else:
-            table = table.assign(place_name=self.settings.state_name)
-        table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
+
+        def compute():
+            run = dict(groups=units.groups, reference=request.reference, cache=self.weights)
+            keys = {"units": unit_key, "places": places_key, "hazard": zone_key}
+            result = exposure_table(units.frame, zone, places, keys=keys,
+                                    place_name="place_name" if places is not None else None, **run)
+            table, summary = result.table, result.places
+            if places is not None:
+                overall = exposure_table(units.frame, zone, None, keys={"units": unit_key, "hazard": zone_key}, **run)
+                table = pd.concat([table, overall.table.assign(place_id=ALL_PLACES, place_name="all places")],
+                                  ignore_index=True)
+                summary = pd.concat([summary, overall.places.set_axis([ALL_PLACES])])
+            else:
+                table = table.assign(place_name=self.settings.state_name)
+            table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
+            summary.index = summary.index.astype(str).rename("place_id")
+            return table, summary, result.method
+
+        if inline:
+            table, place_summary, description = compute()
+        else:  # the unprotected table does not depend on k: reuse it across thresholds
+            key = ("exposure-table", unit_key, places_key, zone_key, tuple(units.groups), request.reference)
+            table, place_summary, description = self._cache.remember(key, compute)
         rows, protections = protect_place_table(table, k=k, k_floor=self.settings.suppression_k,
                                                 reference=request.reference, inline=inline)
-        place_summary.index = place_summary.index.astype(str).rename("place_id")
         place_summary = protect_place_summary(place_summary, rows, "weighted_index_of_disparity", "share")
         layers = [_provenance(units.layer, "population"), _provenance(hazard_layer, "hazard"),
                   _provenance(places_layer, "places")]
         method = {
             "name": "area-weighted exposure",
-            "description": result.method,
+            "description": description,
             "formula": "exposed_jg = sum_i N_ig * area(i ∩ place_j ∩ hazard) / area(i)  (allocate_total=False)",
             "rates": "share = exposed / population; rate per 1,000 = 1000 * share",
             "reference": request.reference,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from geosvc.equity.report import FORMATS, Report, encode
+from geosvc.equity.report import FORMATS, Report, compressed, encode
 from geosvc.equity.requests import OPERATIONS
 from geosvc.equity.service import EquityService
 from geosvc.errors import InvalidParameter
@@ -23,6 +23,7 @@ from geosvc.store.base import PublishedLayer
 
 Format = Literal["json", "geojson", "csv"]
 _ACCEPT = (("application/geo+json", "geojson"), ("text/csv", "csv"), ("application/json", "json"))
+_GZIP_MIN = 1024
 _F = Query(description="Output format (default: negotiated from Accept, else json)")
 
 
@@ -40,8 +41,8 @@ def negotiate(f: str | None, accept: str | None) -> str:
     return "json"
 
 
-def respond(report: Report, fmt: str) -> Response:
-    """Encode ``report`` and attach provenance headers (so CSV carries them too)."""
+def respond(report: Report, fmt: str, accept_encoding: str | None = None) -> Response:
+    """Encode ``report`` (gzip once per answer when accepted) with provenance headers (CSV carries them too)."""
     body, media_type = encode(report, fmt)
     provenance = report.provenance()
     headers = {
@@ -52,6 +53,9 @@ def respond(report: Report, fmt: str) -> Response:
     if fmt != "json":
         extension = "geojson" if fmt == "geojson" else "csv"
         headers["Content-Disposition"] = f'inline; filename="equity-{report.operation}.{extension}"'
+    if len(body) > _GZIP_MIN and "gzip" in (accept_encoding or "").lower():
+        body = compressed(report, fmt)
+        headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
     return Response(body, media_type=media_type, headers=headers)
 
 
@@ -68,7 +72,7 @@ def _add_operation(router: APIRouter, operation: str, model: type) -> None:
         fmt = negotiate(f, request.headers.get("accept"))
         service: EquityService = request.app.state.equity
         report = await run_in_threadpool(service.run, operation, body)
-        return respond(report, fmt)
+        return respond(report, fmt, request.headers.get("accept-encoding"))
 
     router.add_api_route(
         f"/{operation}", endpoint, methods=["POST"], operation_id=f"equity{operation.capitalize()}",

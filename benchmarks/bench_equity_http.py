@@ -1,0 +1,116 @@
+"""Equity API over HTTP: statewide by-town exposure latency (target: p50 < 150 ms when warm).
+
+Publishes the four sample layers the answer needs into a temporary store, starts the real service
+(``geosvc.api.app.serve``, full ``create_app``) in its own process and times
+``POST /equity/exposure`` (drought DM >= 2 × 2010 tracts by town, all groups) with one keep-alive
+client:
+
+* cold: the first request (frames read, overlay weights built);
+* warm repeat: the same request again (answers are cached per request + layer versions);
+* warm new answer: a different answer on the same layers (``k`` 11..k, then other reference
+  groups), so the cached frames and overlay weights are used but the table, disclosure control and
+  encoding are computed afresh;
+* the same for GeoJSON and CSV.
+
+Run: ``.venv/bin/python benchmarks/bench_equity_http.py [--repeat N]``; writes the
+``bench_equity_http`` section of ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+MARK = "<!-- bench_equity_http -->"
+sys.path[:0] = [str(HERE.parent / "tests" / "equity"), str(HERE.parent / "tests" / "ogc")]
+
+from equity_catalog import DROUGHT, publish_equity_sample  # noqa: E402
+from published_catalog import running_server  # noqa: E402
+
+BODY = {"hazard": DROUGHT, "population": "ct-tracts-2010", "places": "ct-towns", "reference": "nh_white"}
+REFERENCES = ["total", "rest", "hispanic", "nh_black", "nh_asian", "age65plus"]
+
+
+def _time(client: httpx.Client, body: dict, fmt: str = "json") -> tuple[float, int]:
+    start = time.perf_counter()
+    response = client.post(f"/equity/exposure?f={fmt}", json=body)
+    elapsed = time.perf_counter() - start
+    response.raise_for_status()
+    return elapsed * 1000, len(response.content)
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def run(repeat: int) -> list[tuple[str, int, float, float, int]]:
+    """Rows: case, n, p50 ms, p95 ms, body bytes."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-equity-http-") as tmp:
+        settings, _ = publish_equity_sample(Path(tmp) / "store")
+        with running_server(settings) as base, httpx.Client(base_url=base, timeout=600) as client:
+            cold, size = _time(client, BODY)
+            rows.append(("cold: first request (JSON)", 1, cold, cold, size))
+            for fmt in ("json", "geojson", "csv"):
+                _time(client, BODY, fmt)
+                times = [_time(client, BODY, fmt) for _ in range(repeat)]
+                p50, p95 = _stats([t for t, _ in times])
+                rows.append((f"warm repeat ({fmt})", repeat, p50, p95, times[0][1]))
+            variants = [{**BODY, "k": 11 + i} for i in range(1, repeat + 1)]
+            variants += [{**BODY, "reference": r} for r in REFERENCES]
+            times = [_time(client, body) for body in variants]
+            p50, p95 = _stats([t for t, _ in times])
+            rows.append(("warm new answer: other k / reference (JSON)", len(variants), p50, p95, times[0][1]))
+            times = [_time(client, {**BODY, "k": 200 + i}, "geojson") for i in range(repeat)]
+            p50, p95 = _stats([t for t, _ in times])
+            rows.append(("warm new answer (GeoJSON)", repeat, p50, p95, times[0][1]))
+    return rows
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) the section between the two markers of RESULTS.md."""
+    section = f"{MARK}\n## Equity API over HTTP (`benchmarks/bench_equity_http.py`)\n\n{text}\n{MARK}\n"
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    if current.count(MARK) >= 2:
+        head, _, rest = current.partition(MARK)
+        _, _, tail = rest.partition(MARK)
+        current = head + section.rstrip("\n") + tail
+    else:
+        current = current.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="requests per warm case")
+    args = parser.parse_args()
+    rows = run(args.repeat)
+    load = os.getloadavg()
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared; load average {load[0]:.1f} at the end), "
+        f"Python {platform.python_version()}. One uvicorn process (full `create_app`), one keep-alive httpx "
+        "client on the same machine; request = drought DM >= 2 × 833 tracts by 169 towns, all 7 groups, "
+        "JSON unless stated. Target: warm p50 < 150 ms.",
+        "",
+        "| case | requests | p50 ms | p95 ms | body bytes |",
+        "|---|---:|---:|---:|---:|",
+        *[f"| {case} | {n} | {p50:.1f} | {p95:.1f} | {size:,} |" for case, n, p50, p95, size in rows],
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section(text)
+
+
+if __name__ == "__main__":
+    main()
