@@ -10,7 +10,7 @@ import gzip
 import hashlib
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -18,9 +18,6 @@ import pandas as pd
 
 from geosvc import __version__
 from geosvc.errors import GeosvcError, InvalidParameter
-
-if TYPE_CHECKING:
-    import geopandas as gpd
 
 FORMATS = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv; charset=utf-8"}
 
@@ -47,8 +44,8 @@ class Report:
         Threshold in force (``None`` when the answer holds no counts of people).
     places : DataFrame, optional
         Per-place values (index = place id), e.g. the weighted Index of Disparity.
-    geometries : GeoSeries, optional
-        CRS84 place geometries, index = place id (for GeoJSON).
+    geometries : Series of str, optional
+        CRS84 place geometries as GeoJSON text, index = place id (for GeoJSON).
     summary : dict
         Whole-answer values (e.g. disparity indices).
     method, protections, parameters : dict
@@ -66,7 +63,7 @@ class Report:
     parameters: dict
     layers: list[dict] = field(default_factory=list)
     places: pd.DataFrame | None = None
-    geometries: gpd.GeoSeries | None = None
+    geometries: pd.Series | None = None
     summary: dict = field(default_factory=dict)
     crs: dict = field(default_factory=dict)
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
@@ -145,14 +142,27 @@ def to_json(report: Report) -> dict:
     return answer
 
 
+def _flags_as_numbers(column: pd.Series) -> pd.Series:
+    """True/False (possibly with None) as 1/0 (NaN): OGR reads such columns reliably as numbers."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.astype("int8")
+    if column.dtype == object and column.map(lambda v: isinstance(v, (bool, np.bool_)) or v is None).all() \
+            and column.notna().any():
+        return column.map({True: 1, False: 0})
+    return column
+
+
 def _wide(report: Report, key: str) -> pd.DataFrame:
     """One row per place: ``<group>_<metric>`` columns (flat, for GIS clients)."""
     rows = report.rows
-    values = [c for c in rows.columns if c not in {key, "place_name", "group", "group_label"}]
-    wide = rows.pivot(index=key, columns="group", values=values)
+    metrics = [c for c in rows.columns if c not in {key, "place_name", "group", "group_label"}]
+    indexed = rows.set_index([key, "group"])[metrics].apply(_flags_as_numbers)
+    numeric = [m for m in metrics if pd.api.types.is_numeric_dtype(indexed[m].dtype)]
+    other = [m for m in metrics if m not in numeric]
+    parts = [indexed[block].unstack("group") for block in (numeric, other) if block]
+    wide = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
     wide.columns = [f"{group}_{metric}" for metric, group in wide.columns]
-    order = [f"{g}_{m}" for g in dict.fromkeys(rows["group"]) for m in values]
-    wide = wide[order]
+    wide = wide[[f"{g}_{m}" for g in dict.fromkeys(rows["group"]) for m in metrics]]
     if "place_name" in rows:
         wide.insert(0, "place_name", rows.groupby(key, sort=False)["place_name"].first())
     if report.places is not None:
@@ -161,25 +171,19 @@ def _wide(report: Report, key: str) -> pd.DataFrame:
 
 
 def to_geojson(report: Report, key: str = "place_id") -> dict:
-    """FeatureCollection in CRS84, one feature per place with flat properties (loads in QGIS/GDAL)."""
+    """FeatureCollection in CRS84, one feature per place with flat properties (loads in QGIS/GDAL).
+
+    ``report.geometries`` holds each place's geometry as GeoJSON text (encoded once per layer version).
+    """
     check_disclosure(report)
     if report.geometries is None:
         raise InvalidParameter(f"the {report.operation} answer has no place geometries; use json or csv", param="f")
-    import shapely
-
-    wide = _wide(report, key).reindex(report.geometries.index.intersection(
-        pd.Index(report.rows[key].unique())))
+    places = report.geometries.index.intersection(pd.Index(report.rows[key].unique()))
+    wide = _wide(report, key).reindex(places)
     wide.index.name = key
-    geoms = report.geometries.reindex(wide.index)
-    geometry = [orjson.loads(shapely.to_geojson(g)) if g is not None else None for g in geoms.array]
-    properties = _records(wide.reset_index())
-    for props in properties:  # bools as ints: OGR reads mixed bool/null columns reliably as integer
-        for name, value in props.items():
-            if isinstance(value, (bool, np.bool_)):
-                props[name] = int(value)
     features = [
-        {"type": "Feature", "id": str(p[key]), "properties": p, "geometry": g}
-        for p, g in zip(properties, geometry)
+        {"type": "Feature", "id": str(props[key]), "properties": props, "geometry": orjson.Fragment(geometry)}
+        for props, geometry in zip(_records(wide.reset_index()), report.geometries.reindex(places).array)
     ]
     return {
         "type": "FeatureCollection",

@@ -319,14 +319,14 @@ class EquityService:
             geometries=self.place_geometries(places, places_key, units), crs=CRS_NOTE,
         )
 
-    def place_geometries(self, places, places_key, units: Units) -> gpd.GeoSeries:
-        """CRS84 geometries by place id (the union of the units for the whole state)."""
+    def place_geometries(self, places, places_key, units: Units) -> pd.Series:
+        """CRS84 geometries by place id as GeoJSON text (the union of the units for the whole state)."""
         if places is not None:
-            return self._cache.remember(("geometries", places_key), lambda: places.geometry.to_crs("OGC:CRS84"))
+            return self._cache.remember(("geometries", places_key), lambda: _geojson_text(places.geometry))
         key = ("state", units.layer.id, units.layer.version)
-        return self._cache.remember(key, lambda: gpd.GeoSeries(
+        return self._cache.remember(key, lambda: _geojson_text(gpd.GeoSeries(
             [units.frame.geometry.make_valid().union_all()], index=pd.Index([STATE], name="place_id"),
-            crs=units.frame.crs).to_crs("OGC:CRS84"))
+            crs=units.frame.crs)))
 
 
 def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
@@ -456,6 +456,12 @@ def _zone(frame: gpd.GeoDataFrame, bounds: tuple[float, ...]) -> gpd.GeoSeries:
     minx, miny, maxx, maxy = bounds
     window = shapely.box(minx - _PAD, miny - _PAD, maxx + _PAD, maxy + _PAD)
     return gpd.GeoSeries([shapely.intersection(geoms.union_all(), window)], crs=frame.crs)
+
+
+def _geojson_text(geometries: gpd.GeoSeries) -> pd.Series:
+    """Each geometry in CRS84 as GeoJSON text, indexed like ``geometries``."""
+    lonlat = geometries.to_crs("OGC:CRS84")
+    return pd.Series(shapely.to_geojson(np.asarray(lonlat.array, dtype=object)), index=geometries.index)
 
 
 def _provenance(layer: PublishedLayer | None, role: str) -> dict | None:
