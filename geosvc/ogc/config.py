@@ -154,7 +154,7 @@ def build_config(
             resources[resource_id] = resource
     config = {
         "server": server_section(settings),
-        "logging": {"level": "ERROR"},
+        "logging": {"level": "CRITICAL"},  # pygeoapi logs every 4xx with a traceback at ERROR
         "metadata": metadata_section(settings),
         "resources": resources,
     }

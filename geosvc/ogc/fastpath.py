@@ -180,7 +180,7 @@ class OgcFastPath:
                 body = gzipped
                 extra = [*extra, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
         extra = [*extra, (b"content-crs", f"<{crs}>".encode())]
-        await _send(send, 200, b"" if method == "HEAD" else body, GEOJSON, extra)
+        await _send(send, 200, body, GEOJSON, extra, head_only=method == "HEAD")
         return True
 
     def _is_metadata_path(self, path: str) -> bool:
@@ -270,9 +270,9 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: str | None,
-                extra: list[tuple[bytes, bytes]] = ()) -> None:
+                extra: list[tuple[bytes, bytes]] = (), *, head_only: bool = False) -> None:
     headers = [(b"content-length", str(len(body)).encode()), *extra]
     if content_type:
         headers.append((b"content-type", content_type.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head_only else body})

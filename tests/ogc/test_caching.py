@@ -50,3 +50,12 @@ def test_pre_compressed_pages_decode_to_the_plain_page(client):
     unzipped = json.loads(gzip.decompress(compressed))
     unzipped.pop("timeStamp"), plain.pop("timeStamp")
     assert unzipped == plain and plain["numberReturned"] == 40
+
+
+def test_head_has_the_get_headers_and_no_body(client):
+    url = "/ogc/collections/ct-towns/items?limit=3"
+    head = client.head(url, headers={"accept-encoding": "identity"})
+    get = client.get(url, headers={"accept-encoding": "identity"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert abs(int(head.headers["content-length"]) - len(get.content)) < 5  # only the timeStamp may differ
