@@ -97,6 +97,7 @@ class WeightCache:
     def __init__(self, maxsize: int = 64):
         self.maxsize = maxsize
         self._items: OrderedDict[tuple, AreaWeights] = OrderedDict()
+        self._checked: set[str] = set()
         self.hits = 0
         self.misses = 0
 
@@ -104,8 +105,12 @@ class WeightCache:
         return len(self._items)
 
     def checked(self, source_key: str) -> bool:
-        """True when ``source_key``'s polygons were already checked for overlaps (and passed)."""
-        return any(key[0] == source_key for key in self._items)
+        """True when ``source_key``'s polygons were already checked (valid, no overlaps)."""
+        return source_key in self._checked
+
+    def mark_checked(self, source_key: str) -> None:
+        """Remember that ``source_key``'s polygons passed the source checks."""
+        self._checked.add(source_key)
 
     def get(self, key: tuple) -> AreaWeights | None:
         """The cached weights for ``key`` (marked most recently used), or ``None``."""
@@ -252,6 +257,8 @@ def area_weights(
     if check_overlaps and not (cache is not None and cache.checked(key[0])):
         _refuse_invalid(src, sources.index, "population")
         _refuse_overlaps(src, sources.index)
+        if cache is not None:
+            cache.mark_checked(key[0])
     try:
         weights = _compute(src, tgt, mask, sources.index, targets.index)
     except GEOSException as exc:
@@ -389,19 +396,18 @@ def _clip_to(geoms: np.ndarray, extent: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def _is_box(geoms: np.ndarray) -> np.ndarray:
+def _is_box(geoms: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
     """Axis-aligned rectangles: 4 corners, no holes, area equal to the bounding box's."""
     simple = (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON) & (shapely.get_num_coordinates(geoms) == 5)
     simple[simple] = shapely.get_num_interior_rings(geoms[simple]) == 0
-    bounds = shapely.bounds(geoms[simple])
+    bounds = shapely.bounds(geoms[simple]) if bounds is None else bounds[simple]
     box_area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
     simple[simple] = np.abs(shapely.area(geoms[simple]) - box_area) <= 1e-12 * box_area
     return simple
 
 
-def _clip_area(geoms: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Area of each polygon clipped to the box of its partner (GEOS rectangle clipping, no overlay)."""
-    bounds = shapely.bounds(boxes)
+def _clip_area(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Area of each polygon clipped to a rectangle (GEOS rectangle clipping, no overlay)."""
     try:  # shapely's public wrapper takes one rectangle; its ufunc broadcasts over many
         clipped = shapely.lib.clip_by_rect(geoms, *bounds.T)
     except (AttributeError, TypeError):
@@ -409,14 +415,14 @@ def _clip_area(geoms: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return shapely.area(clipped)
 
 
-def _shared_area(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _shared_area(a: np.ndarray, b: np.ndarray, a_box: np.ndarray, b_box: np.ndarray, a_bounds: np.ndarray,
+                 b_bounds: np.ndarray) -> np.ndarray:
     """``area(a ∩ b)`` pairwise; pairs where one side is a rectangle use rectangle clipping."""
     area = np.empty(len(a))
-    a_box, b_box = _is_box(a), _is_box(b)
-    b_box &= ~a_box
+    b_box = b_box & ~a_box
     general = ~(a_box | b_box)
-    area[a_box] = _clip_area(b[a_box], a[a_box])
-    area[b_box] = _clip_area(a[b_box], b[b_box])
+    area[a_box] = _clip_area(b[a_box], a_bounds[a_box])
+    area[b_box] = _clip_area(a[b_box], b_bounds[b_box])
     area[general] = shapely.area(shapely.intersection(a[general], b[general]))
     return area
 
@@ -457,7 +463,8 @@ def _compute(src: np.ndarray, tgt: np.ndarray, mask, src_index: pd.Index, tgt_in
     shared = np.where(contained, piece_area[si], 0.0)
 
     # A target inside a source (not cut by the mask): the shared area is the target's.
-    sb, tb = shapely.bounds(src[si[crossing]]), shapely.bounds(tgt[tj[crossing]])
+    src_bounds, tgt_bounds = shapely.bounds(src), shapely.bounds(tgt)
+    sb, tb = src_bounds[si[crossing]], tgt_bounds[tj[crossing]]
     boxed = np.flatnonzero(crossing)[
         (tb[:, 0] >= sb[:, 0]) & (tb[:, 1] >= sb[:, 1]) & (tb[:, 2] <= sb[:, 2]) & (tb[:, 3] <= sb[:, 3])
     ]
@@ -466,8 +473,11 @@ def _compute(src: np.ndarray, tgt: np.ndarray, mask, src_index: pd.Index, tgt_in
     shared[holds] = shapely.area(tgt[tj[holds]])
     crossing[holds] = False
 
+    # Boundary-crossing pairs: the only ones that need an intersection (or a rectangle clip).
     cut = np.flatnonzero(crossing)
-    shared[cut] = _shared_area(piece[si[cut]], tgt[tj[cut]])
+    src_box = _is_box(src, src_bounds) & ~src_cut  # a source cut by the mask is no longer its box
+    shared[cut] = _shared_area(piece[si[cut]], tgt[tj[cut]], src_box[si[cut]], _is_box(tgt, tgt_bounds)[tj[cut]],
+                               src_bounds[si[cut]], tgt_bounds[tj[cut]])
 
     keep = shared > 0
     ratio = shared[keep] / src_area[si[keep]]

@@ -1,0 +1,1 @@
+"""Baseline services for ``benchmarks/bench_serve.py``: a throw-away PostGIS cluster, stock pygeoapi and tipg."""

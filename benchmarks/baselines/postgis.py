@@ -1,0 +1,67 @@
+"""A throw-away PostgreSQL + PostGIS cluster in a temporary folder, on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+DBNAME = "bench"
+USER = "postgres"
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the ``postgres`` account when we are root."""
+    return ["runuser", "-u", USER, "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... failed: {proc.stderr.strip()[-500:]}")
+
+
+@contextlib.contextmanager
+def cluster(port: int) -> Iterator[str]:
+    """Create, start and finally stop and delete a cluster in its own temporary folder; yield its DSN."""
+    data = Path(tempfile.mkdtemp(prefix="bench-pgdata-"))
+    if os.geteuid() == 0:
+        shutil.chown(data, USER)
+    _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", USER, "--no-sync"]))
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off -c synchronous_commit=off"
+    _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"]))
+    try:
+        _run(["psql", f"host=127.0.0.1 port={port} user={USER} dbname=postgres", "-c", f"CREATE DATABASE {DBNAME}"])
+        dsn = f"host=127.0.0.1 port={port} user={USER} dbname={DBNAME}"
+        _run(["psql", dsn, "-c", "CREATE EXTENSION postgis"])
+        yield dsn
+    finally:
+        _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]))
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def load_layer(dsn: str, gpkg: Path, layer: str, table: str, key: str) -> None:
+    """Copy a CRS84 GeoPackage layer into ``table`` (SRID 4326, lon/lat) with ``key`` as primary key.
+
+    Field names keep their case so every service returns the same property names; the geometry column
+    is generic so polygons and multipolygons stay as they are.
+    """
+    _run([
+        "ogr2ogr", "-f", "PostgreSQL", f"PG:{dsn}", str(gpkg), layer, "-nln", table, "-a_srs", "EPSG:4326",
+        "-nlt", "GEOMETRY",
+        "-lco", "LAUNDER=NO", "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=ogr_fid", "-lco", "SPATIAL_INDEX=GIST",
+    ])
+    _run(["psql", dsn, "-v", "ON_ERROR_STOP=1", "-c",
+          f'ALTER TABLE {table} DROP COLUMN ogr_fid; ALTER TABLE {table} ADD PRIMARY KEY ("{key}"); ANALYZE {table};'])
+
+
+def postgis_version(dsn: str) -> str:
+    """``PostgreSQL x.y / PostGIS a.b.c``."""
+    out = subprocess.run(["psql", dsn, "-At", "-c", "SELECT current_setting('server_version') || ' / PostGIS ' || postgis_lib_version()"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    return f"PostgreSQL {out}"

@@ -1,0 +1,295 @@
+"""Serving benchmark: items requests/s and p50/p95 latency for the 2010 tracts, four services side by side.
+
+Every service is one process on 127.0.0.1 and gets the same wrk load: ``limit=100`` items requests for
+random 0.2 degree bboxes inside Connecticut (fixed seed), 8 connections, a fixed duration:
+
+- ``geosvc``: ``geosvc serve`` on the embedded store (the layer published into a temporary store);
+- ``pygeoapi-geojson``: stock pygeoapi 0.24, GeoJSON provider on the published tracts exported to GeoJSON;
+- ``pygeoapi-postgresql``: stock pygeoapi 0.24, PostgreSQL provider on the same tracts in PostGIS;
+- ``tipg``: tipg on the same PostGIS table (a throw-away cluster in a temporary folder).
+
+Before the load runs, a sample of the bboxes is fetched whole (``limit=1000``) from every service and the
+feature ids are compared with each other and with a direct shapely query of the published GeoPackage.
+QGIS 3.22 then loads the layer through its OAPIF provider (``tests/clients/qgis_probe.py``).
+
+Run (after ``bash benchmarks/setup_baselines.sh``)::
+
+    .venv/bin/python benchmarks/bench_serve.py [--duration 15] [--write]
+
+``--write`` replaces the ``bench_serve`` section of ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import shapely
+
+from baselines import postgis, services
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "baselines" / "wrk_paths.lua"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+QGIS_PROBE = ROOT / "tests" / "clients" / "qgis_probe.py"
+MARK = "<!-- bench_serve -->"  # the section sits between two of these, as the other benchmarks do
+BOX = 0.2  # degrees
+TABLE = "tracts"
+
+
+@dataclass
+class LoadResult:
+    """One wrk run."""
+
+    service: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    failures: int  # non-2xx, socket errors and timeouts
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int) -> list[tuple[float, ...]]:
+    """``n`` random ``BOX``-sized bboxes inside the state extent that touch at least one feature."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = state_bbox
+    boxes: list[tuple[float, ...]] = []
+    while len(boxes) < n:
+        x, y = rng.uniform(minx, maxx - BOX), rng.uniform(miny, maxy - BOX)
+        bbox = (round(x, 6), round(y, 6), round(x + BOX, 6), round(y + BOX, 6))
+        if len(layer.sindex.query(shapely.box(*bbox), predicate="intersects")):
+            boxes.append(bbox)
+    return boxes
+
+
+def expected_keys(layer: gpd.GeoDataFrame, key: str, bbox) -> list[str]:
+    """Ids of the features whose geometry intersects ``bbox``, straight from the GeoPackage."""
+    hits = layer.sindex.query(shapely.box(*bbox), predicate="intersects")
+    return sorted(str(v) for v in layer[key].iloc[hits])
+
+
+def fetch_keys(service: services.Service, bbox, key: str, limit: int = 1000) -> tuple[list[str], int | None]:
+    """Sorted ids of one items page and its ``numberMatched``."""
+    response = httpx.get(service.base_url + service.items_url(bbox, limit), timeout=120)
+    response.raise_for_status()
+    body = response.json()
+    keys = sorted(str(f["properties"].get(key, f.get("id"))) for f in body["features"])
+    return keys, body.get("numberMatched")
+
+
+def compare_features(svcs, layer, key: str, bboxes) -> dict[str, dict]:
+    """Per service: how many sample bboxes returned exactly the expected ids (whole match and first page)."""
+    report = {}
+    for service in svcs:
+        whole = page = matched = 0
+        for bbox in bboxes:
+            expected = expected_keys(layer, key, bbox)
+            keys, number = fetch_keys(service, bbox, key)
+            whole += keys == expected
+            matched += number == len(expected)
+            first, _ = fetch_keys(service, bbox, key, limit=100)
+            page += len(first) == min(100, len(expected)) and set(first) <= set(expected)
+        report[service.name] = {"samples": len(bboxes), "identical": whole, "number_matched": matched,
+                                "pages": page}
+    return report
+
+
+def run_wrk(service: services.Service, paths_file: Path, duration: int, connections: int,
+            threads: int) -> LoadResult:
+    """One bounded wrk run against ``service`` (loopback only); a short unrecorded warm-up first."""
+    def wrk(seconds: int) -> dict:
+        cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(LUA),
+               service.base_url, "--", str(paths_file)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+        return json.loads(re.search(r"^WRK_JSON (.*)$", out, re.M).group(1))
+
+    wrk(3)
+    res = wrk(duration)
+    return LoadResult(
+        service=service.name, requests=res["requests"], seconds=res["duration_us"] / 1e6,
+        p50_ms=res["p50_us"] / 1e3, p95_ms=res["p95_us"] / 1e3, p99_ms=res["p99_us"] / 1e3,
+        failures=res["non2xx"] + res["connect_errors"] + res["read_errors"] + res["write_errors"] + res["timeouts"],
+    )
+
+
+def qgis_load(service: services.Service, landing_path: str, collection: str, key: str, bbox, workdir: Path) -> dict:
+    """QGIS 3.22 opening the collection from the landing page: load time, count, bbox request."""
+    spec = workdir / f"qgis-{service.name}.json"
+    spec.write_text(json.dumps({"landing": service.base_url + landing_path, "page_size": 1000,
+                                "layers": [{"id": collection, "keys": ["id", key], "rect": list(bbox)}]}))
+    proc = subprocess.run(["/usr/bin/python3", str(QGIS_PROBE), str(spec)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    if proc.returncode:
+        return {"error": proc.stderr.strip()[-300:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])["layers"][0]
+
+
+def publish(store_dir: Path, layer_id: str):
+    """Publish ``layer_id`` into a fresh store through the CLI; return its PublishedLayer and settings."""
+    env = {**os.environ, "GEOSVC_STORE_DIR": str(store_dir)}
+    subprocess.run([str(services.GEOSVC), "publish", layer_id], check=True, env=env, cwd=ROOT,
+                   capture_output=True, text=True)
+    from geosvc.settings import load_settings
+    from geosvc.store.gpkg import GpkgStore
+
+    settings = load_settings(store_dir=store_dir)
+    return GpkgStore(settings).get(layer_id), settings
+
+
+def versions(dsn: str) -> dict[str, str]:
+    """Versions of everything measured."""
+    def py_version(venv: str, dist: str) -> str:
+        code = f"import importlib.metadata as m; print(m.version('{dist}'))"
+        return subprocess.run([str(ROOT / venv / "bin" / "python"), "-c", code], capture_output=True,
+                              text=True).stdout.strip()
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return {
+        "machine": f"{os.cpu_count()} cores, {cpu}",
+        "geosvc": git.stdout.strip(),
+        "pygeoapi": py_version(".venv-pygeoapi", "pygeoapi"),
+        "tipg": py_version(".venv-tipg", "tipg"),
+        "database": postgis.postgis_version(dsn),
+        "wrk": (wrk.stdout + wrk.stderr).split()[1],
+    }
+
+
+def render(results: list[LoadResult], identity: dict, qgis: dict, meta: dict, params: dict) -> str:
+    """The markdown section: parameters, table with ratios vs tipg, identity check, QGIS."""
+    ref = next((r for r in results if r.service == "tipg"), results[0])
+    lines = [
+        f"## Serving benchmark (`benchmarks/bench_serve.py`), {params['date']}",
+        "",
+        f"2010 tracts (`{params['layer']}`, 833 features), items `limit={params['limit']}`, random {BOX}° bboxes "
+        f"inside Connecticut (seed {params['seed']}, {params['n_urls']} URLs), wrk {meta['wrk']} "
+        f"`-t{params['threads']} -c{params['connections']} -d{params['duration']}s` after a 3 s warm-up, one "
+        f"server process each, all on 127.0.0.1. Machine: {meta['machine']}. geosvc {meta['geosvc']}, "
+        f"pygeoapi {meta['pygeoapi']}, tipg {meta['tipg']}, {meta['database']}.",
+        "",
+        "| service | req/s | p50 ms | p95 ms | p99 ms | failed | req/s vs tipg | p95 vs tipg | identical features |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        ident = identity.get(r.service, {})
+        lines.append(
+            f"| {r.service} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.failures} | "
+            f"{r.rps / ref.rps:.2f}x | {r.p95_ms / ref.p95_ms:.2f}x | "
+            f"{ident.get('identical', 0)}/{ident.get('samples', 0)} bboxes "
+            f"(numberMatched {ident.get('number_matched', 0)}, first pages {ident.get('pages', 0)}) |"
+        )
+    lines += ["", "Identical features: for each sample bbox the ids of every matching feature (`limit=1000`) equal a "
+              "direct shapely intersects query of the published GeoPackage; `numberMatched` equals that count; "
+              "the `limit=100` page has min(100, matched) features, all of them expected.", ""]
+    for name, probe in qgis.items():
+        if "load_seconds" in probe:
+            lines.append(f"QGIS {probe.get('qgis_version', '3.22')} OAPIF load of all {probe['fetched']} tracts from "
+                         f"{name}: **{probe['load_seconds']:.2f} s** (featureCount {probe['feature_count']}; bbox "
+                         f"request {'right' if probe.get('rect_ok') else 'WRONG'}).")
+        else:
+            lines.append(f"QGIS load from {name}: failed ({probe.get('error') or 'invalid layer'}).")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) the ``bench_serve`` section of RESULTS.md, keeping every other section."""
+    section = f"{MARK}\n{text}{MARK}"
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    start = old.find(MARK)
+    end = old.find(MARK, start + len(MARK)) if start >= 0 else -1
+    if end >= 0:
+        new = old[:start] + section + old[end + len(MARK):]
+    else:
+        new = old.rstrip("\n") + "\n" + section + "\n"
+    RESULTS.write_text(new, encoding="utf-8")
+
+
+def _arguments(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layer", default="ct-tracts-2010")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load per service")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=2010)
+    parser.add_argument("--urls", type=int, default=500, help="distinct bboxes in the load")
+    parser.add_argument("--samples", type=int, default=12, help="bboxes checked for identical features")
+    parser.add_argument("--only", nargs="*", help="service names to load (default: all four)")
+    parser.add_argument("--write", action="store_true", help="write the section into benchmarks/RESULTS.md")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    with tempfile.TemporaryDirectory(prefix="bench_serve-") as tmp, contextlib.ExitStack() as stack:
+        work = Path(tmp)
+        layer, settings = publish(work / "store", args.layer)
+        key = layer.record.id_field
+        frame = gpd.read_file(layer.path, layer=layer.id)
+        geojson = work / "tracts.geojson"
+        frame.to_file(geojson, driver="GeoJSON")
+        bboxes = random_bboxes(frame, settings.state_bbox, args.urls, args.seed)
+
+        pg_port = services.free_port()
+        dsn = stack.enter_context(postgis.cluster(pg_port))
+        postgis.load_layer(dsn, layer.path, layer.id, TABLE, key)
+        pg = {"host": "127.0.0.1", "port": pg_port, "dbname": postgis.DBNAME, "user": postgis.USER, "password": ""}
+        svcs = [
+            services.geosvc(work / "store", layer.id),
+            services.pygeoapi("pygeoapi-geojson", work, TABLE, layer.bbox, services.geojson_provider(geojson, key)),
+            services.pygeoapi("pygeoapi-postgresql", work, TABLE, layer.bbox,
+                              services.postgresql_provider(pg, TABLE, key)),
+            services.tipg(f"postgresql://{postgis.USER}@127.0.0.1:{pg_port}/{postgis.DBNAME}", TABLE),
+        ]
+        svcs = [s for s in svcs if not args.only or s.name in args.only]
+        for service in svcs:
+            stack.enter_context(services.running(service, work))
+
+        identity = compare_features(svcs, frame, key, bboxes[: args.samples])
+        results = []
+        for service in svcs:
+            paths = work / f"paths-{service.name}.txt"
+            paths.write_text("\n".join(service.items_url(b, args.limit) for b in bboxes) + "\n")
+            results.append(run_wrk(service, paths, args.duration, args.connections, args.threads))
+            print(f"{service.name}: {results[-1].rps:.1f} req/s, p95 {results[-1].p95_ms:.1f} ms", file=sys.stderr)
+
+        qgis = {}
+        for service in svcs:
+            if service.name in ("geosvc", "pygeoapi-postgresql"):
+                landing = "/ogc" if service.name == "geosvc" else ""
+                collection = layer.id if service.name == "geosvc" else TABLE
+                probe = qgis_load(service, landing, collection, key, bboxes[0], work)
+                probe["rect_ok"] = probe.get("rect_keys") == expected_keys(frame, key, bboxes[0])
+                qgis[service.name] = probe
+        params = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "layer": layer.id,
+                  "limit": args.limit, "seed": args.seed, "n_urls": args.urls, "threads": args.threads,
+                  "connections": args.connections, "duration": args.duration}
+        text = render(results, identity, qgis, versions(dsn), params)
+    print(text)
+    if args.write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""schemathesis fuzzes every GET operation of the served OpenAPI document: no request gets a 5xx."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.clients, pytest.mark.slow]
+
+ST = Path(sys.executable).parent / "st"
+MAX_EXAMPLES = 8  # per operation and phase; keeps the run under ~3 minutes on 2 busy cores
+SEED = 2010
+
+
+# Found by this test; pygeoapi 0.24's CSV formatter reads an unset `query_crs_uri` for a collection whose
+# provider has no CRS support (the records catalog), so `f=csv` answers 500 instead of 400.
+RECORDS_CSV_500 = "GET /ogc/collections/records/items?f=csv answers 500 (pygeoapi UnboundLocalError query_crs_uri)"
+
+
+@pytest.mark.xfail(strict=True, reason=RECORDS_CSV_500)
+def test_records_items_csv_is_not_a_server_error(live_server):
+    response = httpx.get(f"{live_server.ogc_url}/collections/records/items", params={"f": "csv"}, timeout=30)
+    assert response.status_code < 500
+
+
+@pytest.mark.xfail(strict=True, reason=RECORDS_CSV_500)
+def test_no_server_error_on_any_get_operation(live_server, tmp_path):
+    if not ST.exists():
+        pytest.skip("schemathesis is not installed in the project venv")
+    proc = subprocess.run(
+        [str(ST), "run", f"{live_server.ogc_url}/openapi?f=json", "--checks", "not_a_server_error",
+         "--include-method", "GET", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
+         "--phases", "examples,coverage,fuzzing", "--request-timeout", "60", "--no-color"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    summary = proc.stdout[proc.stdout.find("SUMMARY"):] if "SUMMARY" in proc.stdout else proc.stdout[-3000:]
+    tested = re.search(r"Tested: (\d+)", proc.stdout)
+    assert tested and int(tested.group(1)) >= 20, f"too few operations tested:\n{summary}"
+    assert proc.returncode == 0, f"schemathesis found problems:\n{proc.stdout[-6000:]}\n{proc.stderr[-1000:]}"
