@@ -276,3 +276,56 @@ def test_svi_reproduces_cdc_pennsylvania_2022(service, published):
 def test_svi_refuses_units_without_the_variables(service):
     with pytest.raises(InvalidParameter, match="missing SVI variables"):
         service.run("svi", {"units": [{"FIPS": "1", "EP_POV150": 1.0}, {"FIPS": "2", "EP_POV150": 2.0}]})
+
+
+# -- the methods §7 toy, published as real layers (MOEs flow through the whole service) -------------
+TOY_X, TOY_Y = 700_000, 4_620_000  # EPSG:26918, inside Connecticut
+
+
+@pytest.fixture(scope="module")
+def toy_service(tmp_path_factory):
+    import geopandas as gpd
+    from shapely import box
+
+    from geosvc.records.models import LayerRecord
+    from geosvc.settings import load_settings
+    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.publish import publish_layer
+    from geosvc.validate.findings import LayerReport
+
+    settings = load_settings(store_dir=tmp_path_factory.mktemp("toy-store"))
+    store = GpkgStore(settings)
+    common = {"theme": "demographics", "update_cadence": "static", "source": {"path": "toy.gpkg"},
+              "crs": "EPSG:26918"}
+    tracts = LayerRecord(id="toy-tracts", title="§7 toy tracts", id_field="GEOID", **common, equity={
+        "total_field": "pop", "groups": [
+            {"id": "hispanic", "label": "Hispanic", "field": "hisp", "moe_field": "hisp_moe"},
+            {"id": "nh_white", "label": "NH White", "field": "white", "moe_field": "white_moe"}]})
+    zone = LayerRecord(id="toy-zone", title="§7 toy zone", **common)
+    frames = [
+        (tracts, gpd.GeoDataFrame(
+            {"GEOID": ["A", "B"], "pop": [1000.0, 1000.0], "hisp": [300.0, 400.0], "hisp_moe": [80.0, 90.0],
+             "white": [600.0, 150.0], "white_moe": [100.0, 60.0]},
+            geometry=[box(TOY_X, TOY_Y, TOY_X + 2000, TOY_Y + 1000),
+                      box(TOY_X + 2000, TOY_Y, TOY_X + 4000, TOY_Y + 1000)], crs="EPSG:26918")),
+        (zone, gpd.GeoDataFrame({"kind": ["flood"]}, geometry=[box(TOY_X + 1500, TOY_Y, TOY_X + 3500, TOY_Y + 1000)],
+                                crs="EPSG:26918")),
+    ]
+    for record, frame in frames:  # the real publish path; the toy has no source file to validate
+        publish_layer(record, LayerReport(layer=record.id, data=frame), store, settings)
+    return EquityService(store, settings)
+
+
+def test_toy_exposure_reproduces_the_methods_reference_values(toy_service):
+    report = toy_service.run("exposure", {"hazard": {"collection": "toy-zone"}, "population": "toy-tracts",
+                                          "reference": "nh_white"})
+    rows = report.rows.set_index("group")
+    hisp, white = rows.loc["hispanic"], rows.loc["nh_white"]
+    assert (round(hisp["exposed"], 1), round(hisp["exposed_moe"], 1)) == (375.0, 70.4)
+    assert (round(hisp["share"], 4), round(hisp["share_moe"], 4)) == (0.5357, 0.0427)
+    assert (round(white["exposed"], 1), round(white["exposed_moe"], 2)) == (262.5, 51.48)
+    assert (round(white["share"], 3), round(white["share_moe"], 4)) == (0.35, 0.0347)
+    assert [round(hisp[c], 3) for c in ("rr", "rr_low", "rr_high")] == [1.531, 1.315, 1.781]
+    assert [round(hisp[c], 1) for c in ("rd_per_1000", "rd_low", "rd_high")] == [185.7, 120.2, 251.3]
+    assert hisp["reliability"] == "high" and not hisp["use_caution"]
+    assert pd.isna(white["rr"])  # the reference itself
