@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
-from geosvc.errors import GeosvcError, NotFound
+from geosvc.errors import GeosvcError, InvalidParameter, NotFound
 from geosvc.ogc.crs import CRS84
 from geosvc.ogc.index import IndexCache, LayerIndex
 from geosvc.ogc.query import (
@@ -80,28 +80,27 @@ class StoreFeatureProvider(BaseProvider):
               crs_transform_spec=None, **kwargs) -> dict[str, Any]:
         """pygeoapi's already-parsed arguments -> FeatureCollection dict (same engine as the fast path)."""
         index = self._index()
+        names = index.property_names
         try:
             if q:
-                raise GeosvcError("free-text 'q' is not supported", param="q")
+                raise InvalidParameter("free-text search is not supported", param="q")
+            for name in [k for k, _ in properties or []] + list(select_properties or []) + [
+                    s["property"] for s in sortby or []]:
+                parse_names(name, names, param=name)
             query = ItemsQuery(
                 limit=int(limit),
                 offset=int(offset),
-                bbox=tuple(bbox[:2] + bbox[-2:]) if bbox and len(bbox) == 6 else tuple(bbox) if bbox else None,
+                bbox=tuple(bbox[:2] + bbox[-2:]) if bbox else None,
                 interval=parse_datetime(datetime_, self.time_field if index.times is not None else None)
                 if datetime_ else None,
-                equals=tuple((k, coerce_value(index, *parse_names(k, index.property_names, param=k), str(v)))
-                             for k, v in (properties or [])),
+                equals=tuple((k, coerce_value(index, k, str(v))) for k, v in properties or []),
                 filter=filterq,
-                sortby=tuple((s["property"], s.get("order", "+") != "-") for s in (sortby or [])),
+                sortby=tuple((s["property"], s.get("order", "+") != "-") for s in sortby or []),
                 properties=tuple(select_properties) if select_properties else None,
                 skip_geometry=bool(skip_geometry),
                 crs=crs_transform_spec.target_crs_uri if crs_transform_spec is not None else CRS84,
                 hits=resulttype == "hits",
             )
-            if query.properties is not None:
-                parse_names(",".join(query.properties), index.property_names, param="properties")
-            for name, _ in query.sortby:
-                parse_names(name, index.property_names, param="sortby")
             positions, matched = select(index, query)
             features = render_features(index, positions, query)
         except GeosvcError as exc:
