@@ -48,6 +48,8 @@ from geosvc.errors import InvalidParameter
 
 EQUAL_AREA_CRS = "EPSG:5070"
 METHOD = "area-weighted, allocate_total=False, EPSG:5070"
+ALL = "all"
+"""Target id of ``area_weights(sources, None, ...)``: one target holding every source."""
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 _CLIP_PAD = 0.01  # pad of the sources' extent (fraction of its size) when clipping huge targets
 
@@ -197,7 +199,7 @@ def find_overlaps(geoms: np.ndarray) -> np.ndarray:
 
 def area_weights(
     sources: gpd.GeoDataFrame | gpd.GeoSeries,
-    targets: gpd.GeoDataFrame | gpd.GeoSeries,
+    targets: gpd.GeoDataFrame | gpd.GeoSeries | None,
     *,
     within: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
     cache: WeightCache | None = None,
@@ -210,9 +212,12 @@ def area_weights(
     ----------
     sources, targets : GeoDataFrame or GeoSeries
         Polygonal layers in any CRS (reprojected to EPSG:5070). Empty geometries get no weight.
+        ``targets=None`` is one target holding every source (column ``"all"``): with ``within``,
+        the whole-area exposure.
     within : GeoDataFrame, GeoSeries or shapely geometry, optional
-        A polygonal mask (e.g. a hazard union); the weights are then into ``target ∩ within``
-        (a bare shapely geometry must already be in EPSG:5070).
+        A polygonal mask, e.g. a hazard (its union is used; errors name the parameter
+        ``hazard``); the weights are then into ``target ∩ within`` (a bare shapely geometry must
+        already be in EPSG:5070).
     cache : WeightCache, optional
         Reuse weights computed for the same ``key``; a source key whose polygons were checked
         for overlaps once is not checked again.
@@ -242,6 +247,8 @@ def area_weights(
     [[1.0, 0.25], [1.0, 0.25]]
     >>> area_weights(src, tgt, within=box(0, 0, 1, 2)).matrix.toarray().tolist()
     [[0.5, 0.0], [0.0, 0.0]]
+    >>> area_weights(src, None, within=box(0, 0, 3, 2)).matrix.toarray().tolist()
+    [[1.0], [0.5]]
     """
     if cache is not None:
         key = _complete_key(key, sources, targets, within)
@@ -249,18 +256,20 @@ def area_weights(
     if found is not None:
         return found
     src = to_equal_area(sources, "population")
-    tgt = to_equal_area(targets, "targets")
+    tgt = None if targets is None else to_equal_area(targets, "targets")
+    tgt_index = pd.Index([ALL]) if targets is None else targets.index
     mask = _mask_geometry(within)
-    _refuse_invalid(tgt, targets.index, "targets")
+    if tgt is not None:
+        _refuse_invalid(tgt, tgt_index, "targets")
     if mask is not None:
-        _refuse_invalid(np.array([mask], dtype=object), pd.Index(["within"]), "within")
+        _refuse_invalid(np.array([mask], dtype=object), pd.Index(["within"]), "hazard")
     if check_overlaps and not (cache is not None and cache.checked(key[0])):
         _refuse_invalid(src, sources.index, "population")
         _refuse_overlaps(src, sources.index)
         if cache is not None:
             cache.mark_checked(key[0])
     try:
-        weights = _compute(src, tgt, mask, sources.index, targets.index)
+        weights = _compute(src, tgt, mask, sources.index, tgt_index)
     except GEOSException as exc:
         raise InvalidParameter(
             f"invalid polygon geometry ({exc}); repair it (e.g. make_valid) first", param="geometry"
@@ -332,7 +341,7 @@ def _complete_key(key, sources, targets, within) -> tuple[str, str, str]:
         raise ValueError("the cache key has three parts: (sources, targets, within)")
     return (
         parts[0] if parts[0] is not None else geometry_key(sources),
-        parts[1] if parts[1] is not None else geometry_key(targets),
+        parts[1] if parts[1] is not None else (ALL if targets is None else geometry_key(targets)),
         parts[2] if parts[2] is not None else _within_key(within),
     )
 
@@ -348,11 +357,14 @@ def _mask_geometry(within) -> shapely.Geometry | None:
         return None
     if isinstance(within, shapely.Geometry):
         if not (shapely.is_empty(within) or shapely.get_type_id(within) in _POLYGONAL):
-            raise InvalidParameter("the mask is not polygonal", param="within")
+            raise InvalidParameter("the mask is not polygonal", param="hazard")
         geoms = np.array([within], dtype=object)
     else:
-        geoms = to_equal_area(within, "within")
-    return shapely.union_all(geoms)
+        geoms = to_equal_area(within, "hazard")
+    try:
+        return shapely.union_all(geoms)
+    except GEOSException as exc:
+        raise InvalidParameter(f"invalid polygon geometry ({exc})", param="hazard") from exc
 
 
 def _refuse_invalid(geoms: np.ndarray, index: pd.Index, name: str) -> None:
@@ -382,10 +394,15 @@ def _refuse_overlaps(geoms: np.ndarray, index: pd.Index) -> None:
         )
 
 
+def _window(extent: np.ndarray) -> np.ndarray:
+    """``extent`` (minx, miny, maxx, maxy) padded on every side."""
+    pad = _CLIP_PAD * max(extent[2] - extent[0], extent[3] - extent[1], 1.0)
+    return extent + np.array([-pad, -pad, pad, pad])
+
+
 def _clip_to(geoms: np.ndarray, extent: np.ndarray) -> np.ndarray:
     """Cut polygons that reach beyond ``extent`` (padded) down to it; those within stay as they are."""
-    pad = _CLIP_PAD * max(extent[2] - extent[0], extent[3] - extent[1], 1.0)
-    window = extent + np.array([-pad, -pad, pad, pad])
+    window = _window(extent)
     bounds = shapely.bounds(geoms)
     outside = (bounds[:, 0] < window[0]) | (bounds[:, 1] < window[1]) | (bounds[:, 2] > window[2]) | (
         bounds[:, 3] > window[3]
@@ -427,15 +444,15 @@ def _shared_area(a: np.ndarray, b: np.ndarray, a_box: np.ndarray, b_box: np.ndar
     return area
 
 
-def _compute(src: np.ndarray, tgt: np.ndarray, mask, src_index: pd.Index, tgt_index: pd.Index) -> AreaWeights:
-    n_src, n_tgt = len(src), len(tgt)
+def _compute(src: np.ndarray, tgt: np.ndarray | None, mask, src_index: pd.Index, tgt_index: pd.Index) -> AreaWeights:
+    n_src, n_tgt = len(src), 1 if tgt is None else len(tgt)
     src_area = shapely.area(src)
     src_area = np.where(np.isnan(src_area), 0.0, src_area)
     usable = src_area > 0
     extent = shapely.total_bounds(src[usable]) if usable.any() else None
     if extent is None:
         return AreaWeights(sparse.csr_matrix((n_src, n_tgt)), src_index, tgt_index, src_area, {"candidates": 0})
-    tgt = _clip_to(tgt, extent)
+    tgt = np.array([shapely.box(*_window(extent))]) if tgt is None else _clip_to(tgt, extent)
 
     # Sources as seen through the mask: whole when inside it, cut once when crossing it.
     piece, piece_area, src_cut = src, src_area, np.zeros(n_src, bool)

@@ -38,9 +38,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from scipy import sparse
-from shapely.errors import GEOSException
 
 from geosvc.equity import areal, disparity, moe
 from geosvc.equity.population import TOTAL
@@ -125,22 +123,19 @@ def exposure_table(
     moes = units[[f"{c}_moe" for c in columns if f"{c}_moe" in units.columns]].astype(float)
     moes.columns = [c.removesuffix("_moe") for c in moes.columns]
     keys = keys or {}
-    zone = _hazard_zone(hazard)
-
+    _check_hazard(hazard)
     if places is None:
-        target = gpd.GeoSeries([zone], index=pd.Index([STATE], name="place_id"), crs=areal.EQUAL_AREA_CRS)
-        zone_key = f"zone:{keys['hazard']}" if keys.get("hazard") else None
-        exposed_w = areal.area_weights(units, target, cache=cache, key=(keys.get("units"), zone_key, "none"))
+        exposed_w = areal.area_weights(units, None, within=hazard, cache=cache,
+                                       key=(keys.get("units"), areal.ALL, keys.get("hazard")))
         base = sparse.csr_matrix(np.ones((len(units), 1)))
-        index, names = target.index, pd.Series([STATE], index=target.index)
+        index = pd.Index([STATE], name="place_id")
+        names = pd.Series([STATE], index=index)
     else:
-        key = (keys.get("units"), keys.get("places"), "none")
-        base_w = areal.area_weights(units, places, cache=cache, key=key)
+        base = areal.area_weights(units, places, cache=cache, key=(keys.get("units"), keys.get("places"), "none")).matrix
         exposed_w = areal.area_weights(
-            units, places, within=gpd.GeoSeries([zone], crs=areal.EQUAL_AREA_CRS), cache=cache,
-            key=(keys.get("units"), keys.get("places"), keys.get("hazard")), check_overlaps=False,
+            units, places, within=hazard, cache=cache, check_overlaps=False,
+            key=(keys.get("units"), keys.get("places"), keys.get("hazard")),
         )
-        base = base_w.matrix
         index, names = places.index, place_labels(places, place_name)
 
     table = _assemble(exposed_w.matrix, base, counts, moes, columns, index, names)
@@ -181,13 +176,13 @@ def _check_groups(units: gpd.GeoDataFrame, groups: list[str], reference: str) ->
     return groups
 
 
-def _hazard_zone(hazard: gpd.GeoDataFrame | gpd.GeoSeries) -> shapely.Geometry:
-    """Union of the hazard polygons in EPSG:5070 (empty when there are none)."""
-    geoms = areal.to_equal_area(hazard, "hazard")
-    try:
-        return shapely.union_all(geoms)
-    except GEOSException as exc:
-        raise InvalidParameter(f"invalid hazard geometry ({exc})", param="hazard") from exc
+def _check_hazard(hazard: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
+    """A hazard is polygons with a CRS (checked on the input, before any reprojection)."""
+    if hazard.crs is None:
+        raise InvalidParameter("has no CRS", param="hazard")
+    kinds = set(hazard.geometry.geom_type.dropna()) - {"Polygon", "MultiPolygon"}
+    if kinds:
+        raise InvalidParameter(f"must be polygons (got {', '.join(sorted(kinds))})", param="hazard")
 
 
 def _sums(matrix: sparse.csr_matrix, frame: pd.DataFrame, moes: pd.DataFrame | None = None) -> pd.DataFrame:

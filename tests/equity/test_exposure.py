@@ -105,13 +105,21 @@ def test_hazard_outside_the_state_exposes_nobody(toy):
     assert (out["exposed"] == 0).all() and (out["share"] == 0).all()
 
 
+def test_an_empty_hazard_selection_exposes_nobody(toy):
+    empty = gpd.GeoSeries([], crs=UTM)
+    places = gpd.GeoSeries([box(0, 0, 2500, 1000)], index=["w"], crs=UTM)
+    for where in (None, places):
+        out = exposure_table(toy, empty, where, groups=["hispanic"]).table
+        assert (out["exposed"] == 0).all() and (out["population"] > 0).all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"groups": ["asian"]}, "unknown group 'asian'"),
         ({"groups": ["hispanic"], "reference": "martian"}, "unknown reference group 'martian'"),
         ({"groups": ["hispanic"], "hazard": gpd.GeoSeries([shapely.LineString([(0, 0), (9, 9)])], crs=UTM)},
-         "not polygons.*Linestring"),
+         "must be polygons.*LineString"),
     ],
 )
 def test_bad_requests_are_refused(toy, kwargs, message):
