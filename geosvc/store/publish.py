@@ -13,7 +13,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geosvc.crs import crs_code
+from geosvc.crs import crs_code, same_crs
 from geosvc.errors import NotPublished, ValidationFailed
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -24,6 +24,9 @@ from geosvc.validate.findings import LayerReport
 
 CRS84 = "OGC:CRS84"
 EXAMPLES = 5
+GEOMETRY_NAMES = dict(enumerate(
+    ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"]
+))
 Step = Callable[[str], None]
 
 
@@ -75,6 +78,15 @@ def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     return types
 
 
+def _geometry_type(geoms: np.ndarray) -> str:
+    """One name for the layer: the single type, its Multi- form when mixed with it, else 'Geometry'."""
+    kinds = {GEOMETRY_NAMES[i] for i in np.unique(shapely.get_type_id(geoms))}
+    bases = {k.removeprefix("Multi") for k in kinds}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return f"Multi{bases.pop()}" if len(bases) == 1 else "Geometry"
+
+
 def normalize_features(
     data: gpd.GeoDataFrame, record: LayerRecord, settings: Settings
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -82,16 +94,16 @@ def normalize_features(
     notes: list[str] = []
     if data.crs is None:
         raise ValidationFailed("source has no CRS; cannot reproject to CRS84", layer=record.id)
-    report_crs = data.crs
-    geoms = data.geometry.array
-    empty = (shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    native = crs_code(data.crs)
+    geoms = np.asarray(data.geometry.array)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if empty.any():
         notes.append(
             f"dropped {int(empty.sum())} feature(s) with null or empty geometry "
             f"(e.g. {_labels(data, empty, record.id_field)})"
         )
         data = data.loc[~empty]
-    geoms = data.geometry.to_numpy()
+        geoms = geoms[~empty]
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
         repaired = geoms.copy()
@@ -105,7 +117,12 @@ def normalize_features(
         if collapsed.any():
             notes.append(f"dropped {int(collapsed.sum())} feature(s) that collapsed to nothing when repaired")
             data = data.loc[~collapsed]
-    data = data.to_crs(CRS84)
+    if same_crs(data.crs, CRS84):  # lon/lat on WGS 84 already (geopandas keeps x = longitude)
+        data = data.set_crs(CRS84, allow_override=True)
+        notes.append(f"native CRS {native} has the same coordinates as CRS84 (lon/lat); labelled CRS84")
+    else:
+        data = data.to_crs(CRS84)
+        notes.append(f"reprojected from {native} to CRS84 (lon/lat)")
     if record.clip_to_state:
         before = len(data)
         data = data.loc[data.intersects(shapely.box(*settings.state_bbox))]
@@ -115,7 +132,6 @@ def normalize_features(
         )
     if data.empty:
         raise ValidationFailed("no features left to publish after normalisation", layer=record.id)
-    notes.append(f"reprojected from {crs_code(report_crs)} to CRS84 (lon/lat)")
     return data.reset_index(drop=True), notes
 
 
@@ -131,15 +147,16 @@ def _publish_vector(record, report, store, settings, step: Step) -> PublishedLay
         pyogrio.write_dataframe(
             data, artifact, layer=record.id, driver="GPKG", use_arrow=True, FID="geosvc_fid", SPATIAL_INDEX="YES"
         )
+        step("syncing to disk")
         fsync_path(artifact)
+        step("hashing")
+        checksum = sha256_file(artifact)
         step("recording version")
-        kinds = set(data.geom_type)
-        bases = {k.removeprefix("Multi") for k in kinds}
-        geometry_type = kinds.pop() if len(kinds) == 1 else f"Multi{bases.pop()}" if len(bases) == 1 else "Geometry"
+        geometry_type = _geometry_type(np.asarray(data.geometry.array))
         return store.publish(
             record,
             artifact,
-            checksum=sha256_file(artifact),
+            checksum=checksum,
             native_crs=native_crs,
             bbox=tuple(data.total_bounds),
             feature_count=len(data),
