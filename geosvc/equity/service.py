@@ -86,7 +86,7 @@ class EquityService:
         self.settings = settings
         self.weights = areal.WeightCache(maxsize=4 * cache_size)
         self._cache = _Lru(cache_size)
-        self._answers = _Lru(cache_size)
+        self._answers = _Lru(max(4, cache_size // 4))  # answers keep their encodings: fewer
         self._lock = threading.RLock()
 
     def run(self, operation: str, request) -> Report:

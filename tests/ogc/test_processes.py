@@ -113,3 +113,12 @@ def test_bad_inputs_fail_with_a_400_naming_the_cause(http, process_id, inputs, w
     response = http.post(f"/ogc/processes/{process_id}/execution", json={"inputs": inputs})
     assert response.status_code == 400, response.text
     assert words in response.json()["description"]
+
+
+def test_openapi_documents_the_processes_without_external_refs(http):
+    response = http.get("/ogc/openapi", params={"f": "json"},
+                        headers={"Accept": "application/vnd.oai.openapi+json;version=3.0"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {f"/processes/{p}/execution" for p in PROCESSORS} <= set(paths)
+    assert '"$ref": "http' not in response.text and '"$ref":"http' not in response.text
