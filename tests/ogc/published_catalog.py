@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from geosvc.records.loader import load_records
 from geosvc.settings import Settings, load_settings
@@ -68,3 +70,30 @@ def _wait_ready(proc: subprocess.Popen, base: str, log_path: Path, timeout: floa
             pass
         time.sleep(0.3)
     raise RuntimeError(f"server not ready after {timeout} s: {log_path.read_text()[-2000:]}")
+
+
+@dataclass(frozen=True)
+class ServedCatalog:
+    """The published sample catalog and the URL of a real server process serving it."""
+
+    settings: Settings
+    store: GpkgStore
+    base_url: str
+
+
+_SERVED = pytest.StashKey[ServedCatalog]()
+
+
+def served_catalog(request: pytest.FixtureRequest) -> ServedCatalog:
+    """One published catalog and server per test session (per xdist worker), stopped at session end.
+
+    Call it from a fixture of any scope; the first call publishes (~10 s) and starts the server (~20 s).
+    """
+    config = request.config
+    if _SERVED not in config.stash:
+        stack = ExitStack()
+        config.add_cleanup(stack.close)
+        store_dir = request.getfixturevalue("tmp_path_factory").mktemp("served-catalog")
+        settings, store = publish_catalog(store_dir)
+        config.stash[_SERVED] = ServedCatalog(settings, store, stack.enter_context(running_server(settings)))
+    return config.stash[_SERVED]

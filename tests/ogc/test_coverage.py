@@ -22,7 +22,7 @@ from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.coverage import COG_MEDIA_TYPE, coverage_links, raster_resource
 from geosvc.ogc.coverage_guard import bbox_to_crs, check_coverage_query, raster_grid
-from published_catalog import publish_catalog, running_server
+from published_catalog import served_catalog
 
 RASTER = "ct-population-density"
 EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -30,19 +30,18 @@ HARTFORD = "-72.8,41.5,-72.6,41.7"
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory):
-    return publish_catalog(tmp_path_factory.mktemp("coverage-store"))
+def served(request):
+    return served_catalog(request)
 
 
 @pytest.fixture(scope="module")
-def raster(catalog):
-    return catalog[1].get(RASTER)
+def raster(served):
+    return served.store.get(RASTER)
 
 
 @pytest.fixture(scope="module")
-def server(catalog):
-    with running_server(catalog[0]) as base:
-        yield base
+def server(served):
+    return served.base_url
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +101,8 @@ def test_bbox_to_crs_honours_axis_order():
     assert lonlat == pytest.approx((-72.8, 41.5, -72.6, 41.7))
 
 
-def test_raster_resource_links_the_cog(catalog, raster):
-    resource_id, resource = raster_resource(raster, catalog[0])
+def test_raster_resource_links_the_cog(served, raster):
+    resource_id, resource = raster_resource(raster, served.settings)
     assert resource_id == RASTER
     assert resource["providers"][0]["type"] == "coverage"
     assert resource["providers"][0]["data"] == str(raster.path)
@@ -195,6 +194,7 @@ def test_cog_range_requests(http, raster):
     assert http.get("/ogc/collections/ct-towns/cog.tif").status_code == 404
 
 
+@pytest.mark.clients
 def test_gdal_reads_cog_over_vsicurl(server, raster):
     url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(url) as remote:
@@ -207,6 +207,7 @@ def test_gdal_reads_cog_over_vsicurl(server, raster):
             np.testing.assert_array_equal(remote.read(1, out_shape=(153, 153)), local.read(1, out_shape=(153, 153)))
 
 
+@pytest.mark.clients
 @pytest.mark.skipif(shutil.which("gdalinfo") is None, reason="gdalinfo (Debian gdal-bin) not installed")
 def test_gdalinfo_reads_cog_over_vsicurl(server, raster):
     url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"

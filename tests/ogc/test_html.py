@@ -20,7 +20,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 
 from geosvc.ogc.assets import static_dir, template_dir
-from published_catalog import publish_catalog, running_server
+from published_catalog import served_catalog
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -80,10 +80,8 @@ def test_every_stock_template_with_cdn_assets_is_overridden_or_unserved():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    settings, _ = publish_catalog(tmp_path_factory.mktemp("html-store"))
-    with running_server(settings) as base:
-        yield base
+def server(request):
+    return served_catalog(request).base_url
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +147,7 @@ def _blue_pixels(png: Path) -> int:
     return int((np.abs(rgb - LEAFLET_BLUE[:, None, None]).sum(axis=0) < 40).sum())
 
 
+@pytest.mark.clients
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium (Debian package) not installed")
 @pytest.mark.parametrize(
     ("name", "min_paths", "min_markers"),

@@ -20,22 +20,22 @@ from geosvc.ogc.records import (
     search_records,
 )
 from geosvc.ogc.records_provider import RecordsProvider
-from published_catalog import publish_catalog, running_server
+from published_catalog import served_catalog
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory):
-    return publish_catalog(tmp_path_factory.mktemp("records-store"))
+def served(request):
+    return served_catalog(request)
 
 
 @pytest.fixture(scope="module")
-def layers(catalog):
-    return catalog[1].published()
+def layers(served):
+    return served.store.published()
 
 
 @pytest.fixture(scope="module")
-def ogc_url(catalog):
-    return catalog[0].base_url + MOUNT_PATH
+def ogc_url(served):
+    return served.settings.base_url + MOUNT_PATH
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,8 @@ def records(layers, ogc_url):
 
 
 @pytest.fixture(scope="module")
-def provider(catalog, layers):
-    return RecordsProvider(records_resource(layers, catalog[0])["providers"][0])
+def provider(served, layers):
+    return RecordsProvider(records_resource(layers, served.settings)["providers"][0])
 
 
 def _ids(records):
@@ -163,17 +163,17 @@ def test_provider_refuses_what_it_cannot_honour(provider):
     assert provider.get("ct-towns")["properties"]["theme"] == "boundaries"
 
 
-def test_add_records_extension(catalog, layers):
+def test_add_records_extension(served, layers):
     config = {"resources": {}}
-    add_records(config, layers, catalog[0])
+    add_records(config, layers, served.settings)
     resource = config["resources"][RECORDS_ID]
     assert resource["providers"][0]["type"] == "record"
     assert resource["extents"]["spatial"]["bbox"][0] < -100  # the national drought layer widens it
 
 
 @pytest.fixture(scope="module")
-def http(catalog):
-    with running_server(catalog[0]) as base, httpx.Client(base_url=f"{base}/ogc", timeout=60) as client:
+def http(served):
+    with httpx.Client(base_url=f"{served.base_url}/ogc", timeout=60) as client:
         yield client
 
 
