@@ -51,6 +51,7 @@ METHOD = "area-weighted, allocate_total=False, EPSG:5070"
 ALL = "all"
 """Target id of ``area_weights(sources, None, ...)``: one target holding every source."""
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+_CHUNK = 512  # pairs intersected at once (bounds the memory held by intermediate geometries)
 _CLIP_PAD = 0.01  # pad of the sources' extent (fraction of its size) when clipping huge targets
 
 
@@ -438,10 +439,19 @@ def _shared_area(a: np.ndarray, b: np.ndarray, a_box: np.ndarray, b_box: np.ndar
     area = np.empty(len(a))
     b_box = b_box & ~a_box
     general = ~(a_box | b_box)
-    area[a_box] = _clip_area(b[a_box], a_bounds[a_box])
-    area[b_box] = _clip_area(a[b_box], b_bounds[b_box])
-    area[general] = shapely.area(shapely.intersection(a[general], b[general]))
+    area[a_box] = _chunked(_clip_area, b[a_box], a_bounds[a_box])
+    area[b_box] = _chunked(_clip_area, a[b_box], b_bounds[b_box])
+    area[general] = _chunked(lambda x, y: shapely.area(shapely.intersection(x, y)), a[general], b[general])
     return area
+
+
+def _chunked(area_of, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``area_of(a, b)`` over slices, so the intermediate geometries of only one slice are alive."""
+    out = np.empty(len(a))
+    for start in range(0, len(a), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        out[part] = area_of(a[part], b[part])
+    return out
 
 
 def _compute(src: np.ndarray, tgt: np.ndarray | None, mask, src_index: pd.Index, tgt_index: pd.Index) -> AreaWeights:
