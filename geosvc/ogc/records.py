@@ -244,7 +244,11 @@ def catalog_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
 
 
 def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
-    """pygeoapi ``catalog`` resource of the registry (added under :data:`RECORDS_ID` by :func:`add_records`)."""
+    """pygeoapi ``catalog`` resource of the registry (added under :data:`RECORDS_ID` by :func:`add_records`).
+
+    The provider lists exactly the served ``layers`` at their served versions (``layers: {id: version}``),
+    so the catalog agrees with the collections until the next restart, whatever is published meanwhile.
+    """
     listed = catalog_layers(layers)
     boxes = [layer.bbox for layer in listed] or [(-180.0, -90.0, 180.0, 90.0)]
     bbox = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
@@ -263,6 +267,7 @@ def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
                 "name": "geosvc.ogc.records_provider.RecordsProvider",
                 "data": str(settings.store_dir),
                 "ogc_url": settings.base_url + MOUNT_PATH,
+                "layers": {layer.id: layer.version for layer in listed},
                 "id_field": "id",
                 "title_field": "title",
                 "crs": [CRS84_URI, EPSG4326_URI],

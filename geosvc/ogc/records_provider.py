@@ -1,8 +1,8 @@
 """pygeoapi record provider of the layer catalog (loaded by dotted path from the config).
 
-pygeoapi builds a provider per request; this one reads the store's published layers (a small
-SQLite query), turns them into records with :func:`geosvc.ogc.records.layer_record` and searches
-them. ``include_extra_query_parameters`` is on so that every non-standard query parameter reaches
+pygeoapi builds a provider per request; this one reads the served layer versions from the store (one
+small SQLite query, more only if newer versions were published since start-up), turns them into
+records with :func:`geosvc.ogc.records.layer_record` and searches them. ``include_extra_query_parameters`` is on so that every non-standard query parameter reaches
 :func:`geosvc.ogc.records.search_records`, which refuses the ones it cannot honour.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.records import catalog_layers, filter_records, layer_record, search_records
+from geosvc.ogc.records import filter_records, layer_record, search_records
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore
 
@@ -34,11 +34,12 @@ class RecordsQueryError(ProviderInvalidQueryError):
 
 
 class RecordsProvider(BaseProvider):
-    """Records of the published public layers of the store in ``provider_def['data']``."""
+    """Records of the layer versions ``provider_def['layers']`` (``{id: version}``) of the store in ``data``."""
 
     def __init__(self, provider_def: dict):
         super().__init__(provider_def)
         self.ogc_url = provider_def["ogc_url"]
+        self.served: dict[str, int] = provider_def["layers"]
         self.store = GpkgStore(load_settings(store_dir=Path(self.data)))
         self._fields = dict(_FIELDS)
 
@@ -47,7 +48,13 @@ class RecordsProvider(BaseProvider):
         return self._fields
 
     def _records(self) -> list[dict]:
-        return [layer_record(layer, self.ogc_url) for layer in catalog_layers(self.store.published())]
+        latest = {layer.id: layer for layer in self.store.published()}
+        layers = [
+            latest[layer_id] if layer_id in latest and latest[layer_id].version == version
+            else self.store.get(layer_id, version)
+            for layer_id, version in sorted(self.served.items())
+        ]  # fmt: skip
+        return [layer_record(layer, self.ogc_url) for layer in layers]
 
     def query(
         self,

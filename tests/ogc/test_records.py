@@ -20,6 +20,11 @@ from geosvc.ogc.records import (
     search_records,
 )
 from geosvc.ogc.records_provider import RecordsProvider
+from geosvc.records.loader import load_records
+from geosvc.settings import load_settings
+from geosvc.store.gpkg import GpkgStore
+from geosvc.store.publish import publish_layer
+from geosvc.validate.layer import validate_layer
 from published_catalog import served_catalog
 
 
@@ -258,3 +263,22 @@ def test_http_unknown_or_bad_params_are_400(http, path, query, param):
     body = response.json()
     assert body["code"] == "InvalidParameterValue"
     assert f"parameter '{param}'" in body["description"]
+
+
+def test_provider_lists_the_served_versions_only(tmp_path):
+    settings = load_settings(store_dir=tmp_path)
+    store = GpkgStore(settings)
+    records = load_records(settings.layers_dir, ["ct-towns", "ct-hospitals"])
+    for record in records.values():
+        publish_layer(record, validate_layer(record, settings), store, settings)
+    served = store.published()
+    provider_def = records_resource(served[:1], settings)["providers"][0]
+    towns = records["ct-towns"]
+    newer = towns.model_copy(update={"title": "Connecticut towns, republished"})
+    publish_layer(newer, validate_layer(newer, settings), store, settings)
+    assert store.get("ct-towns").version == 2
+    listed = RecordsProvider(provider_def).query(limit=10)["features"]
+    assert [r["id"] for r in listed] == [served[0].id]
+    assert listed[0]["properties"]["version"] == served[0].version
+    both = RecordsProvider(records_resource(served, settings)["providers"][0]).get("ct-towns")
+    assert both["properties"]["title"] == towns.title and both["properties"]["version"] == 1
