@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,18 @@ def write_run_files(config: dict[str, Any], run_dir: Path) -> tuple[Path, Path, 
 
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "pygeoapi-config.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    _write_atomic(config_path, yaml.safe_dump(config, sort_keys=False).encode())
     openapi = fix_openapi(get_oas(config))
     openapi_path = run_dir / "pygeoapi-openapi.json"
-    openapi_path.write_bytes(orjson.dumps(openapi))
+    _write_atomic(openapi_path, orjson.dumps(openapi))
     return config_path, openapi_path, openapi
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # Several servers may start on one store at once (e.g. test workers): never expose a half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def load_pygeoapi(config: dict[str, Any], run_dir: Path, cache: IndexCache, store_dir: Path) -> MountedOgc:
