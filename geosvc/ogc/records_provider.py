@@ -8,11 +8,17 @@ records with :func:`geosvc.ogc.records.layer_record` and searches them. ``includ
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
-from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderConnectionError,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+)
 
-from geosvc.errors import InvalidParameter
+from geosvc.errors import GeosvcError, InvalidParameter
 from geosvc.ogc.records import filter_records, layer_record, search_records
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore
@@ -33,6 +39,12 @@ class RecordsQueryError(ProviderInvalidQueryError):
     ogc_exception_code = InvalidParameter.ogc_code
 
 
+class RecordsStoreError(ProviderConnectionError):
+    """The store cannot give a served layer version (removed or unreadable): 503, the catalog is stale."""
+
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
 class RecordsProvider(BaseProvider):
     """Records of the layer versions ``provider_def['layers']`` (``{id: version}``) of the store in ``data``."""
 
@@ -48,12 +60,15 @@ class RecordsProvider(BaseProvider):
         return self._fields
 
     def _records(self) -> list[dict]:
-        latest = {layer.id: layer for layer in self.store.published()}
-        layers = [
-            latest[layer_id] if layer_id in latest and latest[layer_id].version == version
-            else self.store.get(layer_id, version)
-            for layer_id, version in sorted(self.served.items())
-        ]  # fmt: skip
+        try:
+            latest = {layer.id: layer for layer in self.store.published()}
+            layers = [
+                latest[layer_id] if layer_id in latest and latest[layer_id].version == version
+                else self.store.get(layer_id, version)
+                for layer_id, version in sorted(self.served.items())
+            ]  # fmt: skip
+        except GeosvcError as err:
+            raise RecordsStoreError(user_msg=f"the catalog cannot be read from the store: {err}") from err
         return [layer_record(layer, self.ogc_url) for layer in layers]
 
     def query(

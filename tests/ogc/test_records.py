@@ -19,7 +19,7 @@ from geosvc.ogc.records import (
     records_resource,
     search_records,
 )
-from geosvc.ogc.records_provider import RecordsProvider
+from geosvc.ogc.records_provider import RecordsProvider, RecordsStoreError
 from geosvc.records.loader import load_records
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore
@@ -282,3 +282,7 @@ def test_provider_lists_the_served_versions_only(tmp_path):
     assert listed[0]["properties"]["version"] == served[0].version
     both = RecordsProvider(records_resource(served, settings)["providers"][0]).get("ct-towns")
     assert both["properties"]["title"] == towns.title and both["properties"]["version"] == 1
+    gone = records_resource(served, settings)["providers"][0] | {"layers": {"ct-towns": 7}}
+    with pytest.raises(RecordsStoreError) as stale:
+        RecordsProvider(gone).query()
+    assert stale.value.http_status_code == 503 and "ct-towns" in stale.value.message
