@@ -329,3 +329,38 @@ def test_toy_exposure_reproduces_the_methods_reference_values(toy_service):
     assert [round(hisp[c], 1) for c in ("rd_per_1000", "rd_low", "rd_high")] == [185.7, 120.2, 251.3]
     assert hisp["reliability"] == "high" and not hisp["use_caution"]
     assert pd.isna(white["rr"])  # the reference itself
+
+
+@hsettings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 40, allow_nan=False), min_size=2, max_size=4), min_size=1, max_size=5),
+       st.booleans(), st.integers(K, 20))
+def test_place_tables_never_publish_small_counts_nor_lone_withheld_cells(cells, inline, k):
+    """protect_place_table on random place × group tables (groups, place totals, overall row)."""
+    from geosvc.equity.protection import ALL_PLACES, TOTAL, protect_place_table
+
+    n_groups = min(len(row) for row in cells)
+    rows = []
+    for p, row in enumerate(cells):
+        groups = row[:n_groups]
+        for g, value in enumerate(groups):
+            rows.append({"place_id": f"p{p}", "group": f"g{g}", "population": value + 30, "exposed": value})
+        rows.append({"place_id": f"p{p}", "group": TOTAL, "population": sum(groups) + 30 * n_groups,
+                     "exposed": sum(groups)})
+    table = pd.DataFrame(rows)
+    overall = table.groupby("group", sort=False)[["population", "exposed"]].sum().reset_index()
+    table = pd.concat([table, overall.assign(place_id=ALL_PLACES)], ignore_index=True)
+    table["share"] = table["exposed"] / table["population"]
+    table["share_moe"] = np.nan
+    table["rate_per_1000"] = 1000 * table["share"]
+    for column in ("rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high"):
+        table[column] = 1.0
+    out, protections = protect_place_table(table, k=k, k_floor=K, reference="total", inline=inline)
+    assert small_counts(out[COUNTS].to_numpy().ravel(), k) == []
+    for column in COUNTS:
+        hidden = out[f"{column}_suppressed"].notna() | out[column].isna()
+        assert not (hidden.groupby(out["place_id"]).sum() == 1).any()
+        assert not (hidden.groupby(out["group"]).sum() == 1).any()
+    assert out.loc[out["exposed"].isna(), "share"].isna().all()
+    assert out.loc[out["exposed"].isna(), "rate_per_1000"].isna().all()
+    if inline:
+        assert (out["exposed"].dropna() % 5 == 0).all() and "rounding" in protections["applied"]
