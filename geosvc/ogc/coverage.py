@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
-from geosvc.errors import NotFound
+from geosvc.errors import NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH, layer_description, layer_extents, layer_links
 from geosvc.ogc.coverage_guard import QueryGuard, coverage_check, coverage_path
 from geosvc.settings import Settings
@@ -105,6 +105,8 @@ def coverage_router(layers: Iterable[PublishedLayer], prefix: str = "/ogc") -> A
         layer = rasters.get(collection_id)
         if layer is None:
             raise NotFound(f"no raster collection '{collection_id}'", layer=collection_id)
+        if not layer.path.is_file():
+            raise StoreError(f"published file of version {layer.version} is missing", layer=layer.id)
         headers = {
             "ETag": layer.etag,
             "Last-Modified": _http_date(layer.published_at),

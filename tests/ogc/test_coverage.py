@@ -6,6 +6,7 @@ and served by a real uvicorn process; GDAL reads the COG through ``/vsicurl/``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -14,13 +15,16 @@ import httpx
 import numpy as np
 import pytest
 import rasterio
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 from starlette.datastructures import QueryParams
 
+from geosvc.api.errors import install_error_handlers
 from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.coverage import COG_MEDIA_TYPE, coverage_links, raster_resource
+from geosvc.ogc.coverage import COG_MEDIA_TYPE, coverage_links, coverage_router, raster_resource
 from geosvc.ogc.coverage_guard import bbox_to_crs, check_coverage_query, raster_grid
 from published_catalog import served_catalog
 
@@ -217,3 +221,15 @@ def test_gdalinfo_reads_cog_over_vsicurl(server, raster):
         assert info["size"] == [local.width, local.height]
     assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
     assert 'ID["EPSG",5070]' in info["coordinateSystem"]["wkt"]
+
+
+def test_cog_route_without_its_file_is_503(raster, tmp_path):
+    gone = dataclasses.replace(raster, path=tmp_path / "gone.tif")
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(coverage_router([raster, dataclasses.replace(gone, id="gone-raster")]))
+    with TestClient(app) as client:
+        assert client.get(f"/ogc/collections/{RASTER}/cog.tif", headers={"Range": "bytes=0-1"}).status_code == 206
+        missing = client.get("/ogc/collections/gone-raster/cog.tif")
+        assert missing.status_code == 503 and "gone-raster" in missing.text
+        assert client.get("/ogc/collections/nope/cog.tif").status_code == 404
