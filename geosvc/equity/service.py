@@ -32,7 +32,7 @@ from geosvc.equity.requests import (
 )
 from geosvc.equity.suppression import DERIVED, apply_disclosure_control, resolve_k
 from geosvc.equity.zones import read_inline_zone
-from geosvc.errors import InvalidParameter
+from geosvc.errors import InvalidParameter, NotFound
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer, Store
 
@@ -100,8 +100,13 @@ class EquityService:
 
     # -- layers ------------------------------------------------------------------------------
     def layer(self, layer_id: str, param: str) -> PublishedLayer:
-        """The latest published vector version (404 when unknown, 400 for a raster)."""
+        """The latest published public vector version (404 when unknown or restricted, 400 for a raster).
+
+        Restricted layers are not served until access control exists, so they are not analysed either.
+        """
         layer = self.store.get(layer_id)
+        if layer.record.sensitivity != "public":
+            raise NotFound("no published version", layer=layer_id)
         if layer.kind != "vector":
             raise InvalidParameter(f"'{layer_id}' is a {layer.kind} layer, not a vector collection", param=param)
         return layer

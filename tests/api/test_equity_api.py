@@ -202,6 +202,7 @@ def test_geojson_of_an_answer_without_places_is_a_clear_400(client):
     ("exposure", {**EXPOSURE, "population": "no-such-layer"}, 404, "no-such-layer"),
     ("exposure", {**EXPOSURE, "places": "no-such-layer"}, 404, "no-such-layer"),
     ("exposure", {**EXPOSURE, "population": "ct-towns"}, 400, "equity dimensions"),
+    ("exposure", {**EXPOSURE, "population": "ct-tracts-restricted"}, 404, "ct-tracts-restricted"),
     ("exposure", {**EXPOSURE, "groups": ["martians"]}, 400, "martians"),
     ("exposure", {**EXPOSURE, "k": 3}, 400, "'k'"),
     ("exposure", {**EXPOSURE, "hazard": {"collection": "ct-hospitals"}}, 400, "not a polygon"),

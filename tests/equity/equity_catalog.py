@@ -16,6 +16,8 @@ from geosvc.validate.layer import validate_layer
 
 EQUITY_LAYERS = ["ct-tracts-2010", "ct-towns", "us-drought-20161004", "ct-hospitals"]
 """Population with equity dimensions, places, a national hazard layer, facilities."""
+RESTRICTED = "ct-tracts-restricted"
+"""A restricted copy of the tracts (never served, so never analysed)."""
 
 DROUGHT = {"collection": "us-drought-20161004", "filter": "DM >= 2"}
 HARTFORD_BOX = {"type": "Polygon", "coordinates": [[[-72.75, 41.72], [-72.62, 41.72], [-72.62, 41.80],
@@ -24,10 +26,12 @@ HARTFORD_BOX = {"type": "Polygon", "coordinates": [[[-72.75, 41.72], [-72.62, 41
 
 
 def publish_equity_sample(store_dir: Path) -> tuple[Settings, GpkgStore]:
-    """Validate and publish :data:`EQUITY_LAYERS` into ``store_dir`` with the real store."""
+    """Validate and publish :data:`EQUITY_LAYERS` (and :data:`RESTRICTED`) into ``store_dir``."""
     settings = load_settings(store_dir=store_dir)
     store = GpkgStore(settings)
-    for record in publish_order(load_records(settings.layers_dir, EQUITY_LAYERS).values()):
+    records = load_records(settings.layers_dir, EQUITY_LAYERS)
+    records[RESTRICTED] = records["ct-tracts-2010"].model_copy(update={"id": RESTRICTED, "sensitivity": "restricted"})
+    for record in publish_order(records.values()):
         publish_layer(record, validate_layer(record, settings), store, settings)
     return settings, store
 

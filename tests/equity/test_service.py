@@ -164,6 +164,7 @@ def test_hazard_outside_the_state_gives_zero_exposure(service):
     ({"places": "no-such-layer"}, NotFound, None),
     ({"hazard": {"collection": "no-such-layer"}}, NotFound, None),
     ({"population": "ct-towns"}, InvalidParameter, "population"),
+    ({"population": "ct-tracts-restricted"}, NotFound, None),
     ({"groups": ["martians"]}, InvalidParameter, "groups"),
     ({"reference": "martians"}, InvalidParameter, "reference"),
     ({"k": 5}, InvalidParameter, "k"),
