@@ -3,7 +3,8 @@
 :func:`layer_record` turns a :class:`PublishedLayer` into an OGC API Records GeoJSON record with links
 to the layer's collection, items, queryables, coverage / COG and licence; :func:`search_records`
 applies the catalog's query parameters; :func:`records_resource` is the pygeoapi ``catalog``
-resource served by :class:`geosvc.ogc.records_provider.RecordsProvider`.
+resource served by :class:`geosvc.ogc.records_provider.RecordsProvider`, and
+:func:`check_records_query` refuses (400), ahead of pygeoapi, what it would silently ignore.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Iterable
 
 import geopandas as gpd
 import shapely
-
 from fastapi import FastAPI
 from pygeofilter import ast
 from starlette.datastructures import QueryParams
@@ -22,7 +22,7 @@ from starlette.datastructures import QueryParams
 from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter, RecordError
 from geosvc.ogc.config import MOUNT_PATH
-from geosvc.ogc.coverage import COG_MEDIA_TYPE, COVERAGE_REL, GEOTIFF_MEDIA_TYPE, cog_href
+from geosvc.ogc.coverage import coverage_links
 from geosvc.ogc.coverage_guard import QueryGuard
 from geosvc.ogc.cql import evaluate_filter, parse_filter
 from geosvc.ogc.crs import check_crs_uri
@@ -95,10 +95,7 @@ def record_links(layer: PublishedLayer, ogc_url: str) -> list[dict]:
             },
         ]
     else:
-        links += [
-            {"rel": COVERAGE_REL, "type": GEOTIFF_MEDIA_TYPE, "title": f"{title} (coverage)", "href": f"{base}/coverage?f=GTiff"},
-            {"rel": "enclosure", "type": COG_MEDIA_TYPE, "title": f"{title} (COG)", "href": cog_href(ogc_url, layer.id)},
-        ]
+        links += coverage_links(layer, ogc_url)
     license_ = layer.record.license
     if license_ and license_.url:
         links.append({"rel": "license", "type": "text/html", "title": license_.name, "href": license_.url})
