@@ -52,15 +52,20 @@ def dumps(value) -> str:
 
 
 @contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection (WAL, so readers never block on a publish); closed on exit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def connect(path: Path, *, init: bool = True) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection (WAL, so readers never block on a publish); closed on exit.
+
+    ``init`` creates the folder, switches the database to WAL and creates missing tables.
+    """
+    if init:
+        path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
-        con.executescript(SCHEMA)
+        if init:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
         yield con
     finally:
         con.close()

@@ -74,6 +74,12 @@ class GpkgStore:
     def __init__(self, settings: Settings):
         self.root = settings.store_dir
         self.catalog = settings.catalog_path
+        self._ready = False  # catalog folder, WAL mode and tables ensured
+
+    def _connect(self):
+        con = connect(self.catalog, init=not self._ready)
+        self._ready = True
+        return con
 
     # -- reading -------------------------------------------------------------------------------
     def _layer(self, row: sqlite3.Row) -> PublishedLayer:
@@ -95,7 +101,7 @@ class GpkgStore:
 
     def published(self) -> list[PublishedLayer]:
         """Latest published version of every layer, sorted by id."""
-        with connect(self.catalog) as con:
+        with self._connect() as con:
             rows = con.execute(
                 "SELECT v.* FROM layer_versions v JOIN (SELECT layer_id, MAX(version) AS version "
                 "FROM layer_versions GROUP BY layer_id) m USING (layer_id, version) ORDER BY v.layer_id"
@@ -104,7 +110,7 @@ class GpkgStore:
 
     def versions(self, layer_id: str) -> list[PublishedLayer]:
         """Every published version of a layer, oldest first (empty if never published)."""
-        with connect(self.catalog) as con:
+        with self._connect() as con:
             rows = con.execute(
                 "SELECT * FROM layer_versions WHERE layer_id = ? ORDER BY version", (layer_id,)
             ).fetchall()
@@ -116,7 +122,7 @@ class GpkgStore:
         args: tuple = (layer_id,)
         if version is not None:
             sql, args = sql + " AND version = ?", (layer_id, version)
-        with connect(self.catalog) as con:
+        with self._connect() as con:
             row = con.execute(sql + " ORDER BY version DESC LIMIT 1", args).fetchone()
         if row is None:
             which = f"version {version}" if version is not None else "no published version"
@@ -146,7 +152,7 @@ class GpkgStore:
         target_dir = self.root / "layers" / record.id
         target_dir.mkdir(parents=True, exist_ok=True)
         published_at = utcnow()
-        with connect(self.catalog) as con:
+        with self._connect() as con:
             try:
                 con.execute("BEGIN IMMEDIATE")
                 (latest,) = con.execute(
@@ -188,7 +194,7 @@ class GpkgStore:
         """Store one validation run of a layer; returns its run id."""
         findings = [f.as_dict() for f in report.findings]
         count = {sev: sum(f["severity"] == sev for f in findings) for sev in ("error", "warning")}
-        with connect(self.catalog) as con:
+        with self._connect() as con:
             cur = con.execute(
                 "INSERT INTO validation_runs (layer_id, run_at, ok, errors, warnings, completeness, stale, findings)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -215,7 +221,7 @@ class GpkgStore:
                 f"SELECT * FROM validation_runs WHERE run_id IN "
                 f"(SELECT MAX(run_id) FROM validation_runs {where} GROUP BY layer_id)"
             )
-        with connect(self.catalog) as con:
+        with self._connect() as con:
             rows = con.execute(sql + " ORDER BY layer_id, run_id", args).fetchall()
         return [
             ValidationRun(

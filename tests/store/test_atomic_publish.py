@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import make_record, ok_report, points_frame
+from store_helpers import make_record, ok_report, points_frame
 
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore, sha256_file

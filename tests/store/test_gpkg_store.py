@@ -6,7 +6,7 @@ import sqlite3
 
 import pyogrio
 import pytest
-from conftest import make_record, ok_report, points_frame
+from store_helpers import make_record, ok_report, points_frame
 
 from geosvc.errors import NotPublished, StoreError
 from geosvc.store.gpkg import sha256_file

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-from conftest import make_record, ok_report, points_frame
+from store_helpers import make_record, ok_report, points_frame
 from rasterio.transform import from_origin
 
 from geosvc.errors import ValidationFailed
