@@ -10,6 +10,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -233,3 +234,44 @@ def test_cog_route_without_its_file_is_503(raster, tmp_path):
         missing = client.get("/ogc/collections/gone-raster/cog.tif")
         assert missing.status_code == 503 and "gone-raster" in missing.text
         assert client.get("/ogc/collections/nope/cog.tif").status_code == 404
+
+
+QGIS_PROBE = """
+import json, sys
+from qgis.core import QgsApplication, QgsRasterLayer
+app = QgsApplication([], False)
+app.initQgis()
+layer = QgsRasterLayer(sys.argv[1], "cog", "gdal")
+out = {"valid": layer.isValid()}
+if layer.isValid():
+    ext = layer.extent()
+    out |= {"size": [layer.width(), layer.height()], "crs": layer.crs().authid(),
+            "extent": [ext.xMinimum(), ext.yMinimum(), ext.xMaximum(), ext.yMaximum()],
+            "max": layer.dataProvider().bandStatistics(1).maximumValue}
+print(json.dumps(out))
+app.exitQgis()
+"""
+
+
+def _system_qgis() -> bool:
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import qgis.core"], capture_output=True, timeout=60)
+    return probe.returncode == 0
+
+
+@pytest.mark.clients
+def test_qgis_opens_cog_over_vsicurl(server, raster, tmp_path):
+    if not Path("/usr/bin/python3").exists() or not _system_qgis():
+        pytest.skip("PyQGIS (Debian python3-qgis) not installed")
+    script = tmp_path / "qgis_cog.py"
+    script.write_text(QGIS_PROBE)
+    env = {"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"
+    run = subprocess.run(["/usr/bin/python3", str(script), url], capture_output=True, text=True, timeout=120, env=env)
+    info = json.loads(run.stdout.strip().splitlines()[-1])
+    assert info["valid"], run.stderr[-2000:]
+    with rasterio.open(raster.path) as local:
+        data = local.read(1, masked=True)
+        assert info["size"] == [local.width, local.height]
+        assert info["extent"] == pytest.approx(list(local.bounds))
+    assert info["crs"] == "EPSG:5070"
+    assert info["max"] == pytest.approx(float(data.max()))
