@@ -358,11 +358,15 @@ def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
         raise InvalidParameter("give events for every group or rates for every group, not a mix", param="groups")
     # rows: the groups, then their total (the additive line)
     pops = np.append(population, population.sum())
-    evs = np.append(events, events.sum() if from_events.all() else np.nan)
-    rates = np.where(from_events.all(), np.append(events, evs[-1]) / pops,
-                     np.append(given, np.sum(given * population) / population.sum()))
-    se = dm.poisson_se(evs, pops) if from_events.all() else np.full(len(pops), np.nan)
-    low, high = dm.garwood_interval(evs)
+    if not from_events.all():  # events implied by the rates: protected like counts (rate x population reveals them)
+        events = given * population
+    evs = np.append(events, events.sum())
+    rates = evs / pops
+    if from_events.all():
+        se = dm.poisson_se(evs, pops)
+        low, high = dm.garwood_interval(evs)
+    else:
+        se = low = high = np.full(len(pops), np.nan)
     table = pd.DataFrame({"place_id": "all", "group": [*ids, TOTAL], "population": pops, "events": evs,
                           "rate": rates * per, "rate_low": low / pops * per, "rate_high": high / pops * per,
                           "unstable": dm.unstable_rate(evs) if from_events.all() else False})
@@ -392,7 +396,8 @@ def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
     }
     method = {
         "name": "disparity indices",
-        "rates": f"rate = events / population * {per:g}" if from_events.all() else f"rates given per {per:g}",
+        "rates": f"rate = events / population * {per:g}" if from_events.all()
+                 else f"rates given per {per:g}; events implied as rate x population (protected as counts)",
         "intervals": "rates: Garwood exact Poisson 95%; RR: exp(ln RR ± 1.96·sqrt((SE1/p1)^2 + (SE2/p2)^2)); "
                      "RD: ± 1.96·sqrt(SE1^2 + SE2^2), SE = sqrt(D)/N" if from_events.all()
                      else "no intervals: rates were given without event counts",

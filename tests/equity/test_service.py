@@ -233,6 +233,16 @@ def test_disparity_rate_intervals_are_garwood():
     assert (round(a["rate_low"], 3), round(a["rate_high"], 3)) == (12.217, 30.888)
 
 
+def test_disparity_from_rates_protects_the_implied_events():
+    groups = [{"id": "a", "population": 1000, "rate": 5}, {"id": "b", "population": 3000, "rate": 10},
+              {"id": "c", "population": 2000, "rate": 30}]
+    report = disparity_report(parse_request("disparity", {"groups": groups, "per": 1000}), K)
+    rows = report.rows.set_index("group")
+    assert pd.isna(rows.loc["a", "events"]) and pd.isna(rows.loc["a", "rate"])  # 5 events implied
+    assert rows.loc["c", "events"] == pytest.approx(60) and rows.loc["c", "rate"] == pytest.approx(30)
+    assert rows["rate_low"].isna().all() and report.summary["gini"] is None
+
+
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.integers(0, 60), min_size=2, max_size=6), st.integers(K, 25))
 def test_disparity_never_publishes_a_small_count(events, k):
