@@ -62,6 +62,6 @@ def load_layer(dsn: str, gpkg: Path, layer: str, table: str, key: str) -> None:
 
 def postgis_version(dsn: str) -> str:
     """``PostgreSQL x.y / PostGIS a.b.c``."""
-    out = subprocess.run(["psql", dsn, "-At", "-c", "SELECT current_setting('server_version') || ' / PostGIS ' || postgis_lib_version()"],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    query = "SELECT current_setting('server_version') || ' / PostGIS ' || postgis_lib_version()"
+    out = subprocess.run(["psql", dsn, "-At", "-c", query], check=True, capture_output=True, text=True).stdout.strip()
     return f"PostgreSQL {out}"

@@ -27,7 +27,8 @@ class FeatureCollectionsOnly(httpx.HTTPTransport):
             return response
         body = json.loads(response.content)
         body["collections"] = [c for c in body.get("collections", []) if c.get("itemType") == "feature"]
-        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")]
+        dropped = ("content-length", "content-encoding")
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in dropped]
         return httpx.Response(response.status_code, headers=headers, content=json.dumps(body).encode())
 
 

@@ -11,7 +11,8 @@ Run with Debian's system python (PyQGIS 3.22 is not on PyPI), offscreen::
 
 For each layer it prints ``valid``, ``error``, ``feature_count`` (from ``numberMatched``), ``extent``,
 ``fetched`` (features iterated), ``load_seconds`` (layer creation to the last feature of a full
-read, on a fresh layer) and, when ``rect`` is given, the sorted ``key`` values of the features that a
+read, on a fresh layer; ``load_cpu_seconds`` is the QGIS process' CPU time for it, which a busy machine
+inflates less) and, when ``rect`` is given, the sorted ``key`` values of the features that a
 second fresh layer returns for an exact-intersect filter rectangle (QGIS then sends ``bbox=``). ``key`` is
 the first of ``keys`` that is a field of the layer: QGIS keeps a string feature id as an ``id`` field but
 drops an integer one, so the record's id field (a property too) comes next.
@@ -49,7 +50,7 @@ def probe_layer(spec: dict, layer: dict) -> dict:
     """Load one collection twice (full read, then a filter rectangle) and describe the result."""
     from qgis.core import QgsFeatureRequest, QgsRectangle
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     qlayer = _open(spec, layer)
     result = {"id": layer["id"], "valid": qlayer.isValid(), "error": _error(qlayer)}
     if not result["valid"]:
@@ -57,6 +58,7 @@ def probe_layer(spec: dict, layer: dict) -> dict:
     count = qlayer.featureCount()
     fetched = sum(1 for _ in qlayer.getFeatures())
     result["load_seconds"] = round(time.perf_counter() - started, 3)
+    result["load_cpu_seconds"] = round(time.process_time() - cpu_started, 3)
     extent = qlayer.extent()
     result.update(
         feature_count=count,

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from liveserver import ROOT
 
-pytestmark = pytest.mark.clients
+# One xdist worker runs the whole module (with --dist loadgroup), so its one-off client run happens once.
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("ogctests_suite")]
 
 VENV = ROOT / ".venv-ogctests"
 PLUGIN_DIR = Path(__file__).parent  # holds ogctests_plugin.py

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from liveserver import VECTOR_IDS, inner_bbox
 
-pytestmark = pytest.mark.clients
+# One xdist worker runs the whole module (with --dist loadgroup), so its one-off client run happens once.
+pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("qgis_client")]
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 PROBE = Path(__file__).with_name("qgis_probe.py")
@@ -23,8 +24,10 @@ def qgis(live_server, tmp_path_factory) -> dict[str, dict]:
     check = subprocess.run([str(SYSTEM_PYTHON), "-c", "import qgis.core"], capture_output=True)
     if check.returncode:
         pytest.skip("PyQGIS is not installed (Debian python3-qgis qgis-providers: bash scripts/setup.sh --test)")
-    layers = [{"id": i, "keys": ["id", live_server.layer(i).record.id_field], "rect": list(inner_bbox(live_server.layer(i).bbox))}
-              for i in VECTOR_IDS]
+    layers = []
+    for layer_id in VECTOR_IDS:
+        layer = live_server.layer(layer_id)
+        layers.append({"id": layer_id, "keys": ["id", layer.record.id_field], "rect": list(inner_bbox(layer.bbox))})
     spec = tmp_path_factory.mktemp("qgis") / "spec.json"
     spec.write_text(json.dumps({"landing": live_server.ogc_url, "page_size": 1000, "layers": layers}))
     proc = subprocess.run([str(SYSTEM_PYTHON), str(PROBE), str(spec)], capture_output=True, text=True, timeout=600,
