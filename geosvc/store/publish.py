@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from rasterio.warp import transform_bounds
 
 from geosvc.crs import crs_code, same_crs
 from geosvc.errors import NotPublished, ValidationFailed
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
+from geosvc.sources import raster_path
 from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.gpkg import fsync_path, sha256_file
 from geosvc.store.raster import SUPERSAMPLE, density_grid, write_cog, write_grid_cog
@@ -61,9 +63,14 @@ def _labels(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> 
     return ", ".join(str(v) for v in values)
 
 
+INFERRED = {"date": "date", "datetime": "datetime", "datetime64": "datetime", "boolean": "boolean",
+            "integer": "integer", "floating": "number", "decimal": "number", "mixed-integer-float": "number"}
+
+
 def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
+    """Field name -> "string" | "integer" | "number" | "date" | "datetime" | "boolean"."""
     types = {}
-    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+    for name, dtype in frame.dtypes.drop(frame.geometry.name).items():
         if pd.api.types.is_bool_dtype(dtype):
             kind = "boolean"
         elif pd.api.types.is_integer_dtype(dtype):
@@ -72,6 +79,8 @@ def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
             kind = "number"
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             kind = "datetime"
+        elif dtype == object:  # e.g. datetime.date values read from a Date field
+            kind = INFERRED.get(pd.api.types.infer_dtype(frame[name], skipna=True), "string")
         else:
             kind = "string"
         types[str(name)] = kind
@@ -169,8 +178,6 @@ def _publish_vector(record, report, store, settings, step: Step) -> PublishedLay
 
 
 def _publish_raster(record, report, store, settings, step: Step) -> PublishedLayer:
-    from geosvc.sources import raster_path
-
     src = report.raster_path or raster_path(record, settings)
     artifact = _staging(settings, ".tif")
     try:
@@ -205,8 +212,6 @@ def _publish_derived(record, store, settings, step: Step) -> PublishedLayer:
         step("writing COG")
         write_grid_cog(grid, transform, spec.crs, artifact)
         fsync_path(artifact)
-        from rasterio.warp import transform_bounds
-
         height, width = grid.shape
         bounds = (transform.c, transform.f + height * transform.e, transform.c + width * transform.a, transform.f)
         notes = [

@@ -59,6 +59,7 @@ def test_clip_to_state_and_reprojection(records, settings, store):
     assert features.intersects(box).all()
     assert any(note.startswith(f"clipped to Connecticut: kept {layer.feature_count} of 7596") for note in layer.notes)
     assert layer.native_crs == "EPSG:3857"
+    assert layer.fields["VAL_DATE"] == "date" and layer.fields["BEDS"] == "number" and layer.fields["NAME"] == "string"
     # lon/lat: x is longitude (negative, around -72), y latitude
     assert features.geometry.x.between(-74, -71).all() and features.geometry.y.between(40.9, 42.1).all()
 
