@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 import rasterio
+import yaml
 from rasterio.errors import NotGeoreferencedWarning
 
 from geosvc.ogc.assets import static_dir, template_dir
@@ -82,6 +83,16 @@ def test_every_stock_template_with_cdn_assets_is_overridden_or_unserved():
 @pytest.fixture(scope="module")
 def server(request):
     return served_catalog(request).base_url
+
+
+def test_pages_of_unserved_templates_are_not_configured(request, server):
+    """The stock templates left with CDN assets belong to features the generated config never enables."""
+    run_config = served_catalog(request).settings.store_dir / "run" / "pygeoapi-config.yml"
+    config = yaml.safe_load(run_config.read_text())
+    assert "pubsub" not in config  # asyncapi.html
+    types = {p["type"] for r in config["resources"].values() for p in r.get("providers", [])}
+    assert types.isdisjoint({"tile", "edr", "stac"}), types
+    assert all(r.get("type") != "stac-collection" for r in config["resources"].values())
 
 
 @pytest.fixture(scope="module")
