@@ -45,9 +45,13 @@ def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def encode_properties(frame: pd.DataFrame) -> list[bytes]:
-    """One JSON object per row (NaN/NaT become null)."""
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+def to_records(frame: pd.DataFrame) -> list[dict]:
+    """One plain dict per row (NaN/NaT become None)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def encode_properties(records: list[dict]) -> list[bytes]:
+    """One JSON object per row."""
     return [orjson.dumps(r, option=_ORJSON) for r in records]
 
 
@@ -63,7 +67,7 @@ class LayerIndex:
 
     layer: PublishedLayer
     frame: gpd.GeoDataFrame  # typed attributes + 'geometry' (CRS84), positional index
-    plain: pd.DataFrame  # JSON-ready attributes (ISO dates, None for missing)
+    records: list[dict]  # JSON-ready attributes per feature (ISO dates, None for missing)
     times: pd.Series | None  # the record's time field as UTC timestamps
     geometries: np.ndarray  # CRS84 shapely geometries by position
     ids: list[str]  # feature id as text, per position
@@ -82,7 +86,7 @@ class LayerIndex:
         gdf = gdf.reset_index(drop=True)
         geoms = np.asarray(gdf.geometry.values)
         attrs = _naive_utc(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
-        plain = _plain_frame(attrs)
+        records = to_records(_plain_frame(attrs))
         time_field = layer.record.time_field
         times = None
         if time_field and time_field in attrs.columns:
@@ -94,14 +98,14 @@ class LayerIndex:
             raw_ids = list(range(1, len(attrs) + 1))
         ids = [str(v) for v in raw_ids]
         id_json = [orjson.dumps(v, option=_ORJSON) for v in raw_ids]
-        props = encode_properties(plain)
+        props = encode_properties(records)
         geom = encode_geometries(geoms)
         features = [assemble_feature(i, g, p) for i, g, p in zip(id_json, geom, props)]
         frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs="OGC:CRS84"))
         return cls(
             layer=layer,
             frame=frame,
-            plain=plain,
+            records=records,
             times=times,
             geometries=geoms,
             ids=ids,

@@ -285,7 +285,8 @@ def render_features(index: LayerIndex, positions: np.ndarray, query: ItemsQuery)
     if query.properties is None:
         props = [index.props_json[i] for i in positions]
     else:
-        props = encode_properties(index.plain.iloc[positions][list(query.properties)])
+        names = query.properties
+        props = encode_properties([{k: index.records[i][k] for k in names} for i in positions])
     if query.skip_geometry:
         geoms = [b"null"] * len(positions)
     else:
