@@ -35,8 +35,8 @@ class App(typer.Typer):
         except click.ClickException as exc:
             err.print(f"[bold red]error:[/] {escape(exc.format_message())}", markup=True)
             code = exc.exit_code
-        except click.Abort:
-            err.print("aborted")
+        except (click.Abort, KeyboardInterrupt):
+            err.print("error: interrupted")
             code = EXIT_FAILED
         sys.exit(code if isinstance(code, int) else 0)
 

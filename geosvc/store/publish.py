@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -47,10 +49,21 @@ def publish_order(records: Iterable[LayerRecord]) -> list[LayerRecord]:
     return ordered
 
 
+STAGING_TTL = 24 * 3600  # seconds after which a staging file is a leftover of a killed publish
+
+
 def _staging(settings: Settings, suffix: str) -> Path:
-    """A fresh file name in the store's staging folder (same file system, so renames are atomic)."""
+    """A fresh file name in the store's staging folder (same file system, so renames are atomic).
+
+    Staging files older than a day (left by a killed publish) are removed on the way.
+    """
     folder = settings.store_dir / "staging"
     folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - STAGING_TTL
+    for leftover in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
     fd, name = tempfile.mkstemp(suffix=suffix, dir=folder)
     os.close(fd)
     os.remove(name)  # writers create the file themselves
