@@ -16,8 +16,7 @@ from geosvc.validate.freshness import due_date
 from geosvc.validate.metadata import completeness, missing_metadata
 
 if TYPE_CHECKING:
-    from geosvc.store.base import PublishedLayer
-    from geosvc.store.gpkg import ValidationRun
+    from geosvc.store.base import PublishedLayer, ValidationRun
 
 
 @dataclass(frozen=True)

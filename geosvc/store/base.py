@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from geosvc.records.models import LayerRecord
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+    from geosvc.validate.findings import LayerReport
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,21 @@ class PublishedLayer:
         return f'"{self.id}-v{self.version}-{self.checksum[:16]}"'
 
 
+@dataclass(frozen=True)
+class ValidationRun:
+    """One recorded validation of one layer (``findings`` as :meth:`Finding.as_dict` dicts)."""
+
+    run_id: int
+    layer: str
+    run_at: dt.datetime
+    ok: bool
+    errors: int
+    warnings: int
+    completeness: float
+    stale: bool
+    findings: list[dict[str, Any]]
+
+
 class Store(Protocol):
     """What the rest of geosvc needs from a store."""
 
@@ -54,3 +71,12 @@ class Store(Protocol):
 
     def publish(self, record: LayerRecord, artifact: Path, **meta) -> PublishedLayer:
         """Atomically make ``artifact`` (a finished GeoPackage or COG) the new version."""
+
+    def versions(self, layer_id: str) -> list[PublishedLayer]:
+        """Every published version of a layer, oldest first (empty if never published)."""
+
+    def record_validation(self, report: LayerReport) -> int:
+        """Store one validation run of a layer; returns its run id."""
+
+    def validations(self, layer_id: str | None = None, latest: bool = True) -> list[ValidationRun]:
+        """Validation runs (by default only the latest per layer), sorted by layer then run."""

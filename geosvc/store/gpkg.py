@@ -17,14 +17,13 @@ import hashlib
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from geosvc.errors import NotPublished, StoreError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
-from geosvc.store.base import PublishedLayer
+from geosvc.store.base import PublishedLayer, ValidationRun
 from geosvc.store.catalog import connect, dumps, utcnow
 
 if TYPE_CHECKING:
@@ -33,21 +32,6 @@ if TYPE_CHECKING:
     from geosvc.validate.findings import LayerReport
 
 SUFFIX = {"vector": ".gpkg", "raster": ".tif"}
-
-
-@dataclass(frozen=True)
-class ValidationRun:
-    """One recorded validation of one layer."""
-
-    run_id: int
-    layer: str
-    run_at: dt.datetime
-    ok: bool
-    errors: int
-    warnings: int
-    completeness: float
-    stale: bool
-    findings: list[dict[str, Any]]
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
