@@ -161,14 +161,16 @@ def _section(rows: list[dict]) -> str:
             f"{r['validate_s'] + r['publish_s']:.2f} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['artifact_mb']:.1f} |"
         )
     points = next(r for r in rows if r["layer"] == "bench-points-1m")
-    ok = points["wall_s"] < TARGET_SECONDS and points["peak_rss_mb"] < TARGET_RSS_MB
+    seconds = points["validate_s"] + points["publish_s"]
+    ok = seconds < TARGET_SECONDS and points["peak_rss_mb"] < TARGET_RSS_MB
     lines += ["", "Publish steps (s): " + "; ".join(f"{r['layer']}: {r['steps']}" for r in rows)]
     lines += [
         "",
         f"Load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
-        f"Target for 1M points: < {TARGET_SECONDS:.0f} s and < {TARGET_RSS_MB:.0f} MB peak: "
-        f"**{'met' if ok else 'NOT met'}** ({points['wall_s']:.1f} s wall, {points['peak_rss_mb']:.0f} MB).",
+        f"Target for 1M points: validate + publish < {TARGET_SECONDS:.0f} s and < {TARGET_RSS_MB:.0f} MB peak: "
+        f"**{'met' if ok else 'NOT met'}** ({seconds:.1f} s validate + publish, {points['wall_s']:.1f} s wall "
+        f"with start-up, {points['cpu_s']:.1f} s CPU, {points['peak_rss_mb']:.0f} MB).",
         MARK,
     ]
     return "\n".join(lines) + "\n"
