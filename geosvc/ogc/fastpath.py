@@ -161,14 +161,14 @@ class OgcFastPath:
             return True
         if method not in ("GET", "HEAD") and not (is_items and method == "POST" and match.group(3) is None):
             return False
-        if _not_modified(layer, headers):
+        if method in ("GET", "HEAD") and _not_modified(layer, headers):
             await _send(send, 304, b"", None, _cache_headers(layer))
             return True
         vector = is_items and layer.id in self.cache.layers
         if not vector or wants_html(params, headers.get("accept", "")) or params.get("f") not in (None, "json", "geojson"):
             await self.app(scope, receive, _with_headers(send, _cache_headers(layer)))
             return True
-        extra = _cache_headers(layer)
+        extra = [*_cache_headers(layer), (b"vary", b"Accept, Accept-Encoding")]
         if match.group(3) is not None:
             body, crs = self._item(layer.id, match.group(3), pairs)
         else:
@@ -178,7 +178,7 @@ class OgcFastPath:
             body, crs, gzipped = self._items(layer.id, pairs, "gzip" in headers.get("accept-encoding", ""))
             if gzipped is not None:
                 body = gzipped
-                extra = [*extra, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+                extra = [*extra, (b"content-encoding", b"gzip")]
         extra = [*extra, (b"content-crs", f"<{crs}>".encode())]
         await _send(send, 200, body, GEOJSON, extra, head_only=method == "HEAD")
         return True
