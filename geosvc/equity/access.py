@@ -37,7 +37,7 @@ from scipy import sparse
 
 from geosvc.crs import normalize_crs
 from geosvc.equity import areal
-from geosvc.equity.exposure import REST, STATE, place_group_rows, place_labels
+from geosvc.equity.exposure import REST, STATE, place_group_frame, place_labels
 from geosvc.equity.population import TOTAL
 from geosvc.errors import InvalidParameter
 
@@ -292,10 +292,9 @@ def _group_stats(weights, counts: np.ndarray, distance, access, within_km) -> di
 
 
 def _assemble(stats: dict, columns: list[str], index: pd.Index, names: pd.Series) -> pd.DataFrame:
-    frame = place_group_rows(index, names, columns)
-    for stat in ["population", *_STATS]:
-        frame[stat] = np.column_stack([stats[c][stat] for c in columns]).ravel()
-    return frame
+    return place_group_frame(
+        index, names, columns, {stat: np.column_stack([stats[c][stat] for c in columns]) for stat in ["population", *_STATS]}
+    )
 
 
 def _ratios(table: pd.DataFrame, ref: pd.DataFrame, reference: str) -> pd.DataFrame:

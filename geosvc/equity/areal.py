@@ -308,10 +308,10 @@ def interpolate(weights: AreaWeights, values: pd.DataFrame, moe: pd.DataFrame | 
     [{'hisp': 375.0, 'hisp_moe': 70.4}]
     """
     frame = _aligned(weights, values)
-    out = pd.DataFrame(_product(weights.matrix, frame), index=weights.target_index, columns=frame.columns)
+    out = pd.DataFrame(weighted_sum(weights.matrix, frame), index=weights.target_index, columns=frame.columns)
     if moe is not None and len(moe.columns):
         errors = _aligned(weights, moe)
-        squared = _product(weights.matrix.power(2), errors.to_numpy(float) ** 2)
+        squared = weighted_sum(weights.matrix.power(2), errors.to_numpy(float) ** 2)
         for n, column in enumerate(errors.columns):
             out[f"{column}_moe"] = np.sqrt(squared[:, n])
     return out
@@ -325,8 +325,16 @@ def _aligned(weights: AreaWeights, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _product(matrix: sparse.csr_matrix, values) -> np.ndarray:
-    """``matrix.T @ values`` where a NaN value spreads to every target it has weight in."""
+def weighted_sum(matrix: sparse.csr_matrix, values) -> np.ndarray:
+    """``matrix.T @ values`` (sources × targets weights, sources × k values) where a missing (NaN)
+    value makes missing every target it has weight in.
+
+    >>> w = sparse.csr_matrix([[0.5, 0.0], [0.5, 1.0]])
+    >>> weighted_sum(w, np.array([[2.0], [np.nan]])).ravel().tolist()
+    [nan, nan]
+    >>> weighted_sum(w, np.array([2.0, 4.0])).tolist()
+    [3.0, 4.0]
+    """
     values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
     result = np.asarray(matrix.T @ np.where(missing, 0.0, values))

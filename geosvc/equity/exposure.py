@@ -119,9 +119,12 @@ def exposure_table(
     """
     groups = _check_groups(units, groups, reference)
     columns = [TOTAL, *groups]
-    counts = units[columns].astype(float)
-    moes = units[[f"{c}_moe" for c in columns if f"{c}_moe" in units.columns]].astype(float)
-    moes.columns = [c.removesuffix("_moe") for c in moes.columns]
+    counts = np.column_stack([pd.to_numeric(units[c], errors="coerce").to_numpy(float) for c in columns])
+    errors = np.column_stack([
+        pd.to_numeric(units[f"{c}_moe"], errors="coerce").to_numpy(float) if f"{c}_moe" in units.columns
+        else np.full(len(units), np.nan) for c in columns
+    ])
+    has_moe = np.array([f"{c}_moe" in units.columns for c in columns])
     keys = keys or {}
     _check_hazard(hazard)
     if places is None:
@@ -138,9 +141,10 @@ def exposure_table(
         )
         index, names = places.index, place_labels(places, place_name)
 
-    table = _assemble(exposed_w.matrix, base, counts, moes, columns, index, names)
-    table = _compare(table, reference, exposed_w.matrix, base, counts, moes)
-    return ExposureResult(table=table, places=_disparity(table, groups))
+    measures = _measures(exposed_w.matrix, base, counts, errors, has_moe)
+    ref = _reference(measures, columns, reference, exposed_w.matrix, base, counts, errors, has_moe)
+    table = _table(measures, ref, columns, reference, index, names)
+    return ExposureResult(table=table, places=_disparity(measures, columns, index))
 
 
 def place_labels(places: gpd.GeoDataFrame | gpd.GeoSeries, place_name: str | None) -> pd.Series:
@@ -152,12 +156,14 @@ def place_labels(places: gpd.GeoDataFrame | gpd.GeoSeries, place_name: str | Non
     return places[place_name].astype(str)
 
 
-def place_group_rows(index: pd.Index, names: pd.Series, columns: list[str]) -> pd.DataFrame:
-    """The ``place_id``, ``place_name``, ``group`` columns of a long place × group table."""
+def place_group_frame(index: pd.Index, names: pd.Series, columns: list[str], values: dict) -> pd.DataFrame:
+    """A long place × group table: ``place_id``, ``place_name``, ``group``, then ``values``
+    (each places × columns, raveled place by place)."""
     return pd.DataFrame({
         "place_id": np.repeat(index.to_numpy(), len(columns)),
         "place_name": np.repeat(names.reindex(index).to_numpy(), len(columns)),
         "group": np.tile(columns, len(index)),
+        **{name: np.asarray(value).ravel() for name, value in values.items()},
     })
 
 
@@ -185,96 +191,67 @@ def _check_hazard(hazard: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
         raise InvalidParameter(f"must be polygons (got {', '.join(sorted(kinds))})", param="hazard")
 
 
-def _sums(matrix: sparse.csr_matrix, frame: pd.DataFrame, moes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Targets × columns weighted sums (missing stays missing) and ``<column>_moe`` where MOEs exist."""
-    weights = areal.AreaWeights(matrix, frame.index, pd.RangeIndex(matrix.shape[1]), np.ones(len(frame)))
-    return areal.interpolate(weights, frame, moes)
-
-
-def _weighted(matrix: sparse.csr_matrix, counts: pd.DataFrame, moes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Targets × columns sums and their approximate MOEs (NaN where a column has no MOE)."""
-    values = _sums(matrix, counts, moes.reindex(columns=[c for c in counts if c in moes]))
-    errors = np.column_stack(
-        [values[f"{c}_moe"] if f"{c}_moe" in values else np.full(len(values), np.nan) for c in counts]
-    )
-    return values[list(counts.columns)].to_numpy(), errors
-
-
-def _share_moe(exposed_w, base, estimates: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
-    if errors is None:
-        return np.full(exposed_w.shape[1], np.nan)
-    return moe.moe_areal_share(exposed_w.T, base.T, estimates, errors)
-
-
-def _assemble(exposed_w, base, counts, moes, columns, index, names) -> pd.DataFrame:
-    population, population_moe = _weighted(base, counts, moes)
-    exposed, exposed_moe = _weighted(exposed_w, counts, moes)
+def _measures(exposed_w, base, counts: np.ndarray, errors: np.ndarray, has_moe: np.ndarray) -> dict[str, np.ndarray]:
+    """Places × columns: population, exposed, their MOEs, share and its MOE (delta method)."""
+    population, exposed = areal.weighted_sum(base, counts), areal.weighted_sum(exposed_w, counts)
+    squared = np.where(has_moe, errors, 0.0) ** 2
+    blank = np.where(has_moe, 0.0, np.nan)  # NaN for columns without MOE
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(population > 0, exposed / population, np.nan)
-    share_moe = np.column_stack(
-        [_share_moe(exposed_w, base, counts[c].to_numpy(), moes[c].to_numpy() if c in moes else None) for c in columns]
-    )
-    frame = place_group_rows(index, names, columns).assign(
-        population=population.ravel(), population_moe=population_moe.ravel(), exposed=exposed.ravel(),
-        exposed_moe=exposed_moe.ravel(), share=share.ravel(), share_moe=share_moe.ravel(),
-    )
-    frame["rate_per_1000"] = 1000 * frame["share"]
-    cv = moe.coefficient_of_variation(frame["share"], frame["share_moe"])
-    frame["cv"] = cv
-    frame["reliability"] = moe.reliability(cv)
-    frame["use_caution"] = moe.use_caution(cv)
-    return frame
+    return {
+        "population": population,
+        "population_moe": np.sqrt(areal.weighted_sum(base.power(2), squared)) + blank,
+        "exposed": exposed,
+        "exposed_moe": np.sqrt(areal.weighted_sum(exposed_w.power(2), squared)) + blank,
+        "share": share,
+        "share_moe": _share_moe(exposed_w, base, counts, errors, has_moe),
+    }
 
 
-def _compare(table, reference, exposed_w, base, counts, moes) -> pd.DataFrame:
-    """RR / RD (per 1,000) of every row against the reference of its place, with 95% CIs."""
-    n_groups = table["group"].nunique()
-    share = table["share"].to_numpy().reshape(-1, n_groups)
-    se = moe.standard_error(table["share_moe"].to_numpy()).reshape(-1, n_groups)
-    columns = list(counts.columns)
-    if reference == REST:
-        ref_share, ref_se = _rest(exposed_w, base, counts, moes)
-    else:
-        at = columns.index(reference)
-        ref_share, ref_se = share[:, [at]].repeat(n_groups, 1), se[:, [at]].repeat(n_groups, 1)
-    rr = disparity.rate_ratio(share, ref_share, se, ref_se)
-    rd = disparity.rate_difference(share, ref_share, se, ref_se)
-    out = table.copy()
-    for name, values in zip(_COMPARE, [*rr, *(1000 * np.asarray(v) for v in rd)]):
-        out[name] = np.asarray(values).ravel()
-    if reference != REST:
-        out.loc[out["group"] == reference, _COMPARE] = np.nan
-    else:
-        out.loc[out["group"] == TOTAL, _COMPARE] = np.nan
+def _share_moe(exposed_w, base, counts: np.ndarray, errors: np.ndarray, has_moe: np.ndarray) -> np.ndarray:
+    out = np.full((exposed_w.shape[1], counts.shape[1]), np.nan)
+    for k in np.flatnonzero(has_moe):
+        out[:, k] = moe.moe_areal_share(exposed_w.T, base.T, counts[:, k], errors[:, k])
     return out
 
 
-def _rest(exposed_w, base, counts: pd.DataFrame, moes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Share and SE of everyone else (total − group) per place and group."""
-    rest = counts.rsub(counts[TOTAL], axis=0)
-    total_moe = moes[TOTAL].to_numpy() if TOTAL in moes else np.zeros(len(counts))
-    exposed = _sums(exposed_w, rest).to_numpy()
-    population = _sums(base, rest).to_numpy()
-    rest = rest.to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(population > 0, exposed / population, np.nan)
-    ses = []
-    for n, column in enumerate(counts.columns):
-        errors = np.sqrt(total_moe**2 + moes[column].to_numpy() ** 2) if column in moes else None
-        ses.append(moe.standard_error(_share_moe(exposed_w, base, rest[:, n], errors)))
-    return share, np.column_stack(ses)
+def _reference(measures, columns, reference, exposed_w, base, counts, errors, has_moe) -> tuple[np.ndarray, np.ndarray]:
+    """Share and SE of each row's reference: a column of its place, or everyone else (``rest``)."""
+    if reference != REST:
+        at = columns.index(reference)
+        share, se = measures["share"][:, [at]], moe.standard_error(measures["share_moe"][:, [at]])
+        return np.broadcast_to(share, measures["share"].shape), np.broadcast_to(se, measures["share"].shape)
+    rest = counts[:, [0]] - counts
+    rest_errors = np.sqrt(np.nan_to_num(errors[:, [0]]) ** 2 + errors**2)  # the total's MOE counts 0 if absent
+    other = _measures(exposed_w, base, rest, rest_errors, has_moe)
+    return other["share"], moe.standard_error(other["share_moe"])
 
 
-def _disparity(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+def _table(measures, ref, columns, reference, index, names) -> pd.DataFrame:
+    """The long place × group table, with rates, reliability and RR / RD against the reference."""
+    share, se = measures["share"], moe.standard_error(measures["share_moe"])
+    rr = disparity.rate_ratio(share, ref[0], se, ref[1])
+    rd = disparity.rate_difference(share, ref[0], se, ref[1])
+    compared = dict(zip(_COMPARE, [*rr, *(1000 * np.asarray(v) for v in rd)]))
+    itself = np.array(columns) == (TOTAL if reference == REST else reference)
+    cv = moe.coefficient_of_variation(share, measures["share_moe"])
+    values = {
+        **measures,
+        "rate_per_1000": 1000 * share,
+        "cv": cv,
+        "reliability": moe.reliability(cv),
+        "use_caution": moe.use_caution(cv),
+        **{name: np.where(itself, np.nan, v) for name, v in compared.items()},
+    }
+    return place_group_frame(index, names, columns, values)
+
+
+def _disparity(measures, columns: list[str], index: pd.Index) -> pd.DataFrame:
     """Weighted Index of Disparity per place: groups' shares against the place's total share."""
-    wide = table.pivot(index="place_id", columns="group", values=["share", "population"])
-    order = table["place_id"].drop_duplicates()
-    wide = wide.reindex(order)
-    if not groups:
-        return pd.DataFrame({"weighted_index_of_disparity": np.nan}, index=wide.index)
+    if len(columns) == 1:
+        return pd.DataFrame({"weighted_index_of_disparity": np.nan}, index=index)
     with np.errstate(divide="ignore", invalid="ignore"):
         wid = disparity.weighted_index_of_disparity(
-            wide["share"][groups].to_numpy(), wide["population"][groups].to_numpy(),
-            overall_rate=wide["share"][TOTAL].to_numpy(),
+            measures["share"][:, 1:], measures["population"][:, 1:], overall_rate=measures["share"][:, 0]
         )
-    return pd.DataFrame({"weighted_index_of_disparity": wid}, index=wide.index)
+    return pd.DataFrame({"weighted_index_of_disparity": wid}, index=index)
