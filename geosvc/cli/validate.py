@@ -58,11 +58,10 @@ def validate(ctx: typer.Context, ids: IdsArgument = None, fmt: FormatOption = Ou
     settings = settings_from(ctx)
     records, broken = load_selected(settings, ids)
     store = GpkgStore(settings)
-    reports = [broken_record_report(i, exc) for i, exc in broken.items()]
-    for record in records.values():
-        reports.append(validate_and_record(record, settings, store))
-    for report in reports[: len(broken)]:
+    reports = [broken_record_report(layer_id, exc) for layer_id, exc in broken.items()]
+    for report in reports:
         store.record_validation(report)
+    reports += [validate_and_record(record, settings, store) for record in records.values()]
     reports.sort(key=lambda r: r.layer)
     ok = all(r.ok for r in reports)
     if fmt is OutputFormat.json:
