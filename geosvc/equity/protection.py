@@ -63,10 +63,22 @@ def rerate(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     return t
 
 
+def structure(table: pd.DataFrame, reference: str, counts: tuple[str, ...]) -> tuple[pd.DataFrame, list]:
+    """The table with a ``reference_row`` column, and its additive lines (both independent of k).
+
+    Computed once per unprotected table, so a request that changes only ``k`` reuses them.
+    """
+    table = table.reset_index(drop=True)
+    table["reference_row"] = reference_rows(table, reference)
+    lines = additive_lines(table, place="place_id", group="group", total_group=TOTAL, columns=list(counts),
+                           overall_place=ALL_PLACES)
+    return table, lines
+
+
 def protect_place_table(
     table: pd.DataFrame, *, k: int, k_floor: int, reference: str, inline: bool,
     counts: tuple[str, ...] = ("population", "exposed"), derived: dict[str, list[str]] | None = None,
-    compared: list[str] | None = None,
+    compared: list[str] | None = None, lines: list | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Disclosure control for a place × group table; returns the protected table and ``protections``.
 
@@ -87,17 +99,20 @@ def protect_place_table(
         derived from all counts).
     compared : list of str, optional
         Derived columns that also depend on the reference row (default: RR/RD columns present).
+    lines : list, optional
+        Additive lines of ``table`` as returned (with the table) by :func:`structure`.
     """
-    table = table.reset_index(drop=True)
+    if lines is None:
+        table, lines = structure(table, reference, counts)
+    else:
+        table = table.copy()
     if derived is None:
         skip = {*counts, "place_id", "place_name", "group", "group_label"}
+        skip.add("reference_row")
         derived = {c: list(counts) for c in table.columns
                    if c not in skip and pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])}
     if compared is None:
         compared = [c for c in COMPARISONS if c in derived]
-    table["reference_row"] = reference_rows(table, reference)
-    lines = additive_lines(table, place="place_id", group="group", total_group=TOTAL, columns=list(counts),
-                           overall_place=ALL_PLACES)
     extra = {}
     if inline:
         zone_population = table["exposed"].where(table["group"] == TOTAL).groupby(table["place_id"]).transform("max")

@@ -79,12 +79,15 @@ class Report:
         """Inputs, CRS, parameters, software version and a timestamp-free hash of the result."""
         if "provenance" in self._memo:
             return self._memo["provenance"]
-        places = self.places.reset_index() if self.places is not None else None
         digest = hashlib.sha256(orjson.dumps(
-            {"result": {"rows": _columns(self.rows), "places": _columns(places), "summary": self.summary},
-             "parameters": self.parameters, "layers": self.layers},
+            {"summary": self.summary, "parameters": self.parameters, "layers": self.layers},
             option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-        )).hexdigest()
+        ))
+        for frame in (self.rows, self.places.reset_index() if self.places is not None else None):
+            for name in [] if frame is None else frame.columns:
+                digest.update(str(name).encode())
+                digest.update(_column_bytes(frame[name]))
+        digest = digest.hexdigest()
         self._memo["provenance"] = {
             "layers": self.layers,
             "crs": self.crs,
@@ -102,9 +105,12 @@ def _column(values: pd.Series) -> list:
     return out
 
 
-def _columns(frame: pd.DataFrame | None) -> dict | None:
-    """Column name -> values (a compact, order-preserving form to hash)."""
-    return None if frame is None else {str(c): _column(frame[c]) for c in frame.columns}
+def _column_bytes(values: pd.Series) -> bytes:
+    """A column's values as bytes (numbers as float64, the rest as JSON) for the result hash."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float)
+        return np.nan_to_num(numbers, nan=0.0).tobytes() + np.isnan(numbers).tobytes()
+    return orjson.dumps(_column(values))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -207,7 +213,7 @@ def compressed(report: Report, fmt: str) -> bytes:
     """The gzip-compressed encoding (computed once per answer, for clients that accept gzip)."""
     key = f"gzip:{fmt}"
     if key not in report._memo:
-        report._memo[key] = gzip.compress(encode(report, fmt)[0], compresslevel=5, mtime=0)
+        report._memo[key] = gzip.compress(encode(report, fmt)[0], compresslevel=1, mtime=0)
     return report._memo[key]
 
 

@@ -25,7 +25,9 @@ from geosvc.equity import areal
 from geosvc.equity.exposure import STATE, exposure_table
 from geosvc.equity.filtering import filter_frame
 from geosvc.equity.population import GroupCounts, equity_dimensions, group_counts, select_groups
-from geosvc.equity.protection import ALL_PLACES, REST, TOTAL, protect_place_summary, protect_place_table
+from geosvc.equity.protection import (
+    ALL_PLACES, REST, TOTAL, protect_place_summary, protect_place_table, structure,
+)
 from geosvc.equity.report import Report
 from geosvc.equity.requests import (
     AccessRequest, DisparityRequest, ExposureRequest, Hazard, SviRequest, parse_request,
@@ -291,15 +293,16 @@ class EquityService:
                 table = table.assign(place_name=self.settings.state_name)
             table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
             summary.index = summary.index.astype(str).rename("place_id")
-            return table, summary, result.method
+            table, lines = structure(table, request.reference, ("population", "exposed"))
+            return table, lines, summary, result.method
 
         if inline:
-            table, place_summary, description = compute()
+            table, lines, place_summary, description = compute()
         else:  # the unprotected table does not depend on k: reuse it across thresholds
             key = ("exposure-table", unit_key, places_key, zone_key, tuple(units.groups), request.reference)
-            table, place_summary, description = self._cache.remember(key, compute)
+            table, lines, place_summary, description = self._cache.remember(key, compute)
         rows, protections = protect_place_table(table, k=k, k_floor=self.settings.suppression_k,
-                                                reference=request.reference, inline=inline)
+                                                reference=request.reference, inline=inline, lines=lines)
         place_summary = protect_place_summary(place_summary, rows, "weighted_index_of_disparity", "share")
         layers = [_provenance(units.layer, "population"), _provenance(hazard_layer, "hazard"),
                   _provenance(places_layer, "places")]
