@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from geosvc.api.errors import install_error_handlers
 from geosvc.api.routes import registry
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config, served_layers
+from geosvc.ogc.crs import warm_transformers
 from geosvc.ogc.fastpath import GZIP_MIN, OgcDocuments, OgcFastPath
 from geosvc.ogc.index import IndexCache
 from geosvc.ogc.mount import load_pygeoapi
@@ -72,7 +74,8 @@ def open_store(settings: Settings) -> Store:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    """Build every layer index at start-up so no client pays for it."""
+    """Build every layer index at start-up so no client pays for it; CRS transformers in the background."""
+    threading.Thread(target=warm_transformers, args=(list(app.state.settings.serve_crs),), daemon=True).start()
     app.state.index_cache.warm()
     app.state.started_at = dt.datetime.now(dt.UTC)
     yield

@@ -42,6 +42,14 @@ def _transformer(source: str, target: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(_crs(source), _crs(target))
 
 
+def warm_transformers(uris: list[str]) -> None:
+    """Create the CRS84 <-> ``uris`` transformers now (pyproj needs ~3 s to pick one for EPSG:4269)."""
+    for uri in uris:
+        if uri != CRS84:
+            _transformer(CRS84, uri)
+            _transformer(uri, CRS84)
+
+
 def is_crs84(uri: str) -> bool:
     """True for the default lon/lat CRS (no transformation needed)."""
     return uri == CRS84

@@ -29,12 +29,19 @@ def publish_samples(settings, ids=SAMPLE_IDS) -> GpkgStore:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
-    return load_settings(store_dir=tmp_path_factory.mktemp("store"))
+    # A fixed folder per session (per xdist worker), so tests/api (which loads these fixtures again)
+    # reuses the store published for tests/ogc instead of publishing a second time.
+    return load_settings(store_dir=tmp_path_factory.getbasetemp() / "ogc-samples")
 
 
 @pytest.fixture(scope="session")
 def store(settings):
-    return publish_samples(settings)
+    done = settings.store_dir / "published.ok"
+    if done.exists():
+        return GpkgStore(settings)
+    published = publish_samples(settings)
+    done.write_text("\n".join(layer.id for layer in published.published()))
+    return published
 
 
 @pytest.fixture(scope="session")
