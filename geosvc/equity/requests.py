@@ -53,6 +53,8 @@ class Hazard(_Request):
             raise ValueError("give exactly one of 'collection' or 'geometry'")
         if self.geometry is not None and self.filter is not None:
             raise ValueError("'filter' applies to a collection, not to an inline geometry")
+        if self.collection is not None and self.crs is not None:
+            raise ValueError("'crs' applies to an inline geometry (published collections are in CRS84)")
         return self
 
 
