@@ -28,7 +28,18 @@ def test_records_items_csv_is_not_a_server_error(live_server):
     assert response.status_code < 500
 
 
-@pytest.mark.xfail(strict=True, reason=RECORDS_CSV_500)
+def _problems(report: str) -> dict[str, list[str]]:
+    """Failing or erroring operations of a schemathesis report, with the requests that reproduce them."""
+    blocks = re.split(r"^_{3,} ((?:GET|POST|PUT|PATCH|DELETE) \S+) _{3,}$", report, flags=re.M)
+    return {op: re.findall(r"curl -X \S+ '([^']+)'", body) or [body.strip()[:300]]
+            for op, body in zip(blocks[1::2], blocks[2::2])}
+
+
+def _known(operation: str, requests: list[str]) -> bool:
+    """The records catalog's ``f=csv`` 500 (tracked by the strict xfail above) and nothing else."""
+    return operation == "GET /collections/records/items" and all("f=csv" in r for r in requests)
+
+
 def test_no_server_error_on_any_get_operation(live_server, tmp_path):
     if not ST.exists():
         pytest.skip("schemathesis is not installed in the project venv")
@@ -41,4 +52,6 @@ def test_no_server_error_on_any_get_operation(live_server, tmp_path):
     summary = proc.stdout[proc.stdout.find("SUMMARY"):] if "SUMMARY" in proc.stdout else proc.stdout[-3000:]
     tested = re.search(r"Tested: (\d+)", proc.stdout)
     assert tested and int(tested.group(1)) >= 20, f"too few operations tested:\n{summary}"
-    assert proc.returncode == 0, f"schemathesis found problems:\n{proc.stdout[-6000:]}\n{proc.stderr[-1000:]}"
+    problems = {op: reqs for op, reqs in _problems(proc.stdout).items() if not _known(op, reqs)}
+    assert not problems, f"schemathesis found problems: {problems}\n{summary}"
+    assert proc.returncode == 0 or _problems(proc.stdout), f"schemathesis failed:\n{proc.stderr[-2000:]}"
