@@ -375,3 +375,13 @@ def test_place_tables_never_publish_small_counts_nor_lone_withheld_cells(cells, 
     assert out.loc[out["exposed"].isna(), "rate_per_1000"].isna().all()
     if inline:
         assert (out["exposed"].dropna() % 5 == 0).all() and "rounding" in protections["applied"]
+
+
+def test_different_inline_zones_never_share_cached_weights(service):
+    def total(box_):
+        report = service.run("exposure", {"hazard": {"geometry": box_}, "population": "ct-tracts-2010"})
+        return report.rows.set_index("group").loc["total", "exposed"]
+
+    shifted = {"type": "Polygon", "coordinates": [[[x + 0.3, y] for x, y in HARTFORD_BOX["coordinates"][0]]]}
+    first, second, again = total(HARTFORD_BOX), total(shifted), total(HARTFORD_BOX)
+    assert first == again and first != second and second > 0
