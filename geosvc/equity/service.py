@@ -337,6 +337,29 @@ class EquityService:
             crs=units.frame.crs)))
 
 
+_SHARED: dict[str, EquityService] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_service(settings: Settings, store: Store | None = None) -> EquityService:
+    """The process-wide service for ``settings`` (the ``/equity`` routes and the OGC processes share it).
+
+    The first caller may give the store (``create_app`` does); later callers get the same service,
+    so both interfaces use one set of caches.
+    """
+    key = settings.model_dump_json()
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            if store is None:
+                from geosvc.store.gpkg import GpkgStore
+
+                store = GpkgStore(settings)
+            _SHARED[key] = EquityService(store, settings)
+        elif store is not None and _SHARED[key].store is not store:
+            _SHARED[key] = EquityService(store, settings)  # a new app on another store object: start afresh
+        return _SHARED[key]
+
+
 def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
     """Rates by group from events over population (or given rates), RR/RD and inequality indices."""
     from geosvc.equity import disparity as dm

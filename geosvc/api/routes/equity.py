@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from geosvc.equity.report import FORMATS, Report, compressed, encode
 from geosvc.equity.requests import OPERATIONS
-from geosvc.equity.service import EquityService
+from geosvc.equity.service import EquityService, shared_service
 from geosvc.errors import InvalidParameter
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
@@ -91,6 +91,6 @@ def create_router() -> APIRouter:
 
 
 def install_equity(app: FastAPI, layers: list[PublishedLayer], settings: Settings) -> None:
-    """``create_app`` hook: one :class:`EquityService` on ``app.state.equity`` and the router."""
-    app.state.equity = EquityService(app.state.store, settings)
+    """``create_app`` hook: the process's :class:`EquityService` on ``app.state.equity`` and the router."""
+    app.state.equity = shared_service(settings, app.state.store)
     app.include_router(create_router())

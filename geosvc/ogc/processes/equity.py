@@ -2,7 +2,8 @@
 
 Each processor validates its inputs with the same pydantic request model as ``/equity`` and runs
 the same :class:`~geosvc.equity.service.EquityService` (one per settings, per process, built on
-first use), so both interfaces answer identically, disclosure control included.
+first use, or the one ``create_app`` made), so both interfaces answer identically, disclosure
+control included, from the same caches.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pygeoapi.process.base import BaseProcessor
 
 from geosvc.equity.report import FORMATS, encode
 from geosvc.equity.requests import OPERATIONS
-from geosvc.equity.service import EquityService
+from geosvc.equity.service import shared_service
 from geosvc.errors import InvalidParameter
 from geosvc.settings import Settings
 
@@ -33,15 +34,6 @@ _FORMAT_INPUT = {
     "minOccurs": 0,
     "maxOccurs": 1,
 }
-
-
-@functools.lru_cache(maxsize=4)
-def shared_service(settings_json: str) -> EquityService:
-    """One service (and its caches) per settings in this process."""
-    from geosvc.store.gpkg import GpkgStore
-
-    settings = Settings.model_validate_json(settings_json)
-    return EquityService(GpkgStore(settings), settings)
 
 
 def _inline_refs(schema: Any, defs: dict) -> Any:
@@ -105,7 +97,7 @@ class EquityProcessor(BaseProcessor):
         settings = processor_def.get("settings")
         if settings is None:
             raise ValueError(f"processor {processor_def.get('name')} needs the geosvc settings")
-        self._settings_json = orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
+        self._settings = Settings.model_validate(settings)
 
     def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
         """Run the operation on ``data`` (the process inputs); errors become 400 job failures."""
@@ -113,7 +105,7 @@ class EquityProcessor(BaseProcessor):
         fmt = inputs.pop("f", "json")
         if fmt not in FORMATS:
             raise InvalidParameter(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})", param="f")
-        report = shared_service(self._settings_json).run(self.operation, inputs)
+        report = shared_service(self._settings).run(self.operation, inputs)
         body, media_type = encode(report, fmt)
         if fmt == "csv":
             return "text/csv", body.decode("utf-8")
