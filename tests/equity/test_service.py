@@ -385,3 +385,13 @@ def test_different_inline_zones_never_share_cached_weights(service):
     shifted = {"type": "Polygon", "coordinates": [[[x + 0.3, y] for x, y in HARTFORD_BOX["coordinates"][0]]]}
     first, second, again = total(HARTFORD_BOX), total(shifted), total(HARTFORD_BOX)
     assert first == again and first != second and second > 0
+
+
+def test_routes_and_processes_share_one_service_per_settings(published):
+    from geosvc.equity.service import shared_service
+    from geosvc.settings import Settings
+
+    settings, store = published
+    first = shared_service(settings, store)
+    carried = Settings.model_validate(settings.model_dump(mode="json"))  # what a processor receives
+    assert shared_service(carried) is first and first.store is store
