@@ -7,8 +7,9 @@ matrix ``w_ij = a_ij / a_i`` (sparse, sources × targets) is an object of its ow
 How the weights avoid most intersections:
 
 1. an STRtree gives the candidate (source, target) pairs whose boxes meet;
-2. each pair is classified with prepared predicates: target properly contains source
-   (``a_ij = a_i``, no intersection), source properly contains target (``a_ij = a_j``), disjoint
+2. each pair is classified with prepared predicates: target covers source (``a_ij = a_i``, no
+   intersection; shared boundaries count, so units nested in places cost nothing), source covers
+   target (``a_ij = a_j``), disjoint
    (dropped), or boundary-crossing; only the last get ``shapely.intersection`` (vectorised);
 3. a target that reaches far outside the sources (a national hazard layer) is first clipped to the
    sources' extent, so each boundary intersection walks only the nearby part of it;
@@ -477,7 +478,7 @@ def _compute(src: np.ndarray, tgt: np.ndarray | None, mask, src_index: pd.Index,
     if mask is not None:
         mask = _clip_to(np.array([mask], dtype=object), extent)[0]
         shapely.prepare(mask)
-        inside = shapely.contains_properly(mask, src) & usable
+        inside = shapely.covers(mask, src) & usable
         hits = shapely.intersects(mask, src) & usable
         src_cut = hits & ~inside
         piece = np.where(hits, src, None)
@@ -490,7 +491,7 @@ def _compute(src: np.ndarray, tgt: np.ndarray | None, mask, src_index: pd.Index,
     tree = shapely.STRtree(np.where(usable, src, None))
     tj, si = tree.query(tgt)
     shapely.prepare(tgt)
-    contained = shapely.contains_properly(tgt[tj], src[si])
+    contained = shapely.covers(tgt[tj], src[si])
     rest = ~contained
     meets = np.zeros(len(si), bool)
     meets[rest] = shapely.intersects(tgt[tj[rest]], piece[si[rest]])
@@ -504,7 +505,7 @@ def _compute(src: np.ndarray, tgt: np.ndarray | None, mask, src_index: pd.Index,
         (tb[:, 0] >= sb[:, 0]) & (tb[:, 1] >= sb[:, 1]) & (tb[:, 2] <= sb[:, 2]) & (tb[:, 3] <= sb[:, 3])
     ]
     boxed = boxed[~src_cut[si[boxed]]]
-    holds = boxed[shapely.contains_properly(src[si[boxed]], tgt[tj[boxed]])]
+    holds = boxed[shapely.covers(src[si[boxed]], tgt[tj[boxed]])]
     shared[holds] = shapely.area(tgt[tj[holds]])
     crossing[holds] = False
 

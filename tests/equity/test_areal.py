@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from shapely import box
 from tobler.area_weighted import area_interpolate
 
@@ -79,6 +80,15 @@ def test_every_shortcut_equals_a_plain_overlay(seed):
     np.testing.assert_allclose(
         masked.matrix.toarray(), overlay_weights(sources, zones, mask), rtol=1e-9, atol=1e-12
     )
+
+
+def test_units_nested_in_places_need_no_intersection():
+    octagon = shapely.buffer(box(0, 0, 1000, 1000), 100, quad_segs=1)
+    units = frame([octagon, shapely.affinity.translate(octagon, 1200)])
+    place = frame([shapely.union_all(np.asarray(units.geometry.array))])  # shares every boundary
+    weights = area_weights(units, place)
+    assert weights.stats["contained"] == 2 and weights.stats["crossing"] == 0
+    assert weights.matrix.toarray().tolist() == [[1.0], [1.0]]
 
 
 def test_inputs_are_reprojected_to_albers():
