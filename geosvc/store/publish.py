@@ -16,7 +16,7 @@ import pyogrio
 import shapely
 from rasterio.warp import transform_bounds
 
-from geosvc.crs import crs_code, same_crs
+from geosvc.crs import crs_code, normalize_crs, same_crs
 from geosvc.errors import NotPublished, ValidationFailed
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -205,6 +205,12 @@ def _publish_raster(record, report, store, settings, step: Step) -> PublishedLay
 
 def _publish_derived(record, store, settings, step: Step) -> PublishedLayer:
     spec = record.derived
+    grid_crs = normalize_crs(spec.crs)
+    if not grid_crs.is_projected or grid_crs.axis_info[0].unit_name not in ("metre", "meter"):
+        raise ValidationFailed(
+            f"derived.crs {spec.crs} is not a projected CRS in metres; densities need an equal-area grid",
+            layer=record.id,
+        )
     try:
         source = store.get(spec.input_layer)
     except NotPublished as exc:

@@ -114,6 +114,15 @@ def test_population_density_from_published_tracts(records, settings, store):
     assert values.mask.any() and values.min() >= 0
 
 
+def test_density_grid_must_be_projected_metres(records, settings, store):
+    spec = records["ct-population-density"].model_dump()
+    spec["derived"]["crs"] = "EPSG:4326"
+    record = type(records["ct-population-density"]).model_validate(spec)
+    with pytest.raises(ValidationFailed, match="not a projected CRS in metres"):
+        publish_layer(record, LayerReport(record.id, []), store, settings)
+    assert store.versions(record.id) == []
+
+
 def test_publish_order_puts_inputs_first(records):
     ordered = [r.id for r in publish_order(records.values())]
     assert ordered.index("ct-tracts-2010") < ordered.index("ct-population-density")
