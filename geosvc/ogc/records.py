@@ -48,6 +48,8 @@ ITEMS_PARAMS = frozenset(
 """Query parameters of the catalog's ``/items`` (anything else is a 400)."""
 ITEM_PARAMS = frozenset({"f", "lang", "crs"})
 """Query parameters of one record."""
+RECORD_FORMATS = ("json", "html")
+"""Values of ``f`` the catalog answers (pygeoapi's CSV output of a catalog fails)."""
 
 
 def _polygon(bbox: tuple[float, float, float, float]) -> dict:
@@ -296,6 +298,8 @@ def check_records_query(params: QueryParams, match: re.Match) -> None:
             raise InvalidParameter(f"unknown parameter; the catalog accepts {', '.join(sorted(allowed))}", param=key)
         if len(params.getlist(key)) > 1:
             raise InvalidParameter("given more than once", param=key)
+    if params.get("f", "json") not in RECORD_FORMATS:
+        raise InvalidParameter(f"the catalog answers in {', '.join(RECORD_FORMATS)}", param="f")
     if "q" in params and not _terms(params["q"]):
         raise InvalidParameter("give at least one search term", param="q")
     if "crs" in params:

@@ -253,6 +253,8 @@ def test_http_record_links(http, ogc_url):
         ("items", "keywords=", "keywords"),
         ("items", "theme=health&theme=education", "theme"),
         ("items", "datetime=yesterday", "datetime"),
+        ("items", "f=csv", "f"),
+        ("items/ct-towns", "f=csv", "f"),
         ("items/ct-towns", "ooga=booga", "ooga"),
         ("items/ct-towns", "q=towns", "q"),
     ],
