@@ -61,7 +61,9 @@ class LiveServer:
     def layer(self, layer_id: str) -> PublishedLayer:
         """The published layer, failing the test if the sample catalog did not publish it."""
         if layer_id not in self.layers:
-            pytest.fail(f"layer '{layer_id}' is in the sample catalog but was not published")
+            log = self.store.root / "publish.log"
+            tail = log.read_text()[-1500:] if log.exists() else ""
+            pytest.fail(f"layer '{layer_id}' is in the sample catalog but was not published:\n{tail}")
         return self.layers[layer_id]
 
     def ids_in_bbox(self, layer_id: str, bbox) -> list[str]:
