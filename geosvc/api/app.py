@@ -24,8 +24,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
+from geosvc import __version__
 from geosvc.api.errors import install_error_handlers
 from geosvc.api.routes import registry
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config, served_layers
@@ -99,8 +102,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app = FastAPI(
         title="geosvc",
         description="Geospatial data coordination service. OGC API at /ogc, layer registry at /registry.",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served below from the vendored Swagger UI: no asset from another host
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -122,7 +127,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         serve_crs=list(settings.serve_crs),
         documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)),
     )
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1)
+    # COGs are already compressed and must keep Content-Length and byte ranges intact.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1,
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff", "application/tiff"))
     return app
 
 
@@ -133,6 +140,17 @@ def _json(value: Any) -> bytes:
 
 
 def _add_root_routes(app: FastAPI) -> None:
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        vendor = f"{MOUNT_PATH}/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="geosvc API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+        )
+
     @app.get("/", operation_id="getRoot", summary="Service root", tags=["service"])
     def root(request: Request) -> dict:
         base = request.app.state.settings.base_url

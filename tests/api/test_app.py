@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 from geosvc.api.app import create_app, load_hook, serve
 from geosvc.ogc.mount import MountedOgc
@@ -48,7 +49,12 @@ def test_restricted_layer_is_not_served_anywhere(client):
 def test_fastapi_docs_cover_the_non_ogc_api(client):
     document = client.get("/openapi.json").json()
     assert "/registry" in document["paths"] and "/health" in document["paths"]
-    assert client.get("/docs").status_code == 200
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(src.startswith("/") for src in sources), sources  # no asset from another host
+    for src in sources:
+        assert client.get(src).status_code == 200, src
 
 
 def test_run_files_live_under_the_store(app, settings):

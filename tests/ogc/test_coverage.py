@@ -179,8 +179,10 @@ def test_collection_links_cog_enclosure(http, server):
 def test_cog_range_requests(http, raster):
     url = f"/ogc/collections/{RASTER}/cog.tif"
     blob = raster.path.read_bytes()
-    whole = http.get(url)
+    whole = http.get(url, headers={"Accept-Encoding": "gzip"})
     assert whole.status_code == 200 and whole.content == blob
+    assert "content-encoding" not in whole.headers  # already compressed; length and ranges stay exact
+    assert int(whole.headers["content-length"]) == len(blob)
     assert whole.headers["accept-ranges"] == "bytes"
     assert whole.headers["etag"] == raster.etag
     assert whole.headers["content-type"] == COG_MEDIA_TYPE
