@@ -17,15 +17,11 @@ MAX_EXAMPLES = 8  # per operation and phase; keeps the run under ~3 minutes on 2
 SEED = 2010
 
 
-# Found by this test; pygeoapi 0.24's CSV formatter reads an unset `query_crs_uri` for a collection whose
-# provider has no CRS support (the records catalog), so `f=csv` answers 500 instead of 400.
-RECORDS_CSV_500 = "GET /ogc/collections/records/items?f=csv answers 500 (pygeoapi UnboundLocalError query_crs_uri)"
-
-
-@pytest.mark.xfail(strict=True, reason=RECORDS_CSV_500)
 def test_records_items_csv_is_not_a_server_error(live_server):
+    """Found by the run below: pygeoapi 0.24's CSV formatter read an unset ``query_crs_uri`` for the records
+    catalog (no CRS support), so ``f=csv`` answered 500."""
     response = httpx.get(f"{live_server.ogc_url}/collections/records/items", params={"f": "csv"}, timeout=30)
-    assert response.status_code < 500
+    assert response.status_code == 400, response.text[:300]
 
 
 def _problems(report: str) -> dict[str, list[str]]:
@@ -33,11 +29,6 @@ def _problems(report: str) -> dict[str, list[str]]:
     blocks = re.split(r"^_{3,} ((?:GET|POST|PUT|PATCH|DELETE) \S+) _{3,}$", report, flags=re.M)
     return {op: re.findall(r"curl -X \S+ '([^']+)'", body) or [body.strip()[:300]]
             for op, body in zip(blocks[1::2], blocks[2::2])}
-
-
-def _known(operation: str, requests: list[str]) -> bool:
-    """The records catalog's ``f=csv`` 500 (tracked by the strict xfail above) and nothing else."""
-    return operation == "GET /collections/records/items" and all("f=csv" in r for r in requests)
 
 
 def test_no_server_error_on_any_get_operation(live_server, tmp_path):
@@ -52,6 +43,6 @@ def test_no_server_error_on_any_get_operation(live_server, tmp_path):
     summary = proc.stdout[proc.stdout.find("SUMMARY"):] if "SUMMARY" in proc.stdout else proc.stdout[-3000:]
     tested = re.search(r"Tested: (\d+)", proc.stdout)
     assert tested and int(tested.group(1)) >= 20, f"too few operations tested:\n{summary}"
-    problems = {op: reqs for op, reqs in _problems(proc.stdout).items() if not _known(op, reqs)}
+    problems = _problems(proc.stdout)
     assert not problems, f"schemathesis found problems: {problems}\n{summary}"
-    assert proc.returncode == 0 or _problems(proc.stdout), f"schemathesis failed:\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 0, f"schemathesis failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
