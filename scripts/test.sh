@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
-exec .venv/bin/python -m pytest -n 2 --timeout 900 "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup --timeout 900 "$@"
