@@ -38,11 +38,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_section
+
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
-MARK = "<!-- bench_equity -->"
 CASES = {
     "a": "(a) statewide: 833 tracts × DM>=2 union",
     "b": "(b) by town: tracts × (town ∩ union), overlay given",
@@ -261,17 +261,9 @@ def _table(rows, reps, exposure) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the section between the two ``bench_equity`` markers of RESULTS.md."""
-    section = f"{MARK}\n## Equity exposure engine vs tobler (`benchmarks/bench_equity.py`)\n\n{text}\n{MARK}\n"
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if current.count(MARK) >= 2:
-        head, _, rest = current.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        current = head + section + tail.lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(current)
+def write_results(text: str) -> None:
+    """Write this benchmark's section of RESULTS.md."""
+    write_section("bench_equity", f"## Equity exposure engine vs tobler (`benchmarks/bench_equity.py`)\n\n{text}")
 
 
 if __name__ == "__main__":
@@ -287,4 +279,4 @@ if __name__ == "__main__":
         args = parser.parse_args()
         table = main(args.reps)
         print(table)
-        write_section(table)
+        write_results(table)

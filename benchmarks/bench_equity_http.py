@@ -27,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_section
+
 import httpx
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
-MARK = "<!-- bench_equity_http -->"
 sys.path[:0] = [str(HERE.parent / "tests" / "equity"), str(HERE.parent / "tests" / "ogc")]
 
 from equity_catalog import DROUGHT, publish_equity_sample  # noqa: E402
@@ -80,17 +80,9 @@ def run(repeat: int) -> list[tuple[str, int, float, float, int]]:
     return rows
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the section between the two markers of RESULTS.md."""
-    section = f"{MARK}\n## Equity API over HTTP (`benchmarks/bench_equity_http.py`)\n\n{text}\n{MARK}\n"
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if current.count(MARK) >= 2:
-        head, _, rest = current.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        current = head + section.rstrip("\n") + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(current)
+def write_results(text: str) -> None:
+    """Write this benchmark's section of RESULTS.md."""
+    write_section("bench_equity_http", f"## Equity API over HTTP (`benchmarks/bench_equity_http.py`)\n\n{text}")
 
 
 def main() -> None:
@@ -111,7 +103,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    write_section(text)
+    write_results(text)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_section
+
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
-MARK = "<!-- bench_publish -->"
 N_POINTS = 1_000_000
 SEED = 20261125
 CASES = ("tracts", "points_1m")
@@ -142,7 +142,6 @@ def _run_case(case: str, root: Path) -> dict:
 
 def _section(rows: list[dict]) -> str:
     lines = [
-        MARK,
         "## Validate + publish (`benchmarks/bench_publish.py`)",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, {os.cpu_count()} cores "
@@ -171,21 +170,8 @@ def _section(rows: list[dict]) -> str:
         f"Target for 1M points: validate + publish < {TARGET_SECONDS:.0f} s and < {TARGET_RSS_MB:.0f} MB peak: "
         f"**{'met' if ok else 'NOT met'}** ({seconds:.1f} s validate + publish, {points['wall_s']:.1f} s wall "
         f"with start-up, {points['cpu_s']:.1f} s CPU, {points['peak_rss_mb']:.0f} MB).",
-        MARK,
     ]
     return "\n".join(lines) + "\n"
-
-
-def _write(section: str) -> None:
-    """Replace (or append) the part of RESULTS.md between the two bench_publish markers."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    first = current.find(MARK)
-    second = current.find(MARK, first + len(MARK)) if first >= 0 else -1
-    if first >= 0 and second >= 0:
-        current = current[:first] + section.rstrip("\n") + current[second + len(MARK):]
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(current)
 
 
 def main() -> None:
@@ -212,7 +198,7 @@ def main() -> None:
     section = _section(rows)
     print(section)
     if args.write:
-        _write(section)
+        write_section("bench_publish", section)
 
 
 if __name__ == "__main__":

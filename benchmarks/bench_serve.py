@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from results import write_section
+
 import geopandas as gpd
 import httpx
 import numpy as np
@@ -44,9 +46,7 @@ from baselines import postgis, services
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "baselines" / "wrk_paths.lua"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 QGIS_PROBE = ROOT / "tests" / "clients" / "qgis_probe.py"
-MARK = "<!-- bench_serve -->"  # the section sits between two of these, as the other benchmarks do
 BOX = 0.2  # degrees
 TABLE = "tracts"
 
@@ -231,19 +231,6 @@ def render(results: list[LoadResult], identity: dict, qgis: dict, meta: dict, pa
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the ``bench_serve`` section of RESULTS.md, keeping every other section."""
-    section = f"{MARK}\n{text}{MARK}"
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(MARK)
-    end = old.find(MARK, start + len(MARK)) if start >= 0 else -1
-    if end >= 0:
-        new = old[:start] + section + old[end + len(MARK):]
-    else:
-        new = old.rstrip("\n") + "\n" + section + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
-
-
 def _arguments(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layer", default="ct-tracts-2010")
@@ -332,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         text = render(results, identity, qgis, versions(dsn), params)
     print(text)
     if args.write:
-        write_section(text)
+        write_section("bench_serve", text)
     return 0
 
 

@@ -12,7 +12,6 @@ from shapely import Point, box
 from geosvc.equity.access import (
     STATE,
     access_table,
-    nearest_distance_km,
     two_step_fca,
     weighted_quantiles,
 )
