@@ -43,6 +43,7 @@ from results import write_section
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the tests' shared data loaders (support.ct_data)
 CASES = {
     "a": "(a) statewide: 833 tracts × DM>=2 union",
     "b": "(b) by town: tracts × (town ∩ union), overlay given",
@@ -57,8 +58,7 @@ def _inputs(case: str):
     """(sources, targets, within, columns) for a case, all EPSG:5070."""
     if case == "c":
         return (*_cells_and_circles(), None, ["pop"])
-    sys.path.insert(0, str(HERE.parent / "tests" / "equity"))
-    import ct_data
+    from support import ct_data
 
     tracts = ct_data.tracts()
     if case == "a":
@@ -157,8 +157,7 @@ def time_worker(case: str, reps: int, out: str) -> None:
 
 def exposure_worker(runs: int) -> None:
     """Median (p50) of the full by-town exposure table with warm weights (3 groups, reference)."""
-    sys.path.insert(0, str(HERE.parent / "tests" / "equity"))
-    import ct_data
+    from support import ct_data
 
     from geosvc.equity.areal import WeightCache
     from geosvc.equity.exposure import exposure_table

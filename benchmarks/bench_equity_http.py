@@ -32,10 +32,10 @@ from results import write_section
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests" / "equity"), str(HERE.parent / "tests" / "ogc")]
+sys.path.insert(0, str(HERE.parent / "tests"))  # the tests' shared helpers (support.*)
 
-from equity_catalog import DROUGHT, publish_equity_sample  # noqa: E402
-from published_catalog import running_server  # noqa: E402
+from support.equity_catalog import DROUGHT, publish_equity_sample  # noqa: E402
+from support.published_catalog import running_server  # noqa: E402
 
 BODY = {"hazard": DROUGHT, "population": "ct-tracts-2010", "places": "ct-towns", "reference": "nh_white"}
 REFERENCES = ["total", "rest", "hispanic", "nh_black", "nh_asian", "age65plus"]

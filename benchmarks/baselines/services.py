@@ -19,9 +19,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "clients"))  # the client tests' process helpers
-import serverproc  # noqa: E402
-from serverproc import free_port  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' process helpers (support.serverproc)
+from support import serverproc  # noqa: E402
+from support.serverproc import free_port  # noqa: E402
 GEOSVC = ROOT / ".venv" / "bin" / "geosvc"
 PYGEOAPI_VENV = ROOT / ".venv-pygeoapi"
 TIPG_VENV = ROOT / ".venv-tipg"

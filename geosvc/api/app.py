@@ -4,8 +4,7 @@
 (:func:`geosvc.ogc.config.build_config`), writes it to ``<store_dir>/run/`` and mounts pygeoapi; a
 registry change means regenerate-and-restart (``geosvc serve`` does it at start-up).
 
-Extension points for the other parts of geosvc are dotted paths (``module:attribute``), loaded when
-the module exists:
+Extension points for the other parts of geosvc are dotted paths (``module:attribute``):
 
 * :data:`RESOURCE_BUILDERS` ``{kind: "mod:builder"}``, ``builder(layer, settings) -> (id, resource)``;
 * :data:`CONFIG_EXTENSIONS` ``extension(config, layers, settings) -> None`` (records catalog, HTML assets, processes);
@@ -52,20 +51,14 @@ CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CON
                       "geosvc.ogc.processes:CONFORMANCE")
 
 
-def load_hook(path: str) -> Any | None:
-    """``"module:attribute"`` -> the attribute, or None when that module (or attribute) does not exist yet."""
+def load_hook(path: str) -> Any:
+    """``"module:attribute"`` -> the attribute."""
     module_name, _, attribute = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, attribute, None)
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def _hooks(paths) -> list[Callable]:
-    return [hook for hook in map(load_hook, paths) if hook is not None]
+    return [load_hook(path) for path in paths]
 
 
 def open_store(settings: Settings) -> Store:
@@ -89,10 +82,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store if store is not None else open_store(settings)
     layers = served_layers(store.published())
     builders = dict(DEFAULT_BUILDERS)
-    for kind, path in RESOURCE_BUILDERS.items():
-        builder = load_hook(path)
-        if builder is not None:
-            builders[kind] = builder
+    builders.update({kind: load_hook(path) for kind, path in RESOURCE_BUILDERS.items()})
     config = build_config(layers, settings, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
     served = [layer for layer in layers if layer.id in config["resources"]]
     cache = IndexCache(store, {layer.id: layer for layer in served if layer.kind == "vector"})

@@ -9,9 +9,12 @@ both at start-up).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,21 +51,38 @@ def write_run_files(config: dict[str, Any], run_dir: Path) -> tuple[Path, Path, 
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    # Several servers may start on one store at once (e.g. test workers): never expose a half-written file.
+    # Never expose a half-written file to a reader that does not take the lock (e.g. an operator).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``run_dir`` across processes (servers starting on one store at once)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def load_pygeoapi(config: dict[str, Any], run_dir: Path, cache: IndexCache, store_dir: Path) -> MountedOgc:
-    """Generate the run files, point pygeoapi at them and (re)import its Starlette app."""
+    """Generate the run files, point pygeoapi at them and (re)import its Starlette app.
+
+    Writing and importing happen under one lock: another server starting on the same store must not
+    replace the files (its own URL and port) before this one has read them.
+    """
     providers.use_cache(str(store_dir), cache)
-    config_path, openapi_path, openapi = write_run_files(config, run_dir)
-    os.environ["PYGEOAPI_CONFIG"] = str(config_path)
-    os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
-    # A private copy of the module per app: pygeoapi keeps its state in module globals, so
-    # re-importing the shared module would switch every earlier app to the newest config.
-    spec = importlib.util.find_spec("pygeoapi.starlette_app")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with _run_dir_lock(run_dir):
+        config_path, openapi_path, openapi = write_run_files(config, run_dir)
+        os.environ["PYGEOAPI_CONFIG"] = str(config_path)
+        os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
+        # A private copy of the module per app: pygeoapi keeps its state in module globals, so
+        # re-importing the shared module would switch every earlier app to the newest config.
+        spec = importlib.util.find_spec("pygeoapi.starlette_app")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return MountedOgc(asgi=module.APP, openapi=openapi, config_path=config_path, openapi_path=openapi_path)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import inspect
 import re
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import httpx
+import pytest
+from support.published_catalog import running_server
+from support.sample_store import RESTRICTED_ID
 
 from geosvc.api.app import create_app, load_hook, serve
 from geosvc.ogc.mount import MountedOgc
-
-RESTRICTED_ID = "ct-towns-restricted"
 
 
 def test_root_links_to_ogc_registry_and_docs(client, settings):
@@ -63,9 +68,22 @@ def test_run_files_live_under_the_store(app, settings):
     assert ogc.openapi_path.exists()
 
 
-def test_load_hook_skips_missing_modules_only():
-    assert load_hook("geosvc.ogc.not_a_module:thing") is None
-    assert load_hook("geosvc.ogc.config:build_config") is not None
+def test_load_hook_resolves_dotted_paths():
+    from geosvc.ogc.config import build_config
+
+    assert load_hook("geosvc.ogc.config:build_config") is build_config
+    with pytest.raises(ModuleNotFoundError):
+        load_hook("geosvc.ogc.not_a_module:thing")
+
+
+def test_servers_started_together_on_one_store_link_to_themselves(settings, store):
+    """Each server reads its own generated config even when another one starts on the same store."""
+    with ThreadPoolExecutor(2) as pool, ExitStack() as stack:
+        servers = list(pool.map(stack.enter_context, [running_server(settings), running_server(settings)]))
+        pages = list(pool.map(lambda base: httpx.get(f"{base}/ogc/collections/ct-towns?f=json").json(), servers))
+    for base, page in zip(servers, pages, strict=True):
+        own = [link["href"] for link in page["links"] if link["href"].startswith("http://127.0.0.1")]
+        assert own and all(href.startswith(base + "/") or href.startswith(base + "?") for href in own), own
 
 
 def test_serve_signature_matches_the_cli():

@@ -13,18 +13,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "equity"))
-from equity_catalog import DROUGHT, HARTFORD_BOX, publish_equity_sample, small_counts  # noqa: E402
+from support.equity_catalog import DROUGHT, HARTFORD_BOX, publish_equity_sample, small_counts
 
-from geosvc.api.errors import install_error_handlers  # noqa: E402
-from geosvc.api.routes.equity import install_equity  # noqa: E402
+from geosvc.api.errors import install_error_handlers
+from geosvc.api.routes.equity import install_equity
 
 K = 11
 EXPOSURE = {"hazard": DROUGHT, "population": "ct-tracts-2010", "places": "ct-towns", "reference": "nh_white"}

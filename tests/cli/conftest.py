@@ -1,8 +1,7 @@
-"""Run the CLI in-process (typer's CliRunner) against a temp store; ``broken_inputs`` importable."""
+"""Run the CLI in-process (typer's CliRunner) against a temp store."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,6 @@ import yaml
 from typer.testing import CliRunner
 
 from geosvc.cli.main import app
-
-TESTS = str(Path(__file__).resolve().parents[1])
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
 
 
 class Cli:

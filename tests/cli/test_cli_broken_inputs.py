@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from broken_inputs import ERROR_CASES, clean_layer
+from support.broken_inputs import ERROR_CASES, clean_layer
 
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore, sha256_file

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 from liveserver import GEOSVC, ROOT, LiveServer
-from serverproc import free_port, running
+from support.serverproc import free_port, running
 
 from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ct_data
+from support import ct_data
 import numpy as np
 import pandas as pd
 import pytest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from equity_catalog import DROUGHT, HARTFORD_BOX, publish_equity_sample, small_counts
+from support.equity_catalog import DROUGHT, HARTFORD_BOX, publish_equity_sample, small_counts
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from geosvc.equity.exposure import exposure_table

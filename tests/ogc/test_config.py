@@ -9,7 +9,7 @@ from pygeoapi.config import validate_config
 from geosvc.ogc.config import MOUNT_PATH, PROVIDER, build_config, served_layers, vector_resource
 from geosvc.ogc.crs import CRS84
 
-from conftest import RESTRICTED_ID
+from support.sample_store import RESTRICTED_ID
 
 
 def test_config_passes_pygeoapi_validation(store, settings):

@@ -27,7 +27,7 @@ from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.coverage import COG_MEDIA_TYPE, coverage_links, coverage_router, raster_resource
 from geosvc.ogc.coverage_guard import bbox_to_crs, check_coverage_query, raster_grid
-from published_catalog import served_catalog
+from support.published_catalog import served_catalog
 
 RASTER = "ct-population-density"
 EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"

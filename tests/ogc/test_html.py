@@ -21,7 +21,7 @@ import yaml
 from rasterio.errors import NotGeoreferencedWarning
 
 from geosvc.ogc.assets import static_dir, template_dir
-from published_catalog import served_catalog
+from support.published_catalog import served_catalog
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

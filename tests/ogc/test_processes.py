@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
-from published_catalog import running_server
+from support.equity_catalog import DROUGHT, publish_equity_sample, small_counts
+from support.published_catalog import running_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "equity"))
-from equity_catalog import DROUGHT, publish_equity_sample, small_counts  # noqa: E402
-
-from geosvc.ogc.processes import CONFORMANCE, PROCESSORS, process_resources  # noqa: E402
+from geosvc.ogc.processes import CONFORMANCE, PROCESSORS, process_resources
 
 K = 11
 EXPOSURE = {"hazard": DROUGHT, "population": "ct-tracts-2010", "places": "ct-towns", "reference": "nh_white"}

@@ -25,7 +25,7 @@ from geosvc.settings import load_settings
 from geosvc.store.gpkg import GpkgStore
 from geosvc.store.publish import publish_layer
 from geosvc.validate.layer import validate_layer
-from published_catalog import served_catalog
+from support.published_catalog import served_catalog
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,14 @@
-"""Make ``tests/broken_inputs.py`` importable as ``broken_inputs``.
+"""Fixtures of the validation tests."""
 
-A third-party wheel installs a top-level ``tests`` package into site-packages, which shadows
-``tests.broken_inputs``; putting ``tests/`` itself on the path avoids the clash.
-"""
+import pytest
 
-import sys
-from pathlib import Path
-
-TESTS = str(Path(__file__).resolve().parents[1])
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-
-import pytest  # noqa: E402
-
-from geosvc.records.models import LayerRecord  # noqa: E402
+from geosvc.records.models import LayerRecord
 
 
 @pytest.fixture
 def make_record():
     """Build a valid :class:`LayerRecord` (five-point layer) with some fields overridden."""
-    from broken_inputs import record_for
+    from support.broken_inputs import record_for
 
     def make(**fields) -> LayerRecord:
         return LayerRecord.model_validate(record_for("unit", "layer.gpkg", **fields))

@@ -9,7 +9,7 @@ import pytest
 from geosvc.records.models import LayerRecord
 from geosvc.settings import load_settings
 from geosvc.validate import validate_layer
-from broken_inputs import CASES, ERROR_CASES, clean_layer
+from support.broken_inputs import CASES, ERROR_CASES, clean_layer
 
 TODAY = dt.date(2026, 11, 25)
 

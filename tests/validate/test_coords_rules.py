@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from broken_inputs import LAT, LON, points
+from support.broken_inputs import LAT, LON, points
 from pyproj import CRS
 
 from geosvc.settings import load_settings

@@ -1,8 +1,9 @@
 """Real Connecticut inputs for the equity tests and benchmark, read straight from the data root.
 
-(Until published layers are available to tests, these read the shared files as the layer records
-describe them: 2010 tracts joined to the Planning Database by GEOID10 = GIDTR, the drought layer
-filtered to DM >= 2, the 2017 towns.) Everything is returned in EPSG:5070 and cached per process.
+They read the shared files as the layer records describe them, independently of geosvc's reader,
+so the engine is cross-checked against tobler on inputs geosvc did not prepare: 2010 tracts joined
+to the Planning Database by GEOID10 = GIDTR, the drought layer filtered to DM >= 2, the 2017 towns.
+Everything is returned in EPSG:5070 and cached per process.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The four sample layers the equity answers need, validated and published into a temporary store.
 
-Shared by ``tests/equity/test_service*.py``, ``tests/api/test_equity*.py`` and
-``tests/ogc/test_processes*.py`` (they put this folder on ``sys.path``).
+Shared by ``tests/equity/test_service*.py``, ``tests/api/test_equity*.py``,
+``tests/ogc/test_processes.py`` and ``benchmarks/bench_equity_http.py``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Every record id is ``broken-<name>``; override ``record["id"]`` to reuse a publi
 
 Usage::
 
-    from broken_inputs import CASES, ERROR_CASES, clean_layer  # tests/ on sys.path
+    from support.broken_inputs import CASES, ERROR_CASES, clean_layer  # tests/ on sys.path
     record, data_root = case.build(tmp_path)
 """
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from support.serverproc import free_port, running
 
 from geosvc.records.loader import load_records
 from geosvc.settings import Settings, load_settings
@@ -31,45 +28,16 @@ def publish_catalog(store_dir: Path) -> tuple[Settings, GpkgStore]:
     return settings, store
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_server(settings: Settings, timeout: float = 120.0) -> Iterator[str]:
     """Run ``geosvc.api.app.serve`` for ``settings.store_dir`` in a real uvicorn process; yield its base URL."""
     port = free_port()
-    env = {**os.environ, "GEOSVC_STORE_DIR": str(settings.store_dir), "GEOSVC_PORT": str(port)}
+    base = f"http://127.0.0.1:{port}"
+    env = {"GEOSVC_STORE_DIR": str(settings.store_dir), "GEOSVC_PORT": str(port)}
     code = "from geosvc.api.app import serve; from geosvc.settings import load_settings; serve(load_settings())"
     log_path = Path(settings.store_dir) / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield _wait_ready(proc, f"http://127.0.0.1:{port}", log_path, timeout)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen, base: str, log_path: Path, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server not ready after {timeout} s: {log_path.read_text()[-2000:]}")
+    with running([sys.executable, "-c", code], f"{base}/health", log_path, env=env, timeout=timeout):
+        yield base
 
 
 @dataclass(frozen=True)

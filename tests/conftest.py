@@ -1,0 +1,39 @@
+"""Session fixtures shared by tests/ogc and tests/api: the real sample layers published once into a
+temp store (the real GpkgStore), with a restricted copy of one of them, and one app + client."""
+
+from __future__ import annotations
+
+import pytest
+from support.sample_store import publish_samples
+
+from geosvc.settings import load_settings
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    return load_settings(store_dir=tmp_path_factory.mktemp("ogc-samples"))
+
+
+@pytest.fixture(scope="session")
+def store(settings):
+    return publish_samples(settings)
+
+
+@pytest.fixture(scope="session")
+def app(settings, store):
+    from geosvc.api.app import create_app
+
+    return create_app(settings, store=store)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def ogc_url(settings):
+    return settings.base_url + "/ogc"
