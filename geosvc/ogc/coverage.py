@@ -93,9 +93,9 @@ def coverage_router(layers: Iterable[PublishedLayer], prefix: str = "/ogc") -> A
     rasters = {layer.id: layer for layer in layers if layer.kind == "raster"}
     router = APIRouter(prefix=prefix)
 
-    @router.api_route(
+    @router.head("/collections/{collection_id}/cog.tif", include_in_schema=False)
+    @router.get(
         "/collections/{collection_id}/cog.tif",
-        methods=["GET", "HEAD"],
         operation_id="getCollectionCog",
         summary="The published Cloud Optimized GeoTIFF of a raster collection (HTTP range requests)",
         response_class=FileResponse,
