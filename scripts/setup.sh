@@ -20,7 +20,7 @@ if (( ${#missing[@]} )); then
   echo "setup: installing system packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Python >= 3.12 (pygeoapi 0.24 needs it): python3.12 on PATH, or pyenv's build.
