@@ -8,13 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-apt_packages=(wrk gdal-bin postgresql postgresql-15-postgis-3 python3-qgis qgis-providers)
-if ! dpkg -s "${apt_packages[@]}" >/dev/null 2>&1; then
-  echo "setup_baselines: installing ${apt_packages[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
-fi
+bash scripts/apt-ensure.sh wrk gdal-bin postgresql postgresql-15-postgis-3 python3-qgis qgis-providers
 
 py=$(.venv/bin/python -c 'import sys; print(sys._base_executable)')
 for name in pygeoapi tipg; do

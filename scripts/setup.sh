@@ -12,16 +12,7 @@ apt_packages=(ca-certificates)
 if (( want_test )); then
   apt_packages+=(gdal-bin python3-qgis qgis-providers chromium xvfb)
 fi
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if (( ${#missing[@]} )); then
-  echo "setup: installing system packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+bash scripts/apt-ensure.sh "${apt_packages[@]}"
 
 # Python >= 3.12 (pygeoapi 0.24 needs it): python3.12 on PATH, or pyenv's build.
 py=""
