@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     port: int = 5000
     public_url: str | None = Field(None, description="Public base URL (default http://host:port)")
     suppression_k: int = Field(11, ge=2)
+    contact_name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
+    contact_email: str = Field("gis@example.org", description="Service contact e-mail")
 
     @field_validator("data_root", "layers_dir", "store_dir", mode="after")
     @classmethod

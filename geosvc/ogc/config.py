@@ -124,12 +124,12 @@ def metadata_section(settings: Settings) -> dict[str, Any]:
             "description": f"Published {settings.state_name} layers from the geosvc registry (OGC API)",
             "keywords": ["geospatial", "ogc api", settings.state_name.lower()],
             "keywords_type": "theme",
-            "terms_of_service": "https://creativecommons.org/licenses/by/4.0/",
+            "terms_of_service": settings.base_url + "/registry",  # each layer carries its own licence
             "url": settings.base_url,
         },
         "license": {"name": "Per layer (see each collection)", "url": settings.base_url + "/registry"},
         "provider": {"name": "geosvc", "url": settings.base_url},
-        "contact": {"name": "geosvc data coordination desk"},
+        "contact": {"name": settings.contact_name, "email": settings.contact_email},
     }
 
 

@@ -81,3 +81,10 @@ def test_layer_without_time_extent_has_no_temporal(store, settings):
     layer = store.get("ct-towns")
     bare = dataclasses.replace(layer, record=layer.record.model_copy(update={"temporal_extent": None}))
     assert "temporal" not in vector_resource(bare, settings)[1]["extents"]
+
+
+def test_service_contact_and_terms_come_from_settings(store, settings):
+    custom = settings.model_copy(update={"contact_name": "Desk", "contact_email": "desk@state.gov"})
+    metadata = build_config(store.published(), custom)["metadata"]
+    assert metadata["contact"] == {"name": "Desk", "email": "desk@state.gov"}
+    assert metadata["identification"]["terms_of_service"] == custom.base_url + "/registry"
