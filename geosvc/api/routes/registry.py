@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from geosvc.errors import NotFound
+from geosvc.api.served import served_layer, served_layers
 from geosvc.store.base import PublishedLayer
 
 
@@ -37,15 +37,11 @@ def create_router() -> APIRouter:
 
     @router.get("", operation_id="listLayers", summary="Served layers")
     def list_layers(request: Request) -> dict:
-        state = request.app.state
-        return {"layers": [layer_summary(layer, state.settings.base_url) for layer in state.layers]}
+        base_url = request.app.state.settings.base_url
+        return {"layers": [layer_summary(layer, base_url) for layer in served_layers(request)]}
 
     @router.get("/{layer_id}", operation_id="getLayer", summary="One served layer")
     def get_layer(layer_id: str, request: Request) -> dict:
-        state = request.app.state
-        for layer in state.layers:
-            if layer.id == layer_id:
-                return layer_summary(layer, state.settings.base_url)
-        raise NotFound(f"no served layer '{layer_id}'", layer=layer_id)
+        return layer_summary(served_layer(request, layer_id), request.app.state.settings.base_url)
 
     return router
