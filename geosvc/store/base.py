@@ -57,6 +57,20 @@ class ValidationRun:
     findings: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class LayerEvent:
+    """Something that happened to a layer: a publish or sync attempt and its outcome, a withdrawal."""
+
+    event_id: int
+    layer: str
+    at: dt.datetime
+    kind: str  # "publish", "sync", "withdraw", ...
+    outcome: str  # "published", "unchanged", "failed", ...
+    version: int | None
+    message: str
+    detail: dict[str, Any]
+
+
 class Store(Protocol):
     """What the rest of geosvc needs from a store."""
 
@@ -80,3 +94,11 @@ class Store(Protocol):
 
     def validations(self, layer_id: str | None = None, latest: bool = True) -> list[ValidationRun]:
         """Validation runs (by default only the latest per layer), sorted by layer then run."""
+
+    def record_event(self, layer_id: str, kind: str, outcome: str, *, version: int | None = None,
+                     message: str = "", detail: dict[str, Any] | None = None) -> int:
+        """Append one event of a layer (publish/sync attempts and their outcome); returns its id."""
+
+    def events(self, layer_id: str | None = None, kind: str | None = None,
+               since: dt.datetime | None = None) -> list[LayerEvent]:
+        """Recorded events, oldest first, optionally of one layer / kind / since a time."""

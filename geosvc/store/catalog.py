@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS validation_runs (
     findings      TEXT    NOT NULL   -- JSON list of Finding.as_dict()
 );
 CREATE INDEX IF NOT EXISTS validation_runs_layer ON validation_runs (layer_id, run_id);
+CREATE TABLE IF NOT EXISTS layer_events (
+    event_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    layer_id      TEXT    NOT NULL,
+    at            TEXT    NOT NULL,  -- ISO 8601, UTC
+    kind          TEXT    NOT NULL,  -- 'publish', 'sync', 'withdraw', ...
+    outcome       TEXT    NOT NULL,  -- 'published', 'unchanged', 'failed', ...
+    version       INTEGER,
+    message       TEXT    NOT NULL,
+    detail        TEXT    NOT NULL   -- JSON object
+);
+CREATE INDEX IF NOT EXISTS layer_events_layer ON layer_events (layer_id, event_id);
 """
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from geosvc.errors import NotPublished, StoreError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
-from geosvc.store.base import PublishedLayer, ValidationRun
+from geosvc.store.base import LayerEvent, PublishedLayer, ValidationRun
 from geosvc.store.catalog import connect, dumps, utcnow
 
 if TYPE_CHECKING:
@@ -219,5 +219,37 @@ class GpkgStore:
                 stale=bool(r["stale"]),
                 findings=json.loads(r["findings"]),
             )
+            for r in rows
+        ]
+
+    # -- events --------------------------------------------------------------------------------
+    def record_event(self, layer_id: str, kind: str, outcome: str, *, version: int | None = None,
+                     message: str = "", detail: dict | None = None) -> int:
+        """Append one event of a layer; returns its id."""
+        with self._connect() as con:
+            cur = con.execute(
+                "INSERT INTO layer_events (layer_id, at, kind, outcome, version, message, detail) VALUES (?,?,?,?,?,?,?)",
+                (layer_id, utcnow().isoformat(), kind, outcome, version, message, dumps(detail or {})),
+            )
+            return int(cur.lastrowid)
+
+    def events(self, layer_id: str | None = None, kind: str | None = None,
+               since: dt.datetime | None = None) -> list[LayerEvent]:
+        """Recorded events, oldest first."""
+        clauses, args = [], []
+        for column, value in (("layer_id", layer_id), ("kind", kind)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            clauses.append("at >= ?")
+            args.append(since.astimezone(dt.UTC).isoformat() if since.tzinfo else since.isoformat())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as con:
+            rows = con.execute(f"SELECT * FROM layer_events {where} ORDER BY event_id", args).fetchall()
+        return [
+            LayerEvent(event_id=r["event_id"], layer=r["layer_id"], at=dt.datetime.fromisoformat(r["at"]),
+                       kind=r["kind"], outcome=r["outcome"], version=r["version"], message=r["message"],
+                       detail=json.loads(r["detail"]))
             for r in rows
         ]
