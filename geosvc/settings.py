@@ -1,4 +1,10 @@
-"""Settings: ``config/geosvc.toml`` overridden by ``GEOSVC_*`` environment variables.
+"""Settings: one small model per concern, read from a TOML file and ``GEOSVC_<SECTION>_<FIELD>`` variables.
+
+Priority, highest first: keyword arguments, ``GEOSVC_<SECTION>_<FIELD>``, the older flat names
+(:data:`LEGACY_ENV`), the TOML file, the defaults here. The TOML file is ``--config`` / ``GEOSVC_CONFIG``,
+else ``./config/geosvc.toml`` in the working directory, else the packaged ``geosvc/defaults/geosvc.toml``.
+Relative paths in a TOML file are relative to that file's folder; anywhere else (environment,
+keyword arguments, the packaged default) they are relative to the working directory.
 
 No instance is built at import time; call :func:`load_settings`.
 """
@@ -6,60 +12,206 @@ No instance is built at import time; call :func:`load_settings`.
 from __future__ import annotations
 
 import os
-import tomllib
+from importlib.resources import files
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "geosvc.toml"
+PACKAGED_CONFIG = Path(str(files("geosvc") / "defaults" / "geosvc.toml"))
+"""The default config shipped in the wheel (its relative paths are relative to the working directory)."""
+LOCAL_CONFIG = Path("config") / "geosvc.toml"
+"""The config looked for in the working directory when none is named."""
+
+AbsolutePath = Annotated[Path, AfterValidator(lambda path: path.resolve())]
+"""A path made absolute against the working directory (TOML paths arrive already anchored)."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSettings(Section):
+    root: AbsolutePath = Field(description="Folder that layer sources are read from")
+
+
+class LayersSettings(Section):
+    dir: AbsolutePath = Field(description="Folder of layer records (*.yaml)")
+
+
+class StoreSettings(Section):
+    backend: Literal["gpkg"] = Field("gpkg", description="Store backend")
+    dir: AbsolutePath = Field(description="Folder of the embedded store")
+    dsn: SecretStr | None = Field(None, description="Database connection string (database backends)")
+
+
+class StateSettings(Section):
+    name: str = Field("Connecticut", description="The state whose layers are served")
+    bbox: tuple[float, float, float, float] = Field(
+        (-73.73, 40.95, -71.78, 42.06), description="State extent in CRS84 (minx, miny, maxx, maxy)"
+    )
+
+
+class CrsSettings(Section):
+    allowed: list[str] = Field(
+        ["OGC:CRS84", "EPSG:4326", "EPSG:4269", "EPSG:4267", "EPSG:3857", "EPSG:6433", "EPSG:6434",
+         "EPSG:2234", "EPSG:26956", "EPSG:26918", "EPSG:6347", "EPSG:5070"],
+        description="CRSs a layer may be declared in (anything else is an error finding)",
+    )
+    serve: list[str] = Field(
+        ["http://www.opengis.net/def/crs/OGC/1.3/CRS84", "http://www.opengis.net/def/crs/EPSG/0/4326",
+         "http://www.opengis.net/def/crs/EPSG/0/4269", "http://www.opengis.net/def/crs/EPSG/0/3857",
+         "http://www.opengis.net/def/crs/EPSG/0/6434", "http://www.opengis.net/def/crs/EPSG/0/2234"],
+        description="CRSs advertised for every vector collection",
+    )
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", description="Interface to bind")
+    port: int = Field(5000, ge=1, le=65535, description="Port to bind")
+    public_url: str | None = Field(None, description="Public base URL (default http://host:port)")
+    workers: int = Field(1, ge=1, le=32, description="Server worker processes")
+
+
+class EquitySettings(Section):
+    suppression_k: int = Field(11, ge=2, description="Minimum cell size (callers may raise it, never lower it)")
+
+
+class ContactSettings(Section):
+    name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
+    email: str = Field("gis@example.org", description="Service contact e-mail")
+
+
+LEGACY_ENV: dict[str, tuple[str, str]] = {
+    "GEOSVC_HOST": ("server", "host"),
+    "GEOSVC_PORT": ("server", "port"),
+    "GEOSVC_PUBLIC_URL": ("server", "public_url"),
+    "GEOSVC_SUPPRESSION_K": ("equity", "suppression_k"),
+    "GEOSVC_ALLOWED_CRS": ("crs", "allowed"),
+    "GEOSVC_SERVE_CRS": ("crs", "serve"),
+}
+"""Flat variable names from before the sections -> (section, field). The other old names
+(``GEOSVC_DATA_ROOT``, ``GEOSVC_STORE_DIR``, ``GEOSVC_STATE_BBOX``, ...) already are section names."""
+
+
+class LegacyEnvSource(PydanticBaseSettingsSource):
+    """The :data:`LEGACY_ENV` variables, read into their sections (list values as JSON, like the new names)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__: one variable -> one nested field
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, dict[str, Any]] = {}
+        for name, (section, key) in LEGACY_ENV.items():
+            if (raw := os.environ.get(name)) is None:
+                continue
+            field = self.settings_cls.model_fields[section].annotation.model_fields[key]
+            complex_value = self.field_is_complex(field)
+            values.setdefault(section, {})[key] = self.decode_complex_value(name, field, raw) if complex_value else raw
+        return values
+
+
+class TomlFileSource(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source, with relative paths anchored to the file's folder (``anchor``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: Path, anchor: Path | None):
+        super().__init__(settings_cls, toml_file)
+        self.anchor = anchor
+
+    def __call__(self) -> dict[str, Any]:
+        values = {"config": str(self.toml_file_path), **super().__call__()}
+        for section, field in path_fields(self.settings_cls):
+            table = values.get(section)
+            if self.anchor and isinstance(table, dict) and isinstance(table.get(field), str):
+                table[field] = str(self.anchor / table[field])  # absolute values survive the join
+        return values
+
+
+def path_fields(settings_cls: type[BaseSettings]) -> list[tuple[str, str]]:
+    """(section, field) of every path setting."""
+    return [
+        (section, name)
+        for section, info in settings_cls.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, Section)
+        for name, field in info.annotation.model_fields.items()
+        if field.annotation is Path
+    ]
+
+
+def config_file(config: Path | None = None) -> Path:
+    """The TOML file to read: ``config``, else ``GEOSVC_CONFIG``, else ./config/geosvc.toml, else the packaged one."""
+    if config is None and os.environ.get("GEOSVC_CONFIG"):
+        config = Path(os.environ["GEOSVC_CONFIG"])
+    if config is not None:
+        if not config.is_file():
+            raise FileNotFoundError(2, "No such file", str(config))
+        return config.resolve()
+    return LOCAL_CONFIG.resolve() if LOCAL_CONFIG.is_file() else PACKAGED_CONFIG
 
 
 class Settings(BaseSettings):
-    """All geosvc settings (paths are absolute once loaded)."""
+    """All geosvc settings, one section per concern (paths are absolute once loaded)."""
 
-    model_config = SettingsConfigDict(env_prefix="GEOSVC_", extra="forbid")
-
-    data_root: Path = Field(description="Folder that layer sources are read from")
-    layers_dir: Path = Field(description="Folder of layer records (*.yaml)")
-    store_dir: Path = Field(description="Folder of the embedded store")
-    state_name: str = "Connecticut"
-    state_bbox: tuple[float, float, float, float] = Field(
-        description="State extent in CRS84 (minx, miny, maxx, maxy)"
+    model_config = SettingsConfigDict(
+        env_prefix="GEOSVC_", env_nested_delimiter="_", env_nested_max_split=1, extra="forbid"
     )
-    allowed_crs: list[str]
-    serve_crs: list[str]
-    host: str = "127.0.0.1"
-    port: int = 5000
-    public_url: str | None = Field(None, description="Public base URL (default http://host:port)")
-    suppression_k: int = Field(11, ge=2)
-    contact_name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
-    contact_email: str = Field("gis@example.org", description="Service contact e-mail")
 
-    @field_validator("data_root", "layers_dir", "store_dir", mode="after")
+    config: Path | None = Field(None, description="The TOML file read (--config / GEOSVC_CONFIG)")
+    data: DataSettings
+    layers: LayersSettings
+    store: StoreSettings
+    state: StateSettings = StateSettings()
+    crs: CrsSettings = CrsSettings()
+    server: ServerSettings = ServerSettings()
+    equity: EquitySettings = EquitySettings()
+    contact: ContactSettings = ContactSettings()
+
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value if value.is_absolute() else (PROJECT_ROOT / value).resolve()
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = config_file(init_settings.init_kwargs.get("config"))
+        anchor = None if toml == PACKAGED_CONFIG else toml.parent
+        return init_settings, env_settings, LegacyEnvSource(settings_cls), TomlFileSource(settings_cls, toml, anchor)
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A validated copy with ``overrides`` (spelled like :func:`load_settings`'s)."""
+        values = self.model_dump()
+        for section, fields in sectioned(overrides).items():
+            values[section] = {**values.get(section, {}), **fields}
+        return type(self).model_validate(values)
 
     @property
     def base_url(self) -> str:
         """Public URL of the service root, without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.server.public_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")
 
     @property
     def catalog_path(self) -> Path:
         """SQLite catalog of published versions and validation runs."""
-        return self.store_dir / "catalog.sqlite"
+        return self.store.dir / "catalog.sqlite"
 
 
-def load_settings(config: Path | None = None, **overrides) -> Settings:
-    """Read the TOML config, then let ``GEOSVC_*`` variables and ``overrides`` win."""
-    path = config or DEFAULT_CONFIG
-    with open(path, "rb") as fh:
-        values = tomllib.load(fh)
-    # pydantic-settings gives init kwargs priority over the environment; we want the
-    # environment to beat the file, so only pass file values that the env does not set.
-    file_values = {k: v for k, v in values.items() if f"GEOSVC_{k.upper()}" not in os.environ}
-    file_values.update(overrides)
-    return Settings(**file_values)
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config`` (see :func:`config_file`) and the environment, with ``overrides`` winning.
+
+    Overrides are spelled like the variables without the prefix, ``<section>_<field>``:
+    ``load_settings(store_dir=tmp, server_port=8080, equity_suppression_k=20)``.
+    """
+    return Settings(config=config_file(config), **sectioned(overrides))
+
+
+def sectioned(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"store_dir": x}`` -> ``{"store": {"dir": x}}`` (the first ``_`` ends the section, as in the variables)."""
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        section, _, field = key.partition("_")
+        sections.setdefault(section, {})[field] = value
+    return sections
