@@ -88,10 +88,10 @@ def _work(case: str, root: Path) -> None:
 
     if case == "tracts":
         settings = load_settings(store_dir=root / "store")
-        record = load_record(settings.layers_dir / "ct-tracts-2010.yaml")
+        record = load_record(settings.layers.dir / "ct-tracts-2010.yaml")
     else:
         settings = load_settings(data_root=root, layers_dir=root / "layers", store_dir=root / "store")
-        record = load_record(settings.layers_dir / "bench-points-1m.yaml")
+        record = load_record(settings.layers.dir / "bench-points-1m.yaml")
     store = GpkgStore(settings)
     cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()

@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         layer, settings = publish(work / "store", args.layer)
         frame = gpd.read_file(layer.path, layer=layer.id)
-        bboxes = random_bboxes(frame, settings.state_bbox, args.urls, args.seed)
+        bboxes = random_bboxes(frame, settings.state.bbox, args.urls, args.seed)
         svcs, dsn = start_services(stack, work, layer, args.only)
         identity = compare_features(svcs, frame, layer.record.id_field, bboxes[: args.samples])
         results = load_all(svcs, bboxes, work, args)

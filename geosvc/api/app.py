@@ -71,7 +71,7 @@ def open_store(settings: Settings) -> Store:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     """Build every layer index at start-up so no client pays for it; CRS transformers in the background."""
-    threading.Thread(target=warm_transformers, args=(list(app.state.settings.serve_crs),), daemon=True).start()
+    threading.Thread(target=warm_transformers, args=(list(app.state.settings.crs.serve),), daemon=True).start()
     app.state.index_cache.warm()
     app.state.started_at = dt.datetime.now(dt.UTC)
     yield
@@ -86,7 +86,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     config = build_config(layers, settings, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
     served = [layer for layer in layers if layer.id in config["resources"]]
     cache = IndexCache(store, {layer.id: layer for layer in served if layer.kind == "vector"})
-    ogc = load_pygeoapi(config, settings.store_dir / "run", cache, settings.store_dir)
+    ogc = load_pygeoapi(config, settings.store.dir / "run", cache, settings.store.dir)
     conformance = conformance_document([c for extra in _hooks(CONFORMANCE_EXTRAS) for c in extra])
 
     app = FastAPI(
@@ -114,7 +114,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         cache=cache,
         layers={layer.id: layer for layer in served},
         base_url=settings.base_url,
-        serve_crs=list(settings.serve_crs),
+        serve_crs=list(settings.crs.serve),
         documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)),
     )
     # COGs are already compressed and must keep Content-Length and byte ranges intact.
@@ -170,7 +170,7 @@ def _add_root_routes(app: FastAPI) -> None:
         stale = [layer.id for layer in published if layer.id in served and layer.version != served[layer.id].version]
         body = {
             "status": "ok" if store_ok and not stale else "degraded",
-            "store": {"dir": str(state.settings.store_dir), "reachable": store_ok},
+            "store": {"dir": str(state.settings.store.dir), "reachable": store_ok},
             "catalog": {
                 "published": len(published),
                 "served": len(served),
@@ -191,7 +191,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Run the service with uvicorn (``geosvc serve``)."""
     import uvicorn
 
-    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = settings.model_copy(update=update) if update else settings
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+    update = {k: v for k, v in (("server_host", host), ("server_port", port)) if v is not None}
+    settings = settings.replace(**update) if update else settings
+    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port, log_level="warning",
                 proxy_headers=False)

@@ -85,12 +85,12 @@ def settings_from(ctx: typer.Context) -> Settings:
 
 def record_paths(settings: Settings, ids: list[str] | None) -> dict[str, Path]:
     """Record files by layer id (all, or the ``ids`` asked for); unknown ids are a usage error."""
-    paths = {p.stem: p for p in sorted(settings.layers_dir.glob("*.yaml"))}
+    paths = {p.stem: p for p in sorted(settings.layers.dir.glob("*.yaml"))}
     if not ids:
         return paths
     unknown = [i for i in ids if i not in paths]
     if unknown:
-        raise UsageError(f"no layer record {', '.join(repr(i) for i in unknown)} in {settings.layers_dir}", param="ID")
+        raise UsageError(f"no layer record {', '.join(repr(i) for i in unknown)} in {settings.layers.dir}", param="ID")
     return {i: paths[i] for i in dict.fromkeys(ids)}
 
 

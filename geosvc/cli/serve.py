@@ -12,13 +12,13 @@ from geosvc.cli.common import UsageError, guarded, settings_from
 @guarded
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default: settings.host)")] = None,
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: settings.port)")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: settings.server.host)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: settings.server.port)")] = None,
 ) -> None:
     """Serve the published layers over OGC API (Features, Records, Coverages, Processes)."""
     settings = settings_from(ctx)
-    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = settings.model_copy(update=update)
+    update = {k: v for k, v in (("server_host", host), ("server_port", port)) if v is not None}
+    settings = settings.replace(**update)
     try:
         from geosvc.api.app import serve as run
     except ImportError as exc:

@@ -197,7 +197,7 @@ class EquityService:
 
     def access(self, request: AccessRequest) -> Report:
         """Distance to the nearest facility and 2SFCA access by group and place."""
-        k = resolve_k(request.k, self.settings.suppression_k)
+        k = resolve_k(request.k, self.settings.equity.suppression_k)
         units = self.units(request.population, request.groups, request.reference)
         places, places_key, places_layer = self.places(request.places, request.place_label_field)
         facilities_layer = self.layer(request.facilities, "facilities")
@@ -222,14 +222,14 @@ class EquityService:
             overall = access_table(units.frame, facilities, None, **run).table
             table = pd.concat([table, overall.assign(place_id=ALL_PLACES, place_name="all places")], ignore_index=True)
         else:
-            table = table.assign(place_name=self.settings.state_name)
+            table = table.assign(place_name=self.settings.state.name)
         table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
         table.insert(table.columns.get_loc("population") + 1, "within", table["share_within"] * table["population"])
         counts = ("population", "within")
         stats = ["mean_km", "p50_km", "p90_km", "access_per_1000", "mean_km_ratio", "access_ratio"]
         derived = {"share_within": list(counts), **{c: ["population"] for c in stats}}
         rows, protections = protect_place_table(
-            table, k=k, k_floor=self.settings.suppression_k, reference=request.reference, inline=False,
+            table, k=k, k_floor=self.settings.equity.suppression_k, reference=request.reference, inline=False,
             counts=counts, derived=derived, compared=["mean_km_ratio", "access_ratio"])
         method = {
             "name": "access to facilities",
@@ -241,7 +241,7 @@ class EquityService:
             "supply_served": "sum_i P_i A_i over the units (2SFCA invariant: the supply of facilities with demand "
                              "in reach)",
             "reference": request.reference,
-            "places": request.places or f"the whole state ({self.settings.state_name})",
+            "places": request.places or f"the whole state ({self.settings.state.name})",
         }
         layers = [_provenance(units.layer, "population"), _provenance(facilities_layer, "facilities"),
                   _provenance(places_layer, "places")]
@@ -253,16 +253,16 @@ class EquityService:
 
     def disparity(self, request: DisparityRequest) -> Report:
         """Disparity indices over caller-given groups (no layers)."""
-        return disparity_report(request, self.settings.suppression_k)
+        return disparity_report(request, self.settings.equity.suppression_k)
 
     def svi(self, request: SviRequest) -> Report:
         """SVI ranking of caller-given units (no layers)."""
-        return svi_report(request, self.settings.suppression_k)
+        return svi_report(request, self.settings.equity.suppression_k)
 
     # -- exposure ----------------------------------------------------------------------------
     def exposure(self, request: ExposureRequest) -> Report:
         """Population by group in a hazard zone, by place (area-weighted, allocate_total=False)."""
-        k = resolve_k(request.k, self.settings.suppression_k)
+        k = resolve_k(request.k, self.settings.equity.suppression_k)
         units = self.units(request.population, request.groups, request.reference)
         places, places_key, places_layer = self.places(request.places, request.place_label_field)
         inline = request.hazard.geometry is not None
@@ -290,7 +290,7 @@ class EquityService:
                                   ignore_index=True)
                 summary = pd.concat([summary, overall.places.set_axis([ALL_PLACES])])
             else:
-                table = table.assign(place_name=self.settings.state_name)
+                table = table.assign(place_name=self.settings.state.name)
             table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
             summary.index = summary.index.astype(str).rename("place_id")
             table, lines = structure(table, request.reference, ("population", "exposed"))
@@ -301,7 +301,7 @@ class EquityService:
         else:  # the unprotected table does not depend on k: reuse it across thresholds
             key = ("exposure-table", unit_key, places_key, zone_key, tuple(units.groups), request.reference)
             table, lines, place_summary, description = self._cache.remember(key, compute)
-        rows, protections = protect_place_table(table, k=k, k_floor=self.settings.suppression_k,
+        rows, protections = protect_place_table(table, k=k, k_floor=self.settings.equity.suppression_k,
                                                 reference=request.reference, inline=inline, lines=lines)
         place_summary = protect_place_summary(place_summary, rows, "weighted_index_of_disparity", "share")
         layers = [_provenance(units.layer, "population"), _provenance(hazard_layer, "hazard"),
@@ -315,7 +315,7 @@ class EquityService:
             "comparisons": "RR = share_g / share_ref, RD = (share_g - share_ref) per 1,000, 95% CIs from the "
                            "inputs' MOEs (null when the inputs carry none)",
             "index_of_disparity": "weighted ID = 100 * sum_g w_g |r_g - r_T| / r_T over the reported groups",
-            "places": request.places or f"the whole state ({self.settings.state_name})",
+            "places": request.places or f"the whole state ({self.settings.state.name})",
             "overall_row": f"place_id '{ALL_PLACES}': all units, the total of the places' additive line"
                            if places is not None else None,
             "hazard": notes,

@@ -49,7 +49,7 @@ class Protections:
     k : int
         Threshold used: counts ``0 < x < k`` were withheld.
     k_floor : int
-        Configured minimum threshold (``settings.suppression_k``).
+        Configured minimum threshold (``settings.equity.suppression_k``).
     withheld : dict of str to int
         Number of withheld values per reason code.
     rounding_base : int or None
@@ -210,7 +210,7 @@ def apply_disclosure_control(
     k : int, optional
         Threshold requested by the caller; default ``k_floor``. Counts ``0 < x < k`` are withheld.
     k_floor : int
-        Configured minimum (``settings.suppression_k``); ``k`` below it raises InvalidParameter.
+        Configured minimum (``settings.equity.suppression_k``); ``k`` below it raises InvalidParameter.
     derived_columns : mapping of str to sequence of str, optional
         Derived column -> the count columns of the same row it is computed from, e.g.
         ``{"rate": ["exposed", "population"]}``. List MOE / CV / CI columns here too.

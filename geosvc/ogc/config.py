@@ -78,9 +78,9 @@ def vector_resource(layer: PublishedLayer, settings: Settings) -> tuple[str, dic
         "type": "feature",
         "name": PROVIDER,
         "data": layer.id,
-        "store": str(settings.store_dir),
+        "store": str(settings.store.dir),
         "id_field": record.id_field or "id",
-        "crs": list(settings.serve_crs),
+        "crs": list(settings.crs.serve),
         "storage_crs": CRS84,
     }
     if record.time_field:
@@ -102,7 +102,7 @@ DEFAULT_BUILDERS: Mapping[str, ResourceBuilder] = {"vector": vector_resource}
 def server_section(settings: Settings) -> dict[str, Any]:
     """pygeoapi ``server``: public URL with the mount path, limits, no strict slashes."""
     return {
-        "bind": {"host": settings.host, "port": settings.port},
+        "bind": {"host": settings.server.host, "port": settings.server.port},
         "url": settings.base_url + MOUNT_PATH,
         "mimetype": "application/json; charset=UTF-8",
         "encoding": "utf-8",
@@ -120,16 +120,16 @@ def metadata_section(settings: Settings) -> dict[str, Any]:
     """Service-level metadata."""
     return {
         "identification": {
-            "title": f"geosvc: {settings.state_name} layers",
-            "description": f"Published {settings.state_name} layers from the geosvc registry (OGC API)",
-            "keywords": ["geospatial", "ogc api", settings.state_name.lower()],
+            "title": f"geosvc: {settings.state.name} layers",
+            "description": f"Published {settings.state.name} layers from the geosvc registry (OGC API)",
+            "keywords": ["geospatial", "ogc api", settings.state.name.lower()],
             "keywords_type": "theme",
             "terms_of_service": settings.base_url + "/registry",  # each layer carries its own licence
             "url": settings.base_url,
         },
         "license": {"name": "Per layer (see each collection)", "url": settings.base_url + "/registry"},
         "provider": {"name": "geosvc", "url": settings.base_url},
-        "contact": {"name": settings.contact_name, "email": settings.contact_email},
+        "contact": {"name": settings.contact.name, "email": settings.contact.email},
     }
 
 

@@ -137,4 +137,4 @@ def _etags(header: str) -> set[str]:
 def install_coverage(app: FastAPI, layers: list[PublishedLayer], settings: Settings, prefix: str = "/ogc") -> None:
     """Add the COG routes and the coverage parameter guard to ``app`` (call before mounting pygeoapi)."""
     app.include_router(coverage_router(layers, prefix))
-    app.add_middleware(QueryGuard, checks=[(coverage_path(prefix), coverage_check(layers, settings.serve_crs))])
+    app.add_middleware(QueryGuard, checks=[(coverage_path(prefix), coverage_check(layers, settings.crs.serve))])

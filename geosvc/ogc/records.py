@@ -264,7 +264,7 @@ def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
             {
                 "type": "record",
                 "name": "geosvc.ogc.records_provider.RecordsProvider",
-                "data": str(settings.store_dir),
+                "data": str(settings.store.dir),
                 "ogc_url": settings.base_url + MOUNT_PATH,
                 "layers": {layer.id: layer.version for layer in listed},
                 "id_field": "id",

@@ -83,7 +83,7 @@ def locate(record: LayerRecord, settings: Settings) -> Location:
                 return Location(f"{gdal_path}/{source.layer}", None, PurePosixPath(source.layer).suffix.lower(), None)
         return Location(gdal_path, source.layer, suffix, None)
 
-    path = settings.data_root / source.path
+    path = settings.data.root / source.path
     _check_local(path, record.id)
     suffix = path.suffix.lower()
     if suffix == ".zip":

@@ -146,7 +146,7 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
 
     join_stats = None
     if record.join is not None:
-        frame, join_stats = join_table(frame, record.join, record, settings.data_root)
+        frame, join_stats = join_table(frame, record.join, record, settings.data.root)
     stats = ReadStats(
         gdal_path=loc.gdal_path,
         layer=loc.layer or record.source.layer,

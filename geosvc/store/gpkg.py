@@ -56,7 +56,7 @@ class GpkgStore:
     """:class:`geosvc.store.base.Store` on the local file system."""
 
     def __init__(self, settings: Settings):
-        self.root = settings.store_dir
+        self.root = settings.store.dir
         self.catalog = settings.catalog_path
         self._ready = False  # catalog folder, WAL mode and tables ensured
 

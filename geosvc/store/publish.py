@@ -57,7 +57,7 @@ def _staging(settings: Settings, suffix: str) -> Path:
 
     Staging files older than a day (left by a killed publish) are removed on the way.
     """
-    folder = settings.store_dir / "staging"
+    folder = settings.store.dir / "staging"
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - STAGING_TTL
     for leftover in folder.iterdir():
@@ -147,10 +147,10 @@ def normalize_features(
         notes.append(f"reprojected from {native} to CRS84 (lon/lat)")
     if record.clip_to_state:
         before = len(data)
-        data = data.loc[data.intersects(shapely.box(*settings.state_bbox))]
+        data = data.loc[data.intersects(shapely.box(*settings.state.bbox))]
         notes.append(
-            f"clipped to {settings.state_name}: kept {len(data)} of {before} features intersecting the "
-            f"state extent {list(settings.state_bbox)} (CRS84)"
+            f"clipped to {settings.state.name}: kept {len(data)} of {before} features intersecting the "
+            f"state extent {list(settings.state.bbox)} (CRS84)"
         )
     if data.empty:
         raise ValidationFailed("no features left to publish after normalisation", layer=record.id)

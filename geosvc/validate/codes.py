@@ -43,7 +43,7 @@ _TABLE = (
     # --- CRS
     Code("crs.missing", "error", "Neither the file, source.assume_crs nor the record declares a CRS.", "Refused."),
     Code("crs.unknown", "error", "A CRS (file .prj/WKT, record crs or assume_crs) that PROJ cannot parse or identify.", "Refused."),
-    Code("crs.not_allowed", "error", "The CRS is not (semantically) one of settings.allowed_crs.", "Refused."),
+    Code("crs.not_allowed", "error", "The CRS is not (semantically) one of settings.crs.allowed.", "Refused."),
     Code("crs.mismatch", "error", "The record's declared crs differs from the file's own CRS.", "Refused."),
     Code("crs.assumed", "info", "The file declares no CRS; the record's assume_crs/crs is used.", "Published in the assumed CRS."),
     # --- coordinates against the declared CRS and the state's extent

@@ -152,9 +152,9 @@ def check_coordinates(
     frame
         The features as read; ``crs`` is the CRS they are declared in.
     allowed
-        ``settings.allowed_crs``: tried first when looking for a CRS that fits.
+        ``settings.crs.allowed``: tried first when looking for a CRS that fits.
     state
-        ``settings.state_bbox`` (CRS84).
+        ``settings.state.bbox`` (CRS84).
     """
     layer, n = record.id, len(frame)
     bounds, usable, sample = _centres(frame)

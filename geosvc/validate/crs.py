@@ -40,7 +40,7 @@ def check_crs(
     data_crs
         The CRS of the data as read (``None`` when nothing declares one).
     allowed
-        ``settings.allowed_crs``; compared semantically, so an ESRI WKT of EPSG:4269 is allowed.
+        ``settings.crs.allowed``; compared semantically, so an ESRI WKT of EPSG:4269 is allowed.
     crs_source
         Where ``data_crs`` came from: ``"file"``, ``"assume_crs"`` or ``"record"``.
     local_path

@@ -39,7 +39,7 @@ def lossy_duplicates(table: pd.DataFrame, key: str) -> pd.Index:
 
 def _table(join: Join, record: LayerRecord, settings: Settings) -> pd.DataFrame:
     table = read_table(
-        settings.data_root / join.path, record.id, code="join.missing",
+        settings.data.root / join.path, record.id, code="join.missing",
         dtype={join.right_key: str}, na_values=join.na_values or None,
     )
     columns = [join.right_key, *[f for f in (join.fields or []) if f != join.right_key]]

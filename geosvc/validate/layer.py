@@ -61,12 +61,12 @@ def _validate_vector(record: LayerRecord, settings: Settings, report: LayerRepor
     findings = report.findings
     if local is not None and local.suffix.lower() == ".shp":
         findings += check_shapefile(local, record.id)
-    findings += check_crs(record, frame.crs, settings.allowed_crs, crs_source=stats.crs_source, local_path=local)
+    findings += check_crs(record, frame.crs, settings.crs.allowed, crs_source=stats.crs_source, local_path=local)
     findings += _point_findings(stats, record)
     findings += check_geometry(frame, record)
     if frame.crs is not None:
         findings += check_coordinates(
-            frame, frame.crs, record, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name
+            frame, frame.crs, record, settings.crs.allowed, tuple(settings.state.bbox), settings.state.name
         )
     findings += check_ids(frame, record)
     if stats.join is not None:
@@ -105,7 +105,7 @@ def validate_layer(record: LayerRecord, settings: Settings, today: dt.date | Non
     record
         The layer record.
     settings
-        Supplies ``data_root``, ``allowed_crs``, ``state_bbox`` and ``state_name``.
+        Supplies ``data.root``, ``crs.allowed``, ``state.bbox`` and ``state.name``.
     today
         The date freshness is judged against (default: today).
 

@@ -64,7 +64,7 @@ def test_fastapi_docs_cover_the_non_ogc_api(client):
 
 def test_run_files_live_under_the_store(app, settings):
     ogc: MountedOgc = app.state.ogc
-    assert ogc.config_path.parent == settings.store_dir / "run"
+    assert ogc.config_path.parent == settings.store.dir / "run"
     assert ogc.openapi_path.exists()
 
 
@@ -96,7 +96,7 @@ def test_a_second_app_does_not_change_the_first(app, client, settings, store, tm
 
     from geosvc.store.gpkg import GpkgStore
 
-    other_settings = settings.model_copy(update={"store_dir": tmp_path})
+    other_settings = settings.replace(store_dir=tmp_path)
     other = create_app(other_settings, store=GpkgStore(other_settings))  # an empty store
     with TestClient(other) as other_client:
         assert other_client.get("/ogc/collections").json()["collections"] == [] or all(

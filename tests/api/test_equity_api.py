@@ -67,7 +67,7 @@ def bodies(client):
         "exposure": EXPOSURE,
         "access": ACCESS,
         "disparity": DISPARITY,
-        "svi": _svi_body(load_settings().data_root),
+        "svi": _svi_body(load_settings().data.root),
     }
 
 

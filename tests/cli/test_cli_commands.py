@@ -86,7 +86,7 @@ def test_usage_errors_are_one_line_exit_2(tmp_path, args, needle):
 def test_bad_setting_from_environment(tmp_path):
     proc = _run("report", tmp_path=tmp_path, GEOSVC_STATE_BBOX="not-a-bbox")
     assert proc.returncode == 2
-    assert "state_bbox" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "state.bbox" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_broken_record_yaml(tmp_path):

@@ -23,7 +23,7 @@ GEOSVC = Path(sys.executable).parent / "geosvc"
 
 def vector_records() -> list[LayerRecord]:
     """Public vector records of the sample catalog (what every client must load), by id."""
-    records = load_records(load_settings().layers_dir)
+    records = load_records(load_settings().layers.dir)
     return [r for r in records.values() if r.kind == "vector" and r.sensitivity == "public"]
 
 

@@ -84,7 +84,7 @@ def test_missing_field_is_refused():
 
 
 def test_real_tract_record_gives_counts_that_add_up():
-    record = load_record(load_settings().layers_dir / "ct-tracts-2010.yaml")
+    record = load_record(load_settings().layers.dir / "ct-tracts-2010.yaml")
     tracts = ct_data.tracts()
     table = pd.read_csv(ct_data.data_root() / "tracts/pdb2018tr_ct_htc.csv", dtype={"GIDTR": str}, na_values=["na"])
     table = table.sort_values(ct_data.POPULATION).drop_duplicates("GIDTR").set_index("GIDTR").reindex(tracts.index)

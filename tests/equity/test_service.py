@@ -274,7 +274,7 @@ def test_bad_disparity_requests(service, body, param):
 
 def test_svi_reproduces_cdc_pennsylvania_2022(service, published):
     settings, _ = published
-    cdc = pd.read_csv(settings.data_root / "reference" / "svi2022_pa_county_cdc.csv", dtype={"FIPS": str})
+    cdc = pd.read_csv(settings.data.root / "reference" / "svi2022_pa_county_cdc.csv", dtype={"FIPS": str})
     inputs = cdc[["FIPS", "E_TOTPOP", *[c for c in cdc.columns if c.startswith("EP_")]]]
     report = service.run("svi", {"units": inputs.to_dict("records"), "id_field": "FIPS"})
     out = report.rows.set_index("FIPS").loc[cdc["FIPS"]]

@@ -61,7 +61,7 @@ def _control(t, **kw):
 
 
 def test_floor_comes_from_settings_and_cannot_be_lowered():
-    floor = load_settings().suppression_k
+    floor = load_settings().equity.suppression_k
     assert floor == 11
     assert resolve_k(None, floor) == 11
     assert resolve_k(25, floor) == 25

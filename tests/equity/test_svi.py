@@ -15,7 +15,7 @@ OUTPUT_PREFIXES = ("EPL_", "SPL_", "RPL_", "F_")
 
 @pytest.fixture(scope="module")
 def cdc() -> pd.DataFrame:
-    path = load_settings().data_root / "reference" / "svi2022_pa_county_cdc.csv"
+    path = load_settings().data.root / "reference" / "svi2022_pa_county_cdc.csv"
     return pd.read_csv(path, encoding="utf-8-sig", dtype={"FIPS": str})
 
 

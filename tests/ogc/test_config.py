@@ -48,7 +48,7 @@ def test_collection_metadata_comes_from_the_record(store, settings):
     assert resource["extents"]["temporal"]["begin"].startswith(record.temporal_extent.start.isoformat())
     provider = resource["providers"][0]
     assert provider["name"] == PROVIDER
-    assert provider["crs"] == list(settings.serve_crs)
+    assert provider["crs"] == list(settings.crs.serve)
     assert provider["storage_crs"] == CRS84
     assert provider["id_field"] == record.id_field
 
@@ -84,7 +84,7 @@ def test_layer_without_time_extent_has_no_temporal(store, settings):
 
 
 def test_service_contact_and_terms_come_from_settings(store, settings):
-    custom = settings.model_copy(update={"contact_name": "Desk", "contact_email": "desk@state.gov"})
+    custom = settings.replace(contact_name="Desk", contact_email="desk@state.gov")
     metadata = build_config(store.published(), custom)["metadata"]
     assert metadata["contact"] == {"name": "Desk", "email": "desk@state.gov"}
     assert metadata["identification"]["terms_of_service"] == custom.base_url + "/registry"

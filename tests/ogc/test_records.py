@@ -270,7 +270,7 @@ def test_http_unknown_or_bad_params_are_400(http, path, query, param):
 def test_provider_lists_the_served_versions_only(tmp_path):
     settings = load_settings(store_dir=tmp_path)
     store = GpkgStore(settings)
-    records = load_records(settings.layers_dir, ["ct-towns", "ct-hospitals"])
+    records = load_records(settings.layers.dir, ["ct-towns", "ct-hospitals"])
     for record in records.values():
         publish_layer(record, validate_layer(record, settings), store, settings)
     served = store.published()

@@ -13,4 +13,4 @@ def settings(tmp_path):
 
 @pytest.fixture(scope="session")
 def records():
-    return load_records(load_settings().layers_dir)
+    return load_records(load_settings().layers.dir)

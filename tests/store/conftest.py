@@ -21,4 +21,4 @@ def store(settings):
 
 @pytest.fixture(scope="session")
 def records():
-    return load_records(load_settings().layers_dir)
+    return load_records(load_settings().layers.dir)

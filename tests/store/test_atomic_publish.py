@@ -73,7 +73,7 @@ def _assert_intact(store, first):
 def test_kill_inside_the_catalog_transaction(published, mode):
     settings, store, record, first = published
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(settings.store_dir), mode, "1000"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", CHILD, str(settings.store.dir), mode, "1000"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert _assert_intact(store, first).version == 1  # the killed publish never became a version
@@ -87,7 +87,7 @@ def test_kill_inside_the_catalog_transaction(published, mode):
 def test_kill_at_a_random_moment(published):
     settings, store, record, first = published
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(settings.store_dir), "loop", "200000"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(settings.store.dir), "loop", "200000"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout.readline().strip() == "publishing"

@@ -19,7 +19,7 @@ from geosvc.validate.layer import validate_layer
 
 
 def _store_files(settings):
-    return sorted(p.relative_to(settings.store_dir) for p in settings.store_dir.rglob("*") if p.is_file() and p.suffix != ".sqlite" and "sqlite" not in p.name)
+    return sorted(p.relative_to(settings.store.dir) for p in settings.store.dir.rglob("*") if p.is_file() and p.suffix != ".sqlite" and "sqlite" not in p.name)
 
 
 def test_refuses_report_with_errors(settings, store):
@@ -55,7 +55,7 @@ def test_clip_to_state_and_reprojection(records, settings, store):
     layer = publish_layer(record, validate_layer(record, settings), store, settings)
     features = store.read_features("ct-hospitals")
     assert 30 < layer.feature_count < 100 and len(features) == layer.feature_count
-    box = shapely.box(*settings.state_bbox)
+    box = shapely.box(*settings.state.bbox)
     assert features.intersects(box).all()
     assert any(note.startswith(f"clipped to Connecticut: kept {layer.feature_count} of 7596") for note in layer.notes)
     assert layer.native_crs == "EPSG:3857"

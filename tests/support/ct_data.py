@@ -22,7 +22,7 @@ PERCENTS = {"hispanic": "pct_Hispanic_ACS_12_16", "nh_white": "pct_NH_White_alon
 
 
 def data_root() -> Path:
-    return load_settings().data_root
+    return load_settings().data.root
 
 
 @cache

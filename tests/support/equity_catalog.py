@@ -29,7 +29,7 @@ def publish_equity_sample(store_dir: Path) -> tuple[Settings, GpkgStore]:
     """Validate and publish :data:`EQUITY_LAYERS` (and :data:`RESTRICTED`) into ``store_dir``."""
     settings = load_settings(store_dir=store_dir)
     store = GpkgStore(settings)
-    records = load_records(settings.layers_dir, EQUITY_LAYERS)
+    records = load_records(settings.layers.dir, EQUITY_LAYERS)
     records[RESTRICTED] = records["ct-tracts-2010"].model_copy(update={"id": RESTRICTED, "sensitivity": "restricted"})
     for record in publish_order(records.values()):
         publish_layer(record, validate_layer(record, settings), store, settings)

@@ -23,19 +23,19 @@ def publish_catalog(store_dir: Path) -> tuple[Settings, GpkgStore]:
     """Validate and publish every sample record into ``store_dir`` (about 5 s)."""
     settings = load_settings(store_dir=store_dir)
     store = GpkgStore(settings)
-    for record in publish_order(load_records(settings.layers_dir).values()):
+    for record in publish_order(load_records(settings.layers.dir).values()):
         publish_layer(record, validate_layer(record, settings), store, settings)
     return settings, store
 
 
 @contextmanager
 def running_server(settings: Settings, timeout: float = 120.0) -> Iterator[str]:
-    """Run ``geosvc.api.app.serve`` for ``settings.store_dir`` in a real uvicorn process; yield its base URL."""
+    """Run ``geosvc.api.app.serve`` for ``settings.store.dir`` in a real uvicorn process; yield its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"GEOSVC_STORE_DIR": str(settings.store_dir), "GEOSVC_PORT": str(port)}
+    env = {"GEOSVC_STORE_DIR": str(settings.store.dir), "GEOSVC_PORT": str(port)}
     code = "from geosvc.api.app import serve; from geosvc.settings import load_settings; serve(load_settings())"
-    log_path = Path(settings.store_dir) / f"server-{port}.log"
+    log_path = Path(settings.store.dir) / f"server-{port}.log"
     with running([sys.executable, "-c", code], f"{base}/health", log_path, env=env, timeout=timeout):
         yield base
 

@@ -13,9 +13,9 @@ RESTRICTED_ID = "ct-towns-restricted"
 
 
 def publish_samples(settings: Settings, ids: list[str] = SAMPLE_IDS) -> GpkgStore:
-    """Validate and publish ``ids`` (plus a restricted copy of ct-towns) into ``settings.store_dir``."""
+    """Validate and publish ``ids`` (plus a restricted copy of ct-towns) into ``settings.store.dir``."""
     store = GpkgStore(settings)
-    records = load_records(settings.layers_dir, ids)
+    records = load_records(settings.layers.dir, ids)
     if "ct-towns" in records:
         restricted = records["ct-towns"].model_copy(update={"id": RESTRICTED_ID, "sensitivity": "restricted"})
         records[RESTRICTED_ID] = restricted

@@ -1,4 +1,4 @@
-"""Coordinate rules against the declared CRS and the state's extent (settings.state_bbox)."""
+"""Coordinate rules against the declared CRS and the state's extent (settings.state.bbox)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def settings():
 
 def _check(frame, record, settings, crs=None):
     return check_coordinates(
-        frame, CRS(crs or frame.crs), record, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name
+        frame, CRS(crs or frame.crs), record, settings.crs.allowed, tuple(settings.state.bbox), settings.state.name
     )
 
 

@@ -61,9 +61,9 @@ def test_real_planning_database_duplicates_are_placeholders_over_the_joined_fiel
     """
     from geosvc.records.loader import load_record
 
-    join = load_record(settings_real.layers_dir / "ct-tracts-2010.yaml").join
+    join = load_record(settings_real.layers.dir / "ct-tracts-2010.yaml").join
     table = pd.read_csv(
-        settings_real.data_root / join.path, dtype={join.right_key: str}, na_values=join.na_values, low_memory=False
+        settings_real.data.root / join.path, dtype={join.right_key: str}, na_values=join.na_values, low_memory=False
     )
     assert table[join.right_key].duplicated().sum() == 2
     assert lossy_duplicates(table[[join.right_key, *join.fields]], join.right_key).empty

@@ -12,7 +12,7 @@ from geosvc.validate import validate_layers
 
 @pytest.fixture(scope="module")
 def reports(settings_real):
-    records = load_records(settings_real.layers_dir)
+    records = load_records(settings_real.layers.dir)
     assert records, "no layer records"
     return {r.layer: r for r in validate_layers(records.values(), settings_real, today=dt.date(2026, 11, 25))}
 
