@@ -11,15 +11,17 @@ No instance is built at import time; call :func:`load_settings`.
 
 from __future__ import annotations
 
+import json
 import os
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -32,6 +34,19 @@ LOCAL_CONFIG = Path("config") / "geosvc.toml"
 
 AbsolutePath = Annotated[Path, AfterValidator(lambda path: path.resolve())]
 """A path made absolute against the working directory (TOML paths arrive already anchored)."""
+
+
+def _from_json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ValueError(f"expected a JSON list such as [1, 2], got {value!r}") from None
+
+
+FromJson = BeforeValidator(_from_json)
+"""Lists in environment variables are JSON text, decoded during validation so errors name the setting."""
 
 
 class Section(BaseModel):
@@ -54,18 +69,18 @@ class StoreSettings(Section):
 
 class StateSettings(Section):
     name: str = Field("Connecticut", description="The state whose layers are served")
-    bbox: tuple[float, float, float, float] = Field(
+    bbox: Annotated[tuple[float, float, float, float], NoDecode, FromJson] = Field(
         (-73.73, 40.95, -71.78, 42.06), description="State extent in CRS84 (minx, miny, maxx, maxy)"
     )
 
 
 class CrsSettings(Section):
-    allowed: list[str] = Field(
+    allowed: Annotated[list[str], NoDecode, FromJson] = Field(
         ["OGC:CRS84", "EPSG:4326", "EPSG:4269", "EPSG:4267", "EPSG:3857", "EPSG:6433", "EPSG:6434",
          "EPSG:2234", "EPSG:26956", "EPSG:26918", "EPSG:6347", "EPSG:5070"],
         description="CRSs a layer may be declared in (anything else is an error finding)",
     )
-    serve: list[str] = Field(
+    serve: Annotated[list[str], NoDecode, FromJson] = Field(
         ["http://www.opengis.net/def/crs/OGC/1.3/CRS84", "http://www.opengis.net/def/crs/EPSG/0/4326",
          "http://www.opengis.net/def/crs/EPSG/0/4269", "http://www.opengis.net/def/crs/EPSG/0/3857",
          "http://www.opengis.net/def/crs/EPSG/0/6434", "http://www.opengis.net/def/crs/EPSG/0/2234"],
@@ -102,7 +117,7 @@ LEGACY_ENV: dict[str, tuple[str, str]] = {
 
 
 class LegacyEnvSource(PydanticBaseSettingsSource):
-    """The :data:`LEGACY_ENV` variables, read into their sections (list values as JSON, like the new names)."""
+    """The :data:`LEGACY_ENV` variables, read into their sections."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # everything happens in __call__: one variable -> one nested field
@@ -110,11 +125,8 @@ class LegacyEnvSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         values: dict[str, dict[str, Any]] = {}
         for name, (section, key) in LEGACY_ENV.items():
-            if (raw := os.environ.get(name)) is None:
-                continue
-            field = self.settings_cls.model_fields[section].annotation.model_fields[key]
-            complex_value = self.field_is_complex(field)
-            values.setdefault(section, {})[key] = self.decode_complex_value(name, field, raw) if complex_value else raw
+            if name in os.environ:
+                values.setdefault(section, {})[key] = os.environ[name]
         return values
 
 
@@ -145,11 +157,12 @@ def path_fields(settings_cls: type[BaseSettings]) -> list[tuple[str, str]]:
     ]
 
 
-def config_file(config: Path | None = None) -> Path:
+def config_file(config: Path | str | None = None) -> Path:
     """The TOML file to read: ``config``, else ``GEOSVC_CONFIG``, else ./config/geosvc.toml, else the packaged one."""
     if config is None and os.environ.get("GEOSVC_CONFIG"):
         config = Path(os.environ["GEOSVC_CONFIG"])
     if config is not None:
+        config = Path(config)
         if not config.is_file():
             raise FileNotFoundError(2, "No such file", str(config))
         return config.resolve()
@@ -182,11 +195,14 @@ class Settings(BaseSettings):
         return init_settings, env_settings, LegacyEnvSource(settings_cls), TomlFileSource(settings_cls, toml, anchor)
 
     def replace(self, **overrides: Any) -> Settings:
-        """A validated copy with ``overrides`` (spelled like :func:`load_settings`'s)."""
-        values = self.model_dump()
-        for section, fields in sectioned(overrides).items():
-            values[section] = {**values.get(section, {}), **fields}
-        return type(self).model_validate(values)
+        """A copy with ``overrides`` (spelled like :func:`load_settings`'s), the changed sections validated."""
+        update = {}
+        for name, fields in sectioned(overrides).items():
+            section = getattr(self, name, None)
+            if not isinstance(section, Section):
+                raise ValueError(f"no settings section {name!r} (overrides are spelled <section>_<field>)")
+            update[name] = section.model_validate({**section.model_dump(), **fields})
+        return self.model_copy(update=update)
 
     @property
     def base_url(self) -> str:

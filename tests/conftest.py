@@ -3,10 +3,16 @@ temp store (the real GpkgStore), with a restricted copy of one of them, and one 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from support.sample_store import publish_samples
 
 from geosvc.settings import load_settings
+
+# The checkout's config wherever pytest runs from (geosvc itself looks in ./config, then its packaged default).
+os.environ.setdefault("GEOSVC_CONFIG", str(Path(__file__).resolve().parent.parent / "config" / "geosvc.toml"))
 
 
 @pytest.fixture(scope="session")

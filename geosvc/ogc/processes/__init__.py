@@ -30,8 +30,12 @@ CONFORMANCE = [
 
 
 def process_resources(settings: Settings) -> dict[str, dict[str, Any]]:
-    """pygeoapi ``resources`` entries of the equity processes (the processors get the settings)."""
-    carried = settings.model_dump(mode="json")
+    """pygeoapi ``resources`` entries of the equity processes (the processors get the settings).
+
+    Secrets stay out of the generated config (it is written to disk): a processor validating
+    these values reads them again from the same config file and environment.
+    """
+    carried = settings.model_dump(mode="json", exclude={"store": {"dsn"}})
     return {
         process_id: {"type": "process", "processor": {"name": name, "settings": carried}}
         for process_id, name in PROCESSORS.items()
