@@ -1,12 +1,18 @@
-# geosvc: registry + OGC API + equity endpoints. The data root is mounted at /data.
+# geosvc: registry + OGC API + equity endpoints, installed from its wheel exactly as tests/test_packaging.py
+# does (scripts/install-wheel.sh into a fresh venv), then run from a working folder holding only the config
+# and the layer records. The data root is mounted at /data (read-only), the store is a volume.
 FROM python:3.12-slim-bookworm
-WORKDIR /app
-COPY requirements.lock pyproject.toml README.md ./
-COPY geosvc ./geosvc
-COPY config ./config
-COPY layers ./layers
-RUN pip install --no-cache-dir -r requirements.lock && pip install --no-cache-dir --no-deps .
-ENV GEOSVC_DATA_ROOT=/data GEOSVC_STORE_DIR=/var/lib/geosvc GEOSVC_HOST=0.0.0.0
+
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY . /src
+RUN python -m venv /opt/geosvc \
+    && bash /src/scripts/install-wheel.sh /src /opt/geosvc/bin/python /tmp/wheel \
+    && rm -rf /src /tmp/wheel
+ENV PATH=/opt/geosvc/bin:$PATH
+
+WORKDIR /srv/geosvc
+COPY deploy/geosvc.toml config/geosvc.toml
+COPY layers layers
 VOLUME ["/data", "/var/lib/geosvc"]
 EXPOSE 5000
-CMD ["sh", "-c", "geosvc publish; exec geosvc serve --host 0.0.0.0 --port 5000"]
+CMD ["sh", "-c", "geosvc publish; exec geosvc serve"]

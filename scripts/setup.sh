@@ -14,14 +14,7 @@ if (( want_test )); then
 fi
 bash scripts/apt-ensure.sh "${apt_packages[@]}"
 
-# Python >= 3.12 (pygeoapi 0.24 needs it): python3.12 on PATH, or pyenv's build.
-py=""
-for candidate in python3.13 python3.12 /root/.pyenv/versions/3.12*/bin/python3.12; do
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
-    py=$(command -v "$candidate"); break
-  fi
-done
-[[ -n "$py" ]] || { echo "setup: Python >= 3.12 not found (install python3.12)" >&2; exit 1; }
+py=$(bash scripts/find-python.sh)
 
 stamp=.venv/.geosvc-installed
 if [[ ! -x .venv/bin/python ]]; then

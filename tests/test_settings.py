@@ -43,7 +43,8 @@ def config(tmp_path) -> Path:
         ("GEOSVC_DATA_ROOT", "/srv/data", lambda s: s.data.root == Path("/srv/data")),
         ("GEOSVC_LAYERS_DIR", "/srv/layers", lambda s: s.layers.dir == Path("/srv/layers")),
         ("GEOSVC_STORE_DIR", "/srv/store", lambda s: s.store.dir == Path("/srv/store")),
-        ("GEOSVC_STORE_DSN", "postgresql://u:pw@db/gis", lambda s: s.store.dsn is not None and s.store.dsn.get_secret_value().endswith("@db/gis")),
+        ("GEOSVC_STORE_DSN", "postgresql://u:pw@db/gis", lambda s: s.store.dsn is not None
+         and s.store.dsn.get_secret_value().endswith("@db/gis")),
         ("GEOSVC_STATE_NAME", "Rhode Island", lambda s: s.state.name == "Rhode Island"),
         ("GEOSVC_STATE_BBOX", "[-71.9, 41.1, -71.1, 42.0]", lambda s: s.state.bbox == (-71.9, 41.1, -71.1, 42.0)),
         ("GEOSVC_CRS_ALLOWED", '["EPSG:4326"]', lambda s: s.crs.allowed == ["EPSG:4326"]),

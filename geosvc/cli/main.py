@@ -64,7 +64,7 @@ def main(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", envvar="GEOSVC_CONFIG", help="TOML settings file (default: config/geosvc.toml); GEOSVC_* variables override it"),
+        typer.Option("--config", "-c", envvar="GEOSVC_CONFIG", help="TOML settings file (default: ./config/geosvc.toml, else the packaged default); GEOSVC_* variables override it"),
     ] = None,
     show_version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
