@@ -93,6 +93,9 @@ class ServerSettings(Section):
     port: int = Field(5000, ge=1, le=65535, description="Port to bind")
     public_url: str | None = Field(None, description="Public base URL (default http://host:port)")
     workers: int = Field(1, ge=1, le=32, description="Server worker processes")
+    query_timeout_s: float = Field(10.0, gt=0, le=600, description="Time budget of one store query (then 503)")
+    registry_poll_s: float = Field(0.5, gt=0, le=60, description="How often workers look for registry changes")
+    shutdown_timeout_s: float = Field(3.0, ge=0, le=120, description="Graceful shutdown: wait this long for requests")
 
 
 class EquitySettings(Section):

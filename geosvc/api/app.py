@@ -1,21 +1,24 @@
 """The geosvc web application: FastAPI with pygeoapi mounted at ``/ogc``.
 
-``create_app(settings)`` reads the published layers once, generates the pygeoapi configuration
-(:func:`geosvc.ogc.config.build_config`), writes it to ``<store_dir>/run/`` and mounts pygeoapi; a
-registry change means regenerate-and-restart (``geosvc serve`` does it at start-up).
+``create_app(settings)`` serves what the store publishes *now*: a :class:`~geosvc.api.live.LiveRegistry`
+builds a snapshot (served versions, pygeoapi app generated for them by
+:func:`geosvc.ogc.config.build_config`, documents) and rebuilds it whenever the store's catalog changes,
+without a restart; each request finishes on the snapshot it started on.
 
 Extension points for the other parts of geosvc are dotted paths (``module:attribute``):
 
 * :data:`RESOURCE_BUILDERS` ``{kind: "mod:builder"}``, ``builder(layer, settings) -> (id, resource)``;
 * :data:`CONFIG_EXTENSIONS` ``extension(config, layers, settings) -> None`` (records catalog, HTML assets, processes);
 * :data:`INSTALLERS` ``install(app, layers, settings) -> None``, called before pygeoapi is mounted, to add
-  routers and middleware (COG routes, equity API); ``app.state`` holds ``settings``, ``store``,
-  ``layers`` (served) and ``index_cache``.
+  routers and middleware (COG routes, equity API); ``layers`` are those served at start-up only — routes
+  must ask :func:`geosvc.api.served.served_layers` per request. ``app.state`` holds ``settings``,
+  ``store`` and ``registry``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import threading
 from collections.abc import Callable
@@ -29,15 +32,17 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from geosvc import __version__
 from geosvc.api.errors import install_error_handlers
+from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
 from geosvc.api.routes import registry
-from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config, served_layers
+from geosvc.api.served import served_layers
+from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
 from geosvc.ogc.crs import warm_transformers
-from geosvc.ogc.fastpath import GZIP_MIN, OgcDocuments, OgcFastPath
-from geosvc.ogc.index import IndexCache
+from geosvc.ogc.fastpath import OgcDocuments, OgcFastPath
 from geosvc.ogc.mount import load_pygeoapi
 from geosvc.ogc.openapi import conformance_document
 from geosvc.settings import Settings
-from geosvc.store.base import Store
+from geosvc.store.backends import open_store
+from geosvc.store.base import PublishedLayer, Store
 
 RESOURCE_BUILDERS = {"raster": "geosvc.ogc.coverage:raster_resource"}
 CONFIG_EXTENSIONS = (
@@ -49,6 +54,7 @@ INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:instal
               "geosvc.api.routes.equity:install_equity")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
+GZIP_MIN = 1024
 
 
 def load_hook(path: str) -> Any:
@@ -61,34 +67,48 @@ def _hooks(paths) -> list[Callable]:
     return [load_hook(path) for path in paths]
 
 
-def open_store(settings: Settings) -> Store:
-    """The embedded GeoPackage store of ``settings``."""
-    from geosvc.store.gpkg import GpkgStore
+def pygeoapi_config(settings: Settings, store: Store, layers: list[PublishedLayer]) -> dict[str, Any]:
+    """The pygeoapi configuration served for ``layers``, with every resource builder and extension."""
+    builders = dict(DEFAULT_BUILDERS)
+    builders.update({kind: load_hook(path) for kind, path in RESOURCE_BUILDERS.items()})
+    return build_config(layers, settings, store=store, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
 
-    return GpkgStore(settings)
+
+def build_snapshot(settings: Settings, store: Store, generation: int, layers: list[PublishedLayer],
+                   broken: dict[str, str]) -> Snapshot:
+    """Generate the pygeoapi configuration for ``layers`` and build everything served from it."""
+    config = pygeoapi_config(settings, store, layers)
+    served = {layer.id: layer for layer in layers if layer.id in config["resources"]}
+    ogc = load_pygeoapi(config, settings.store.dir / "run")
+    conformance = conformance_document([c for extra in _hooks(CONFORMANCE_EXTRAS) for c in extra])
+    return Snapshot(generation=generation, layers=served, broken=broken, ogc=ogc,
+                    documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)))
+
+
+class OgcMount:
+    """The ``/ogc`` mount: the pygeoapi app of the snapshot the request started on."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        await scope["state"]["snapshot"].ogc.asgi(scope, receive, send)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    """Build every layer index at start-up so no client pays for it; CRS transformers in the background."""
+    """Start watching the store for registry changes; warm CRS transformers in the background."""
     threading.Thread(target=warm_transformers, args=(list(app.state.settings.crs.serve),), daemon=True).start()
-    app.state.index_cache.warm()
+    app.state.registry.start()
     app.state.started_at = dt.datetime.now(dt.UTC)
-    yield
+    try:
+        yield
+    finally:
+        app.state.registry.stop()
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
-    """The whole service for the layers published in ``store`` (default: the store of ``settings``)."""
+    """The whole service for the layers published in ``store`` (default: the store ``settings`` select)."""
     store = store if store is not None else open_store(settings)
-    layers = served_layers(store.published())
-    builders = dict(DEFAULT_BUILDERS)
-    builders.update({kind: load_hook(path) for kind, path in RESOURCE_BUILDERS.items()})
-    config = build_config(layers, settings, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
-    served = [layer for layer in layers if layer.id in config["resources"]]
-    cache = IndexCache(store, {layer.id: layer for layer in served if layer.kind == "vector"})
-    ogc = load_pygeoapi(config, settings.store.dir / "run", cache, settings.store.dir)
-    conformance = conformance_document([c for extra in _hooks(CONFORMANCE_EXTRAS) for c in extra])
-
+    live = LiveRegistry(store, functools.partial(build_snapshot, settings, store),
+                        poll_seconds=settings.server.registry_poll_s)
     app = FastAPI(
         title="geosvc",
         description="Geospatial data coordination service. OGC API at /ogc, layer registry at /registry.",
@@ -99,24 +119,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.layers = served
-    app.state.index_cache = cache
-    app.state.ogc = ogc
+    app.state.registry = live
     app.state.started_at = None
     install_error_handlers(app)
     _add_root_routes(app)
     app.include_router(registry.create_router())
+    initial = list(live.current().layers.values())
     for install in _hooks(INSTALLERS):
-        install(app, served, settings)
-    app.mount(MOUNT_PATH, ogc.asgi)
-    app.add_middleware(
-        OgcFastPath,
-        cache=cache,
-        layers={layer.id: layer for layer in served},
-        base_url=settings.base_url,
-        serve_crs=list(settings.crs.serve),
-        documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)),
-    )
+        install(app, initial, settings)
+    app.mount(MOUNT_PATH, OgcMount())
+    app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live)
+    app.add_middleware(SnapshotMiddleware, registry=live)
     # COGs are already compressed and must keep Content-Length and byte ranges intact.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff", "application/tiff"))
@@ -157,34 +170,46 @@ def _add_root_routes(app: FastAPI) -> None:
             ],
         }
 
-    @app.get("/health", operation_id="getHealth", summary="Store and catalog state", tags=["service"])
+    @app.get("/health", operation_id="getHealth", summary="Store and registry state", tags=["service"])
     def health(request: Request) -> dict:
         state = request.app.state
+        snapshot = request.state.snapshot
         try:
-            published = state.store.published()
-            store_ok = True
+            generation = state.store.generation()
+            store_ok, store_error = True, None
         except Exception as exc:  # the store being unreachable is exactly what health reports
-            published, store_ok = [], False
+            generation, store_ok = None, False
             store_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        served = {layer.id: layer for layer in state.layers}
-        stale = [layer.id for layer in published if layer.id in served and layer.version != served[layer.id].version]
+        layers = served_layers(request)
+        visible = {layer.id for layer in layers}
+        broken = [{"id": lid, "finding": why} for lid, why in sorted(snapshot.broken.items())
+                  if lid in visible or _public_record(state.store, lid)]
         body = {
-            "status": "ok" if store_ok and not stale else "degraded",
-            "store": {"dir": str(state.settings.store.dir), "reachable": store_ok},
+            "status": "ok" if store_ok and not broken and state.registry.last_error is None else "degraded",
+            "store": {"backend": state.settings.store.backend, "reachable": store_ok},
+            "registry": {"generation": snapshot.generation, "store_generation": generation,
+                         "built_at": snapshot.built_at.isoformat()},
             "catalog": {
-                "published": len(published),
-                "served": len(served),
+                "served": len(layers),
                 "layers": [{"id": layer.id, "kind": layer.kind, "version": layer.version,
-                            "published_at": layer.published_at.isoformat()} for layer in state.layers],
-                "stale": stale,
+                            "published_at": layer.published_at.isoformat()} for layer in layers],
+                "unreadable": broken,
             },
             "started_at": state.started_at.isoformat() if state.started_at else None,
         }
-        if not store_ok:
+        if store_error:
             body["store"]["error"] = store_error
-        if stale:
-            body["hint"] = "newer versions were published since start-up: restart to serve them"
+        if state.registry.last_error:
+            body["registry"]["error"] = state.registry.last_error
         return body
+
+
+def _public_record(store: Store, layer_id: str) -> bool:
+    """True if the latest version of ``layer_id`` is a public layer (its failure may be reported)."""
+    try:
+        return store.get(layer_id).record.sensitivity == "public"
+    except Exception:
+        return False
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

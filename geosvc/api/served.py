@@ -14,7 +14,7 @@ from geosvc.store.base import PublishedLayer
 
 def served_layers(request: Request) -> list[PublishedLayer]:
     """Layers served to this request's caller, sorted by id."""
-    return list(request.app.state.layers)
+    return sorted(request.state.snapshot.layers.values(), key=lambda layer: layer.id)
 
 
 def served_layer(request: Request, layer_id: str) -> PublishedLayer:

@@ -115,7 +115,7 @@ class EquityService:
 
     def frame(self, layer: PublishedLayer) -> gpd.GeoDataFrame:
         """Features of a published version in CRS84 (cached per id and version; do not mutate)."""
-        return self._cache.remember(("frame", layer.id, layer.version), lambda: self.store.read_features(layer.id))
+        return self._cache.remember(("frame", layer.id, layer.version), lambda: self.store.read_features(layer))
 
     def features(self, layer: PublishedLayer, param: str, kinds: set[str], what: str) -> gpd.GeoDataFrame:
         """Features of a layer whose geometries are all of ``kinds`` (else 400 naming ``param``)."""

@@ -2,7 +2,7 @@
 
 Extension points (used by the OGC-extras and equity-API engineers):
 
-* ``resource_builders``: ``{kind: builder}`` where ``builder(layer, settings) -> (resource_id, resource)``
+* ``resource_builders``: ``{kind: builder}`` where ``builder(layer, settings, store) -> (resource_id, resource)``
   turns one published layer of that kind into pygeoapi resources; :func:`vector_resource` is the default
   for ``"vector"``; a raster builder plugs in under ``"raster"``.
 * ``extensions``: callables ``extension(config, layers, settings) -> None`` that add resources that are
@@ -19,9 +19,9 @@ from typing import Any
 from geosvc.ogc.crs import CRS84
 from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 from geosvc.settings import Settings
-from geosvc.store.base import PublishedLayer
+from geosvc.store.base import PublishedLayer, Store
 
-ResourceBuilder = Callable[[PublishedLayer, Settings], tuple[str, dict[str, Any]]]
+ResourceBuilder = Callable[[PublishedLayer, Settings, Store], tuple[str, dict[str, Any]]]
 ConfigExtension = Callable[[dict[str, Any], list[PublishedLayer], Settings], None]
 PROVIDER = "geosvc.ogc.providers.StoreFeatureProvider"
 MOUNT_PATH = "/ogc"
@@ -71,14 +71,15 @@ def layer_description(layer: PublishedLayer) -> str:
     return " ".join(parts)
 
 
-def vector_resource(layer: PublishedLayer, settings: Settings) -> tuple[str, dict[str, Any]]:
+def vector_resource(layer: PublishedLayer, settings: Settings, store: Store) -> tuple[str, dict[str, Any]]:
     """pygeoapi collection for a vector layer, served by :class:`~geosvc.ogc.providers.StoreFeatureProvider`."""
     record = layer.record
     provider: dict[str, Any] = {
         "type": "feature",
         "name": PROVIDER,
         "data": layer.id,
-        "store": str(settings.store.dir),
+        "version": layer.version,
+        "fields": dict(layer.fields),
         "id_field": record.id_field or "id",
         "crs": list(settings.crs.serve),
         "storage_crs": CRS84,
@@ -137,6 +138,7 @@ def build_config(
     layers: Iterable[PublishedLayer],
     settings: Settings,
     *,
+    store: Store | None = None,
     resource_builders: Mapping[str, ResourceBuilder] | None = None,
     extensions: Sequence[ConfigExtension] = (),
 ) -> dict[str, Any]:
@@ -150,7 +152,7 @@ def build_config(
     for layer in served:
         builder = builders.get(layer.kind)
         if builder is not None:
-            resource_id, resource = builder(layer, settings)
+            resource_id, resource = builder(layer, settings, store)
             resources[resource_id] = resource
     config = {
         "server": server_section(settings),

@@ -8,9 +8,7 @@ HTTP range requests, which is what QGIS and GDAL (``/vsicurl/``) read best.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
-from email.utils import format_datetime
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
@@ -18,8 +16,9 @@ from fastapi.responses import FileResponse
 from geosvc.errors import NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH, layer_description, layer_extents, layer_links
 from geosvc.ogc.coverage_guard import QueryGuard, coverage_check, coverage_path
+from geosvc.ogc.httpcache import cache_headers, not_modified
 from geosvc.settings import Settings
-from geosvc.store.base import PublishedLayer
+from geosvc.store.base import PublishedLayer, Store
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 GEOTIFF_MEDIA_TYPE = "image/tiff; application=geotiff"
@@ -41,9 +40,16 @@ def cog_href(ogc_url: str, layer_id: str) -> str:
     return f"{ogc_url}/collections/{layer_id}/cog.tif"
 
 
-def coverage_links(layer: PublishedLayer, ogc_url: str) -> list[dict]:
+def coverage_links(layer: PublishedLayer, ogc_url: str, source: str | None = None) -> list[dict]:
     """Links of a raster collection: the coverage (GeoTIFF) and the COG as an ``enclosure``."""
-    size = layer.path.stat().st_size
+    enclosure = {
+        "rel": "enclosure",
+        "type": COG_MEDIA_TYPE,
+        "title": f"{layer.record.title} (Cloud Optimized GeoTIFF, version {layer.version})",
+        "href": cog_href(ogc_url, layer.id),
+    }
+    if source is not None and Path(source).is_file():
+        enclosure["length"] = Path(source).stat().st_size
     return [
         {
             "rel": COVERAGE_REL,
@@ -51,46 +57,41 @@ def coverage_links(layer: PublishedLayer, ogc_url: str) -> list[dict]:
             "title": f"{layer.record.title} (coverage, GeoTIFF)",
             "href": f"{ogc_url}/collections/{layer.id}/coverage?f=GTiff",
         },
-        {
-            "rel": "enclosure",
-            "type": COG_MEDIA_TYPE,
-            "title": f"{layer.record.title} (Cloud Optimized GeoTIFF, version {layer.version})",
-            "href": cog_href(ogc_url, layer.id),
-            "length": size,
-        },
+        enclosure,
     ]
 
 
-def coverage_provider(layer: PublishedLayer) -> dict:
-    """pygeoapi provider definition serving the layer's COG as a coverage."""
+def coverage_provider(source: str) -> dict:
+    """pygeoapi provider definition serving a COG (GDAL path or URL) as a coverage."""
     return {
         "type": "coverage",
         "name": "geosvc.ogc.coverage_provider.CogCoverageProvider",
-        "data": str(layer.path),
+        "data": source,
         "format": {"name": "GTiff", "mimetype": "application/tiff"},
     }
 
 
-def raster_resource(layer: PublishedLayer, settings: Settings) -> tuple[str, dict]:
+def raster_resource(layer: PublishedLayer, settings: Settings, store: Store) -> tuple[str, dict]:
     """pygeoapi collection of a raster layer (a ``resource_builders["raster"]`` of :mod:`geosvc.ogc.config`)."""
     record = layer.record
+    source = store.raster_source(layer)
     return layer.id, {
         "type": "collection",
         "title": record.title,
         "description": layer_description(layer),
         "keywords": list(record.keywords) or [record.theme],
-        "links": [*layer_links(layer), *coverage_links(layer, settings.base_url + MOUNT_PATH)],
+        "links": [*layer_links(layer), *coverage_links(layer, settings.base_url + MOUNT_PATH, source)],
         "extents": layer_extents(layer),
-        "providers": [coverage_provider(layer)],
+        "providers": [coverage_provider(source)],
     }
 
 
-def coverage_router(layers: Iterable[PublishedLayer], prefix: str = "/ogc") -> APIRouter:
+def coverage_router(prefix: str = MOUNT_PATH) -> APIRouter:
     """Router serving each raster's COG with range requests, ETag and ``304`` revalidation.
 
-    Include it in the app *before* mounting pygeoapi at ``prefix``, so its route wins.
+    The raster is looked up in the request's registry snapshot. Include the router in the app
+    *before* mounting pygeoapi at ``prefix``, so its route wins.
     """
-    rasters = {layer.id: layer for layer in layers if layer.kind == "raster"}
     router = APIRouter(prefix=prefix)
 
     @router.head("/collections/{collection_id}/cog.tif", include_in_schema=False)
@@ -102,20 +103,17 @@ def coverage_router(layers: Iterable[PublishedLayer], prefix: str = "/ogc") -> A
         tags=["coverages"],
     )
     def get_cog(collection_id: str, request: Request) -> Response:
-        layer = rasters.get(collection_id)
-        if layer is None:
+        layer = request.state.snapshot.layers.get(collection_id)
+        if layer is None or layer.kind != "raster":
             raise NotFound(f"no raster collection '{collection_id}'", layer=collection_id)
-        if not layer.path.is_file():
+        path = Path(request.app.state.store.raster_source(layer))
+        if not path.is_file():
             raise StoreError(f"published file of version {layer.version} is missing", layer=layer.id)
-        headers = {
-            "ETag": layer.etag,
-            "Last-Modified": _http_date(layer.published_at),
-            "Cache-Control": "no-cache",
-        }
-        if layer.etag in _etags(request.headers.get("if-none-match", "")):
+        headers = cache_headers(layer)
+        if not_modified(layer, request.headers):
             return Response(status_code=304, headers=headers)
         return FileResponse(
-            layer.path,
+            path,
             media_type=COG_MEDIA_TYPE,
             headers=headers,
             filename=f"{layer.id}-v{layer.version}.tif",
@@ -125,16 +123,7 @@ def coverage_router(layers: Iterable[PublishedLayer], prefix: str = "/ogc") -> A
     return router
 
 
-def _http_date(when: dt.datetime) -> str:
-    utc = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return format_datetime(utc, usegmt=True)
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
-
-
-def install_coverage(app: FastAPI, layers: list[PublishedLayer], settings: Settings, prefix: str = "/ogc") -> None:
+def install_coverage(app: FastAPI, layers: list[PublishedLayer], settings: Settings) -> None:
     """Add the COG routes and the coverage parameter guard to ``app`` (call before mounting pygeoapi)."""
-    app.include_router(coverage_router(layers, prefix))
-    app.add_middleware(QueryGuard, checks=[(coverage_path(prefix), coverage_check(layers, settings.crs.serve))])
+    app.include_router(coverage_router())
+    app.add_middleware(QueryGuard, checks=[(coverage_path(MOUNT_PATH), coverage_check(app.state.store, settings.crs.serve))])

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from geosvc.crs import CRS84_URI, crs_uri, parse_crs
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.exceptions import error_response_parts
-from geosvc.store.base import PublishedLayer
+from geosvc.store.base import PublishedLayer, Store
 
 ALLOWED = {"f", "bbox", "bbox-crs", "subset", "properties", "lang"}
 _SUBSET = re.compile(r"^\s*(\w+)\(\s*([^:()]+?)\s*:\s*([^:()]+?)\s*\)\s*$")
@@ -86,7 +86,7 @@ def bbox_to_crs(bbox: Bounds, source: str, target: str) -> Bounds:
     return tuple(transformer.transform_bounds(*bbox, densify_pts=21))
 
 
-def check_coverage_query(params: QueryParams, layer: PublishedLayer, serve_crs: Iterable[str]) -> None:
+def check_coverage_query(params: QueryParams, layer: PublishedLayer, source: Path, serve_crs: Iterable[str]) -> None:
     """Raise :class:`InvalidParameter` for any coverage query pygeoapi would mishandle."""
     for key in params:
         if len(params.getlist(key)) > 1:
@@ -97,7 +97,7 @@ def check_coverage_query(params: QueryParams, layer: PublishedLayer, serve_crs: 
             raise InvalidParameter(
                 f"unknown parameter; the coverage accepts {', '.join(sorted(ALLOWED))}", param=key
             )
-    native_crs, axes, native_bounds = raster_grid(layer.path)
+    native_crs, axes, native_bounds = raster_grid(source)
     if "bbox-crs" in params and "bbox" not in params:
         raise InvalidParameter("given without bbox", param="bbox-crs")
     if "bbox" in params:
@@ -134,19 +134,18 @@ def _check_subset(text: str, axes: tuple[str, str], bounds: Bounds) -> None:
         raise InvalidParameter(f"'{text}' is outside the coverage extent {list(bounds)}", param="subset")
 
 
-Check = Callable[[QueryParams, re.Match], None]
-"""Raises :class:`InvalidParameter` for a query it refuses; gets the query and the path match."""
+Check = Callable[[QueryParams, re.Match, Scope], None]
+"""Raises :class:`InvalidParameter` for a query it refuses; gets the query, the path match and the scope."""
 
 
-def coverage_check(layers: Iterable[PublishedLayer], serve_crs: Iterable[str]) -> Check:
-    """The :data:`Check` of ``/collections/{id}/coverage`` for the raster ``layers``."""
-    rasters = {layer.id: layer for layer in layers if layer.kind == "raster"}
+def coverage_check(store: Store, serve_crs: Iterable[str]) -> Check:
+    """The :data:`Check` of ``/collections/{id}/coverage`` for the rasters of the request's snapshot."""
     supported = list(serve_crs)
 
-    def check(params: QueryParams, match: re.Match) -> None:
-        layer = rasters.get(match.group(1))
-        if layer is not None:
-            check_coverage_query(params, layer, supported)
+    def check(params: QueryParams, match: re.Match, scope: Scope) -> None:
+        layer = scope["state"]["snapshot"].layers.get(match.group(1))
+        if layer is not None and layer.kind == "raster":
+            check_coverage_query(params, layer, Path(store.raster_source(layer)), supported)
 
     return check
 
@@ -173,7 +172,7 @@ class QueryGuard:
                 if match is None:
                     continue
                 try:
-                    check(QueryParams(scope["query_string"]), match)
+                    check(QueryParams(scope["query_string"]), match, scope)
                 except InvalidParameter as err:
                     await _send_error(send, err)
                     return

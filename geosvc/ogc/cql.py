@@ -6,7 +6,9 @@ a function call, and CQL2 JSON ``{"bbox": [...]}`` is read in the wrong order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -20,7 +22,7 @@ from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.crs import bbox_to_crs84, geometry_to_crs84
+from geosvc.ogc.crs import CRS84, bbox_to_crs84, geometry_to_crs84
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 GEOMETRY_NAMES = ("geom", "geometry", "the_geom", "shape")
@@ -36,8 +38,12 @@ def _bbox4(coords: list) -> list:
 
 
 def _fix_json_bboxes(node: Any) -> Any:
-    # pygeofilter reads {"bbox": [minx, miny, maxx, maxy]} as Envelope(x1, x2, y1, y2): swap to its order.
+    # pygeofilter reads {"bbox": [minx, miny, maxx, maxy]} as Envelope(x1, x2, y1, y2): swap to its order;
+    # and it wants CQL2's {"op": "between", "args": [a, low, high]} as [a, [low, high]].
     if isinstance(node, dict):
+        if node.get("op") == "between" and isinstance(node.get("args"), list) and len(node["args"]) == 3:
+            a, low, high = node["args"]
+            node = {**node, "args": [a, [low, high]]}
         if set(node) == {"bbox"} and isinstance(node["bbox"], list):
             coords = _bbox4(node["bbox"])
             return {"bbox": [coords[0], coords[2], coords[1], coords[3]]}
@@ -47,22 +53,160 @@ def _fix_json_bboxes(node: Any) -> Any:
     return node
 
 
-def parse_filter(text: str, lang: str | None) -> ast.Node:
-    """Parse a ``filter`` value; ``lang`` defaults to cql2-text. Raises 400 on any syntax error."""
+_BOOLEAN = re.compile(r"(?<![\w'])(TRUE|FALSE)(?![\w'])", re.IGNORECASE)
+
+
+def _prepare_text(text: str) -> tuple[str, dict[str, str]]:
+    """Work around two pygeofilter CQL2-text gaps before parsing.
+
+    Strings with doubled quotes (``'O''Brien'``) become placeholders (the grammar has no escape), and
+    ``TRUE``/``FALSE`` used as predicates become ``INCLUDE``/``EXCLUDE`` (kept where compared or listed).
+    """
+    out: list[str] = []
+    literals: dict[str, str] = {}
+    i = 0
+    while i < len(text):
+        if text[i] != "'":
+            j = text.find("'", i)
+            j = len(text) if j < 0 else j
+            out.append(_BOOLEAN.sub(lambda m: _boolean_predicate(m, text[i:j]), text[i:j]))
+            i = j
+            continue
+        j, value = i + 1, []
+        while j < len(text):
+            if text[j] == "'" and text[j + 1 : j + 2] == "'":
+                value.append("'")
+                j += 2
+            elif text[j] == "'":
+                break
+            else:
+                value.append(text[j])
+                j += 1
+        raw = text[i : j + 1]
+        if "''" in raw[1:-1]:
+            key = f"__geosvc_literal_{len(literals)}__"
+            literals[key] = "".join(value)
+            raw = f"'{key}'"
+        out.append(raw)
+        i = j + 1
+    return "".join(out), literals
+
+
+def _boolean_predicate(match: re.Match, chunk: str) -> str:
+    before = chunk[: match.start()].rstrip()[-1:]
+    after = chunk[match.end():].lstrip()[:1]
+    if before in ("=", "<", ">", ",") or after in ("=", "<", ">", ","):
+        return match.group(0)  # a boolean value compared or listed
+    return "INCLUDE" if match.group(1).upper() == "TRUE" else "EXCLUDE"
+
+
+def _restore_literals(node, literals: dict[str, str]):
+    if isinstance(node, str):
+        return literals.get(node, node)
+    if isinstance(node, list):
+        return [_restore_literals(item, literals) for item in node]
+    if dataclasses.is_dataclass(node) and isinstance(node, ast.Node):
+        changes = {f.name: _restore_literals(getattr(node, f.name), literals) for f in dataclasses.fields(node)}
+        return dataclasses.replace(node, **changes)
+    return node
+
+
+def _fix_like(node: ast.Node):
+    """pygeofilter's parsers read LIKE's single-character wildcard as ``.``; CQL2 says ``_``."""
+    if isinstance(node, ast.Like):
+        return dataclasses.replace(node, singlechar="_")
+    if dataclasses.is_dataclass(node) and isinstance(node, ast.Node):
+        changes = {f.name: _fix_like(getattr(node, f.name)) for f in dataclasses.fields(node)
+                   if isinstance(getattr(node, f.name), ast.Node)}
+        return dataclasses.replace(node, **changes) if changes else node
+    return node
+
+
+MAX_FILTER_CHARS = 20_000
+MAX_JSON_DEPTH = 64
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting of a JSON text (strings skipped), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84) -> ast.Node:
+    """Parse a ``filter`` value (``lang`` defaults to cql2-text) with geometry literals in CRS84.
+
+    Raises a 400 naming ``filter`` on any syntax error, on more than ``MAX_FILTER_CHARS`` characters
+    and on JSON nested deeper than ``MAX_JSON_DEPTH``.
+    """
     lang = lang or "cql2-text"
     if lang not in FILTER_LANGS:
         raise InvalidParameter(
             f"unsupported filter-lang '{lang}'; use one of {', '.join(FILTER_LANGS)}", param="filter-lang"
         )
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidParameter(f"longer than {MAX_FILTER_CHARS} characters", param="filter")
     try:
         if lang == "cql2-json":
-            return parse_cql2_json(_fix_json_bboxes(json.loads(text)))
-        return parse_cql2_text(text)
+            if _json_depth(text) > MAX_JSON_DEPTH:
+                raise InvalidParameter(f"nested deeper than {MAX_JSON_DEPTH} levels", param="filter")
+            node = parse_cql2_json(_fix_json_bboxes(json.loads(text)))
+            node = True if node is True else False if node is False else _fix_like(node)
+        else:
+            prepared, literals = _prepare_text(text)
+            node = _fix_like(_restore_literals(parse_cql2_text(prepared), literals))
+        return to_crs84(node, filter_crs)
     except InvalidParameter:
         raise
+    except RecursionError:
+        raise InvalidParameter("nested too deeply", param="filter") from None
     except Exception as exc:  # pygeofilter/lark raise many unrelated types on bad input
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidParameter(f"cannot parse {lang} filter: {first}", param="filter") from exc
+
+
+def _geometry_literal(geom: shapely.Geometry, filter_crs: str) -> values.Geometry:
+    return values.Geometry(shapely.geometry.mapping(geometry_to_crs84(geom, filter_crs)))
+
+
+def to_crs84(node, filter_crs: str):
+    """The same expression with every geometry literal (incl. ``BBOX(...)``) as CRS84 GeoJSON."""
+    if isinstance(node, values.Geometry):
+        try:
+            geom = shapely.geometry.shape(node.geometry)
+        except Exception as exc:
+            raise InvalidParameter(f"invalid geometry in filter: {exc}", param="filter") from exc
+        return _geometry_literal(geom, filter_crs)
+    if isinstance(node, values.Envelope):
+        return _geometry_literal(shapely.box(node.x1, node.y1, node.x2, node.y2), filter_crs)
+    if isinstance(node, ast.Function) and node.name.lower() == "bbox":
+        coords = _bbox4(list(node.arguments))
+        return values.Geometry(shapely.geometry.mapping(shapely.box(*bbox_to_crs84(tuple(coords), filter_crs))))
+    if isinstance(node, ast.BBox):
+        box = shapely.box(*bbox_to_crs84((node.minx, node.miny, node.maxx, node.maxy), node.crs or filter_crs))
+        return ast.GeometryIntersects(to_crs84(node.lhs, filter_crs), values.Geometry(shapely.geometry.mapping(box)))
+    if isinstance(node, list):
+        return [to_crs84(item, filter_crs) for item in node]
+    if dataclasses.is_dataclass(node) and isinstance(node, ast.Node):
+        changes = {f.name: to_crs84(getattr(node, f.name), filter_crs) for f in dataclasses.fields(node)
+                   if isinstance(getattr(node, f.name), (ast.Node, list, values.Geometry, values.Envelope))}
+        return dataclasses.replace(node, **changes) if changes else node
+    return node
 
 
 class _Evaluator(GeoPandasEvaluator):

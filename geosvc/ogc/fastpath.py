@@ -1,43 +1,47 @@
-"""ASGI middleware ahead of the pygeoapi mount: JSON items pages, conformance, OpenAPI and HTTP caching.
+"""ASGI front of the OGC API mount: JSON items, conformance, OpenAPI, HTTP caching, request context.
 
-pygeoapi's items route spends ~70 ms per 100 tracts in its stdlib JSON serializer, so JSON/GeoJSON
-items and single items are answered here from a :class:`~geosvc.ogc.index.LayerIndex` by joining
-pre-encoded features. HTML (``f=html`` or a browser's Accept) and every other path fall through to
-pygeoapi, whose provider uses the same query engine (:mod:`geosvc.ogc.query`).
+JSON/GeoJSON items and single items are answered here from the store's query seam by joining
+pre-encoded features (pygeoapi's stdlib JSON serializer costs ~70 ms per 100 tracts). Everything else
+goes to the pygeoapi app of the request's snapshot, with the request context set
+(:mod:`geosvc.ogc.context`) so its providers read the same version; items requests in other formats
+(HTML, CSV, JSON-LD) are parsed and validated here first, exactly as JSON ones are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass
-from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, urlencode
 
+import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geosvc.errors import GeosvcError, InvalidParameter
+from geosvc.errors import GeosvcError, InvalidParameter, NotFound, StoreError
+from geosvc.ogc.config import MOUNT_PATH
+from geosvc.ogc.context import CURRENT, OgcRequest, use_context_executor
+from geosvc.ogc.crs import is_crs84
 from geosvc.ogc.exceptions import error_response_parts, exception_body
-from geosvc.ogc.index import IndexCache
-from geosvc.ogc.gzipjoin import deflate_piece, gzip_join
+from geosvc.ogc.httpcache import cache_headers, not_modified
 from geosvc.ogc.query import (
     ItemsQuery,
-    is_plain,
     parse_item_params,
     parse_items_query,
     render_feature,
     render_features,
-    select,
 )
-from geosvc.store.base import PublishedLayer
+from geosvc.store.base import PublishedLayer, Store
 
-_METADATA = re.compile(r"^/ogc/collections/([^/]+)(?:/queryables|/schema)?/?$")
+_PREFIX = re.escape(MOUNT_PATH)
+_METADATA = re.compile(rf"^{_PREFIX}/collections/([^/]+)(?:/queryables|/schema)?/?$")
+_COLLECTION = re.compile(rf"^{_PREFIX}/collections/([^/]+)(/items(?:/([^/]+))?)?/?$")
 METADATA_PARAMS = frozenset({"f", "lang"})
-_COLLECTION = re.compile(r"^/ogc/collections/([^/]+)(/items(?:/([^/]+))?)?/?$")
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
-GZIP_MIN = 1024  # as GZipMiddleware's minimum_size in geosvc.api.app
+JSON_FORMATS = (None, "json", "geojson")
 
 
 @dataclass(frozen=True)
@@ -63,194 +67,213 @@ def wants_html(params: dict[str, str], accept: str) -> bool:
     accept = accept.lower()
     if "text/html" not in accept:
         return False
-    json_at = min((accept.find(t) for t in ("json",) if t in accept), default=len(accept) + 1)
+    json_at = accept.find("json") if "json" in accept else len(accept) + 1
     return accept.find("text/html") < json_at
 
 
-def _http_date(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return format_datetime(value.astimezone(dt.UTC).replace(microsecond=0), usegmt=True)
-
-
-def _not_modified(layer: PublishedLayer, headers: dict[str, str]) -> bool:
-    inm = headers.get("if-none-match")
-    if inm is not None:
-        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
-        return "*" in tags or layer.etag in tags
-    ims = headers.get("if-modified-since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError):
-            return False
-        published = layer.published_at if layer.published_at.tzinfo else layer.published_at.replace(tzinfo=dt.UTC)
-        return since is not None and since.tzinfo is not None and published.replace(microsecond=0) <= since
-    return False
-
-
-def _cache_headers(layer: PublishedLayer) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"etag", layer.etag.encode()),
-        (b"last-modified", _http_date(layer.published_at).encode()),
-        (b"cache-control", b"public, max-age=0, must-revalidate"),
-    ]
+def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
 class OgcFastPath:
-    """Pure ASGI middleware; see module docstring."""
+    """Pure ASGI middleware; see module docstring. ``registry`` gives unreadable versions back."""
 
-    def __init__(self, app: ASGIApp, *, cache: IndexCache, layers: dict[str, PublishedLayer],
-                 base_url: str, serve_crs: list[str], documents: OgcDocuments):
+    def __init__(self, app: ASGIApp, *, store: Store, settings, registry):
         self.app = app
-        self.cache = cache
-        self.layers = layers  # every served collection (vector and raster), for caching headers
-        self.base_url = base_url.rstrip("/") + "/ogc"
-        self.serve_crs = serve_crs
-        self.documents = documents
+        self.store = store
+        self.settings = settings
+        self.registry = registry
+        self.base_url = settings.base_url.rstrip("/") + MOUNT_PATH
+        self.serve_crs = list(settings.crs.serve)
+        self.budget = settings.server.query_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == "/ogc":  # no 307 to /ogc/: QGIS drops the Accept header on redirects
-            scope = dict(scope, path="/ogc/", raw_path=b"/ogc/")
-            path = "/ogc/"
-        if not path.startswith("/ogc/"):
+        if path == MOUNT_PATH:  # no 307 to /ogc/: QGIS drops the Accept header on redirects
+            scope = dict(scope, path=MOUNT_PATH + "/", raw_path=(MOUNT_PATH + "/").encode())
+            path = MOUNT_PATH + "/"
+        if not path.startswith(MOUNT_PATH + "/"):
             await self.app(scope, receive, send)
             return
+        snapshot = scope["state"]["snapshot"]
+        context = OgcRequest(snapshot=snapshot, store=self.store, settings=self.settings,
+                             deadline=time.monotonic() + self.budget)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        query_string = scope.get("query_string", b"").decode("latin-1")
-        pairs = parse_qsl(query_string, keep_blank_values=True)
+        pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         try:
-            handled = await self._dispatch(scope, receive, send, path, pairs, headers)
+            handled = await self._dispatch(scope, receive, send, path, pairs, headers, context)
         except GeosvcError as exc:
-            status, body = error_response_parts(exc)
-            await _send(send, status, body, "application/json")
+            await _drain(receive, scope)
+            await _send(send, exc.http_status, error_response_parts(exc)[1], "application/json")
             return
-        if not handled:
+        if handled:
+            return
+        use_context_executor()
+        token = CURRENT.set(context)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            CURRENT.reset(token)
 
-    async def _dispatch(self, scope, receive, send, path, pairs, headers) -> bool:
+    async def _dispatch(self, scope, receive, send, path, pairs, headers, context: OgcRequest) -> bool:
         method = scope["method"]
         params = dict(pairs)
-        if method == "GET" and self._is_metadata_path(path):
+        snapshot = context.snapshot
+        if method == "GET" and self._is_metadata_path(path, snapshot):
             check_metadata_params(pairs)
-        if path in ("/ogc/conformance", "/ogc/conformance/") and method == "GET":
+        if path in (f"{MOUNT_PATH}/conformance", f"{MOUNT_PATH}/conformance/") and method == "GET":
             if wants_html(params, headers.get("accept", "")):
                 return False
-            await _send(send, 200, self.documents.conformance, "application/json")
+            await _send(send, 200, snapshot.documents.conformance, "application/json")
             return True
-        if path in ("/ogc/openapi", "/ogc/openapi/") and method == "GET":
+        if path in (f"{MOUNT_PATH}/openapi", f"{MOUNT_PATH}/openapi/") and method == "GET":
             accept = headers.get("accept", "")
             if params.get("f") == "json" or ("openapi" in accept or "json" in accept) and params.get("f") != "html":
-                await _send(send, 200, self.documents.openapi, OPENAPI_JSON)
+                await _send(send, 200, snapshot.documents.openapi, OPENAPI_JSON)
                 return True
             return False
         match = _COLLECTION.match(path)
         if match is None:
             return False
-        layer = self.layers.get(match.group(1))
+        layer: PublishedLayer | None = snapshot.layers.get(match.group(1))
         if layer is None:
             return False
-        is_items = match.group(2) is not None
-        if is_items and method not in ("GET", "HEAD", "POST", "OPTIONS"):
-            await _send(send, 405, exception_body("NoApplicableCode", f"{method} is not allowed; collections are read-only"),
-                        "application/json", [(b"allow", b"GET, HEAD")])
+        is_items, fid = match.group(2) is not None, match.group(3)
+        allowed = ("GET", "HEAD", "POST") if is_items and fid is None else ("GET", "HEAD")
+        if method not in (*allowed, "OPTIONS"):
+            await _drain(receive, scope)
+            await _send(send, 405, exception_body("NoApplicableCode", f"{method} is not allowed here; use "
+                                                  f"{', '.join(allowed)}"),
+                        "application/json", [(b"allow", ", ".join(allowed).encode())])
             return True
-        if method not in ("GET", "HEAD") and not (is_items and method == "POST" and match.group(3) is None):
+        if method == "OPTIONS":
             return False
-        if method in ("GET", "HEAD") and _not_modified(layer, headers):
-            await _send(send, 304, b"", None, _cache_headers(layer))
+        caching = cache_headers(layer)
+        if method in ("GET", "HEAD") and not_modified(layer, headers):
+            await _send(send, 304, b"", None, _header_pairs(caching))
             return True
-        vector = is_items and layer.id in self.cache.layers
-        if not vector or wants_html(params, headers.get("accept", "")) or params.get("f") not in (None, "json", "geojson"):
-            await self.app(scope, receive, _with_headers(send, _cache_headers(layer)))
+        if not (is_items and layer.kind == "vector"):
+            await self._forward(scope, receive, send, context, caching)
             return True
-        extra = [*_cache_headers(layer), (b"vary", b"Accept, Accept-Encoding")]
-        if match.group(3) is not None:
-            body, crs = self._item(layer.id, match.group(3), pairs)
+        if fid is None and method == "POST":
+            body = await _read_body(receive, scope)
+            if body:
+                try:
+                    text = body.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InvalidParameter("the request body is not UTF-8 text", param="filter") from None
+                pairs = [*pairs, ("filter", text), ("filter-lang", "cql2-json")]
+        fmt_json = params.get("f") in JSON_FORMATS and not wants_html(params, headers.get("accept", ""))
+        if fid is not None:
+            crs = parse_item_params(pairs, self.serve_crs)
+            if not fmt_json:
+                await self._forward(scope, receive, send, context, caching)
+                return True
+            body = await anyio.to_thread.run_sync(self._item, context, layer, fid, crs)
         else:
-            body_filter = await _read_body(receive) if method == "POST" else b""
-            if body_filter:
-                pairs = [*pairs, ("filter", body_filter.decode("utf-8", "replace")), ("filter-lang", "cql2-json")]
-            body, crs, gzipped = self._items(layer.id, pairs, "gzip" in headers.get("accept-encoding", ""))
-            if gzipped is not None:
-                body = gzipped
-                extra = [*extra, (b"content-encoding", b"gzip")]
-        extra = [*extra, (b"content-crs", f"<{crs}>".encode())]
+            query = parse_items_query([(k, v) for k, v in pairs if k != "f"], layer, self.serve_crs)
+            if not fmt_json:
+                await self._forward(_for_pygeoapi(scope, pairs, query), receive, send,
+                                    dataclasses.replace(context, items=query), caching)
+                return True
+            body = await anyio.to_thread.run_sync(self._items, context, layer, query)
+            crs = query.crs
+        extra = [*_header_pairs(caching), (b"vary", b"Accept, Accept-Encoding"), (b"content-crs", f"<{crs}>".encode())]
         await _send(send, 200, body, GEOJSON, extra, head_only=method == "HEAD")
         return True
 
-    def _is_metadata_path(self, path: str) -> bool:
-        if path.rstrip("/") in ("/ogc", "/ogc/conformance", "/ogc/collections"):
+    async def _forward(self, scope, receive, send, context: OgcRequest, caching: dict[str, str]) -> None:
+        """Hand the request to the snapshot's pygeoapi app with the context set and caching headers added."""
+        use_context_executor()
+        token = CURRENT.set(context)
+        try:
+            await self.app(scope, receive, _with_headers(send, _header_pairs(caching)))
+        finally:
+            CURRENT.reset(token)
+
+    def _is_metadata_path(self, path: str, snapshot) -> bool:
+        if path.rstrip("/") in (MOUNT_PATH, f"{MOUNT_PATH}/conformance", f"{MOUNT_PATH}/collections"):
             return True
         match = _METADATA.match(path)
-        return match is not None and match.group(1) in self.layers
+        return match is not None and match.group(1) in snapshot.layers
 
-    def _items(self, layer_id: str, pairs: list[tuple[str, str]], gzip_ok: bool) -> tuple[bytes, str, bytes | None]:
-        index = self.cache.get(layer_id)
-        query = parse_items_query(pairs, index, self.serve_crs)
-        positions, matched = select(index, query)
-        features = render_features(index, positions, query)
+    def _read(self, layer: PublishedLayer, read):
+        try:
+            return read()
+        except StoreError as exc:
+            if "cannot be read" in exc.message or "missing" in exc.message:
+                self.registry.unreadable(layer, exc.message)
+            raise
+
+    def _items(self, context: OgcRequest, layer: PublishedLayer, query: ItemsQuery) -> bytes:
+        page = self._read(layer, lambda: self.store.query(layer, query.select, context.deadline))
+        features = render_features(page.rows, query)
         head = orjson.dumps({
             "type": "FeatureCollection",
-            "numberMatched": matched,
+            "numberMatched": page.matched,
             "numberReturned": len(features),
             "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "links": self._items_links(layer_id, query, matched),
+            "links": self._items_links(layer.id, query, page.matched),
         })
-        head = head[:-1] + b',"features":['
-        body = b"%s%s]}" % (head, b",".join(features))
-        gzipped = None
-        if gzip_ok and is_plain(query) and len(positions) > 1 and len(body) >= GZIP_MIN:
-            deflated = index.deflated()
-            pieces = [deflate_piece(features[0], 1), *(deflated[i] for i in positions[1:])]
-            gzipped = gzip_join(head, pieces, b"]}", body)
-        return body, query.crs, gzipped
+        return b'%s,"features":[%s]}' % (head[:-1], b",".join(features))
 
     def _items_links(self, layer_id: str, query: ItemsQuery, matched: int) -> list[dict]:
         uri = f"{self.base_url}/collections/{quote(layer_id)}/items"
         base = {k: v for k, v in query.passthrough.items() if k != "limit"}
+        offset = query.select.offset
 
-        def href(offset: int | None, f: str | None = None) -> str:
+        def href(at: int | None, f: str | None = None) -> str:
             qs = dict(base, limit=str(query.limit))
-            if offset:
-                qs["offset"] = str(offset)
+            if at:
+                qs["offset"] = str(at)
             if f:
                 qs["f"] = f
             return f"{uri}?{urlencode(qs)}"
 
         links = [
-            {"href": href(query.offset), "rel": "self", "type": GEOJSON, "title": "This document as GeoJSON"},
-            {"href": href(query.offset, "html"), "rel": "alternate", "type": "text/html", "title": "This document as HTML"},
+            {"href": href(offset), "rel": "self", "type": GEOJSON, "title": "This document as GeoJSON"},
+            {"href": href(offset, "html"), "rel": "alternate", "type": "text/html", "title": "This document as HTML"},
             {"href": f"{self.base_url}/collections/{quote(layer_id)}", "rel": "collection", "type": "application/json",
              "title": "The collection"},
         ]
-        if not query.hits and query.offset + query.limit < matched:
-            links.append({"href": href(query.offset + query.limit), "rel": "next", "type": GEOJSON, "title": "Next page"})
-        if not query.hits and query.offset > 0:
-            links.append({"href": href(max(query.offset - query.limit, 0)), "rel": "prev", "type": GEOJSON,
+        if not query.hits and offset + query.limit < matched:
+            links.append({"href": href(offset + query.limit), "rel": "next", "type": GEOJSON, "title": "Next page"})
+        if not query.hits and offset > 0:
+            links.append({"href": href(max(offset - query.limit, 0)), "rel": "prev", "type": GEOJSON,
                           "title": "Previous page"})
         return links
 
-    def _item(self, layer_id: str, fid: str, pairs: list[tuple[str, str]]) -> tuple[bytes, str]:
-        index = self.cache.get(layer_id)
-        crs = parse_item_params(pairs, self.serve_crs)
-        position = index.locate(fid)
-        feature = render_feature(index, position, crs)
-        collection = f"{self.base_url}/collections/{quote(layer_id)}"
+    def _item(self, context: OgcRequest, layer: PublishedLayer, fid: str, crs: str) -> bytes:
+        row = self._read(layer, lambda: self.store.feature(layer, fid, wkb=not is_crs84(crs),
+                                                           deadline=context.deadline))
+        if row is None:
+            raise NotFound(f"no feature '{fid}'", layer=layer.id)
+        feature = render_feature(row, crs)
+        collection = f"{self.base_url}/collections/{quote(layer.id)}"
         links = orjson.dumps([
             {"href": f"{collection}/items/{quote(fid)}", "rel": "self", "type": GEOJSON, "title": "This feature"},
             {"href": f"{collection}/items/{quote(fid)}?f=html", "rel": "alternate", "type": "text/html",
              "title": "This feature as HTML"},
             {"href": collection, "rel": "collection", "type": "application/json", "title": "The collection"},
         ])
-        return b'%s,"links":%s}' % (feature[:-1], links), crs
+        return b'%s,"links":%s}' % (feature[:-1], links)
 
 
-async def _read_body(receive: Receive) -> bytes:
+def _for_pygeoapi(scope: Scope, pairs: list[tuple[str, str]], query: ItemsQuery) -> Scope:
+    """The items request as pygeoapi should see it: the provider answers from ``query`` (our parse),
+    so parameters pygeoapi would parse differently (CQL2, 6-number or non-CRS84 bboxes) are replaced
+    by their normalised CRS84 form or dropped; paging and format stay for its links."""
+    kept = [(k, v) for k, v in pairs if k not in ("filter", "filter-lang", "filter-crs", "bbox", "bbox-crs")]
+    if query.select.bbox is not None:
+        kept.append(("bbox", ",".join(repr(float(v)) for v in query.select.bbox)))
+    return dict(scope, query_string=urlencode(kept).encode("latin-1"), method="GET")
+
+
+async def _read_body(receive: Receive, scope: Scope) -> bytes:
+    scope["geosvc_body_read"] = True
     chunks = []
     more = True
     while more:
@@ -258,6 +281,13 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks).strip()
+
+
+async def _drain(receive: Receive, scope: Scope) -> None:
+    """Read an unread request body so the connection stays usable (keep-alive) after an error."""
+    if scope.get("method") in ("POST", "PUT", "PATCH") and not scope.get("geosvc_body_read"):
+        with anyio.move_on_after(5):
+            await _read_body(receive, scope)
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

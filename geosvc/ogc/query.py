@@ -1,8 +1,8 @@
 """The items query engine shared by the fast items route and the pygeoapi provider.
 
-Parameters are parsed strictly (anything we cannot honour is a 400), then evaluated vectorised
-against a :class:`~geosvc.ogc.index.LayerIndex`: STRtree for ``bbox``, boolean masks for
-``property=value``, ``datetime`` and CQL2 ``filter``, a stable sort for ``sortby``.
+Parameters are parsed strictly against the published version (anything we cannot honour is a 400)
+into a :class:`~geosvc.store.query.FeatureQuery`, which the store answers (spatial index, SQL filters,
+sort, paging, count); pages are shaped here (properties, skipGeometry, output CRS).
 """
 
 from __future__ import annotations
@@ -11,17 +11,20 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
+import orjson
 import pandas as pd
 import shapely
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.cql import evaluate_filter, parse_filter
-from geosvc.ogc.crs import CRS84, bbox_to_crs84, check_crs_uri, is_crs84
-from geosvc.ogc.index import LayerIndex, assemble_feature, encode_properties
+from geosvc.ogc.cql import parse_filter
+from geosvc.ogc.crs import CRS84, bbox_to_crs84, check_crs_uri, is_crs84, transform_geometries
+from geosvc.store.base import PublishedLayer, Store
+from geosvc.store.encoding import assemble_feature, encode_geometries
+from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10000
+MAX_OFFSET = 2**53  # beyond any layer; larger numbers are a 400, not an overflow
 ITEMS_PARAMS = frozenset(
     {"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "properties",
      "skipGeometry", "sortby", "filter", "filter-lang", "filter-crs", "resulttype"}
@@ -31,20 +34,14 @@ ITEM_PARAMS = frozenset({"f", "lang", "crs"})
 
 @dataclass(frozen=True)
 class ItemsQuery:
-    """A validated items request; ``bbox`` is in CRS84, ``crs`` a supported CRS URI."""
+    """A validated items request: what to select (``select``, for the store) and how to shape it."""
 
-    limit: int = DEFAULT_LIMIT
-    offset: int = 0
-    bbox: tuple[float, float, float, float] | None = None
-    interval: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None
-    equals: tuple[tuple[str, object], ...] = ()
-    filter: object | None = None
-    filter_crs: str = CRS84
-    sortby: tuple[tuple[str, bool], ...] = ()
+    select: FeatureQuery = FeatureQuery()
     properties: tuple[str, ...] | None = None
     skip_geometry: bool = False
     crs: str = CRS84
     hits: bool = False
+    limit: int = DEFAULT_LIMIT  # the page size asked for (``select.limit`` is 0 for hits)
     passthrough: dict[str, str] = field(default_factory=dict)  # echoed in links
 
 
@@ -57,14 +54,19 @@ def _single(params: list[tuple[str, str]]) -> dict[str, str]:
     return seen
 
 
-def parse_int(value: str, *, param: str, minimum: int) -> int:
-    """A whole number >= ``minimum``."""
+def parse_int(value: str, *, param: str, minimum: int, maximum: int = MAX_OFFSET) -> int:
+    """A whole number in ``minimum..maximum``."""
+    text = value.strip()
+    if len(text) > 20:
+        raise InvalidParameter(f"'{text[:20]}...' is too long for an integer", param=param)
     try:
-        number = int(value)
+        number = int(text)
     except ValueError:
         raise InvalidParameter(f"'{value}' is not an integer", param=param) from None
     if number < minimum:
         raise InvalidParameter(f"must be >= {minimum}", param=param)
+    if number > maximum:
+        raise InvalidParameter(f"must be <= {maximum}", param=param)
     return number
 
 
@@ -72,7 +74,7 @@ def parse_limit(value: str | None) -> int:
     """``limit``: 1..; values above the maximum are lowered to it (OGC API Features 7.15.3)."""
     if value is None:
         return DEFAULT_LIMIT
-    return min(parse_int(value, param="limit", minimum=1), MAX_LIMIT)
+    return min(parse_int(value, param="limit", minimum=1, maximum=2**63 - 1), MAX_LIMIT)
 
 
 def parse_bool(value: str, *, param: str) -> bool:
@@ -166,31 +168,34 @@ def parse_sortby(value: str, known: list[str]) -> tuple[tuple[str, bool], ...]:
     return tuple(keys)
 
 
-def coerce_value(index: LayerIndex, name: str, value: str) -> object:
-    """A ``property=value`` filter value typed like the column; 400 if it cannot be."""
-    column = index.frame[name]
-    kind = column.dtype
+def coerce_value(layer: PublishedLayer, name: str, value: str) -> object:
+    """A ``property=value`` filter value typed like the field; 400 if it cannot be."""
+    kind = layer.fields.get(name, "string")
     try:
-        if pd.api.types.is_bool_dtype(kind):
+        if kind == "boolean":
             return parse_bool(value, param=name)
-        if pd.api.types.is_integer_dtype(kind):
-            return int(value)
-        if pd.api.types.is_float_dtype(kind):
+        if kind == "integer":
+            number = parse_int(value, param=name, minimum=-(2**63), maximum=2**63 - 1)
+            return number
+        if kind == "number":
             number = float(value)
             if not math.isfinite(number):
                 raise ValueError(value)
             return number
-        if pd.api.types.is_datetime64_any_dtype(kind):
-            return pd.Timestamp(value)
-    except (ValueError, TypeError):
+        if kind in ("date", "datetime"):
+            stamp = pd.Timestamp(value)
+            if stamp is pd.NaT:
+                raise ValueError(value)
+            return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+    except (ValueError, TypeError, OverflowError):
         raise InvalidParameter(f"'{value}' is not a valid {kind} value", param=name) from None
     return value
 
 
-def parse_items_query(params: Iterable[tuple[str, str]], index: LayerIndex, serve_crs: list[str]) -> ItemsQuery:
-    """Validate raw query parameters of an items request against the layer."""
+def parse_items_query(params: Iterable[tuple[str, str]], layer: PublishedLayer, serve_crs: list[str]) -> ItemsQuery:
+    """Validate raw query parameters of an items request against the published version."""
     raw = _single(list(params))
-    known = index.property_names
+    known = list(layer.fields)
     unknown = [k for k in raw if k not in ITEMS_PARAMS and k not in known]
     if unknown:
         raise InvalidParameter(
@@ -207,24 +212,32 @@ def parse_items_query(params: Iterable[tuple[str, str]], index: LayerIndex, serv
     resulttype = raw.get("resulttype", "results")
     if resulttype not in ("results", "hits"):
         raise InvalidParameter("must be 'results' or 'hits'", param="resulttype")
-    filter_node = parse_filter(raw["filter"], raw.get("filter-lang")) if "filter" in raw else None
-    query = ItemsQuery(
-        limit=parse_limit(raw.get("limit")),
-        offset=parse_int(raw["offset"], param="offset", minimum=0) if "offset" in raw else 0,
+    limit = parse_limit(raw.get("limit"))
+    select = FeatureQuery(
         bbox=parse_bbox(raw["bbox"], bbox_crs) if "bbox" in raw else None,
-        interval=parse_datetime(raw["datetime"], index.layer.record.time_field if index.times is not None else None)
-        if "datetime" in raw else None,
-        equals=tuple((k, coerce_value(index, k, v)) for k, v in raw.items() if k in known and k not in ITEMS_PARAMS),
-        filter=filter_node,
-        filter_crs=filter_crs,
+        equals=tuple((k, coerce_value(layer, k, v)) for k, v in raw.items() if k in known and k not in ITEMS_PARAMS),
+        interval=parse_datetime(raw["datetime"], time_field(layer)) if "datetime" in raw else None,
+        filter=parse_filter(raw["filter"], raw.get("filter-lang"), filter_crs) if "filter" in raw else None,
         sortby=parse_sortby(raw["sortby"], known) if "sortby" in raw else (),
+        offset=parse_int(raw["offset"], param="offset", minimum=0) if "offset" in raw else 0,
+        limit=0 if resulttype == "hits" else limit,
+        wkb=not is_crs84(crs),
+    )
+    return ItemsQuery(
+        select=select,
         properties=parse_names(raw["properties"], known, param="properties") if "properties" in raw else None,
         skip_geometry=parse_bool(raw["skipGeometry"], param="skipGeometry") if "skipGeometry" in raw else False,
         crs=crs,
         hits=resulttype == "hits",
+        limit=limit,
         passthrough={k: v for k, v in raw.items() if k not in ("offset", "f")},
     )
-    return query
+
+
+def time_field(layer: PublishedLayer) -> str | None:
+    """The record's time field, if the published version has it."""
+    name = layer.record.time_field
+    return name if name and name in layer.fields else None
 
 
 def parse_item_params(params: Iterable[tuple[str, str]], serve_crs: list[str]) -> str:
@@ -236,68 +249,39 @@ def parse_item_params(params: Iterable[tuple[str, str]], serve_crs: list[str]) -
     return check_crs_uri(raw["crs"], serve_crs, param="crs") if "crs" in raw else CRS84
 
 
-def select(index: LayerIndex, query: ItemsQuery) -> tuple[np.ndarray, int]:
-    """Positions of the requested page (in order) and the number of matching features."""
-    n = len(index.ids)
-    mask: np.ndarray | None = None
-    if query.bbox is not None:
-        hits = index.tree.query(shapely.box(*query.bbox), predicate="intersects")
-        mask = np.zeros(n, dtype=bool)
-        mask[hits] = True
-    for name, value in query.equals:
-        match = np.asarray(index.frame[name] == value, dtype=bool)
-        mask = match if mask is None else mask & match
-    if query.interval is not None and index.times is not None:
-        start, end = query.interval
-        match = index.times.notna().to_numpy(copy=True)
-        if start is not None:
-            match = match & (index.times >= start).to_numpy()
-        if end is not None:
-            match = match & (index.times <= end).to_numpy()
-        mask = match if mask is None else mask & match
-    if query.filter is not None:
-        frame = index.frame if mask is None else index.frame.iloc[np.flatnonzero(mask)]
-        sub = evaluate_filter(query.filter, frame, query.filter_crs)
-        positions = np.flatnonzero(mask)[sub] if mask is not None else np.flatnonzero(sub)
-    else:
-        positions = np.arange(n) if mask is None else np.flatnonzero(mask)
-    if query.sortby:
-        names = [name for name, _ in query.sortby]
-        order = index.frame.iloc[positions].sort_values(
-            by=names, ascending=[asc for _, asc in query.sortby], kind="stable", na_position="last"
-        )
-        positions = order.index.to_numpy()
-    matched = len(positions)
-    if query.hits:
-        return positions[:0], matched
-    return positions[query.offset : query.offset + query.limit], matched
-
-
 def is_plain(query: ItemsQuery) -> bool:
     """True when features are served exactly as pre-encoded (all properties, geometry, CRS84)."""
     return query.properties is None and not query.skip_geometry and is_crs84(query.crs)
 
 
-def render_features(index: LayerIndex, positions: np.ndarray, query: ItemsQuery) -> list[bytes]:
-    """Encoded GeoJSON features at ``positions`` shaped by properties / skipGeometry / crs."""
+def _geometries(rows: list[FeatureRow], crs: str) -> list[bytes]:
+    if is_crs84(crs):
+        return [row.geom_json for row in rows]
+    geoms = shapely.from_wkb([row.wkb for row in rows])
+    return encode_geometries(transform_geometries(geoms, crs))
+
+
+def render_features(rows: list[FeatureRow], query: ItemsQuery) -> list[bytes]:
+    """Encoded GeoJSON features of a page shaped by properties / skipGeometry / crs."""
     if is_plain(query):
-        return [index.features[i] for i in positions]
+        return [assemble_feature(r.id_json, r.geom_json, r.props_json) for r in rows]
     if query.properties is None:
-        props = [index.props_json[i] for i in positions]
+        props = [r.props_json for r in rows]
     else:
         names = query.properties
-        props = encode_properties([{k: index.records[i][k] for k in names} for i in positions])
-    if query.skip_geometry:
-        geoms = [b"null"] * len(positions)
-    else:
-        encoded = index.geometries_json(query.crs)
-        geoms = [encoded[i] for i in positions]
-    return [assemble_feature(index.id_json[i], g, p) for i, g, p in zip(positions, geoms, props)]
+        props = []
+        for row in rows:
+            values = orjson.loads(row.props_json)
+            props.append(orjson.dumps({k: values.get(k) for k in names}))
+    geoms = [b"null"] * len(rows) if query.skip_geometry else _geometries(rows, query.crs)
+    return [assemble_feature(r.id_json, g, p) for r, g, p in zip(rows, geoms, props)]
 
 
-def render_feature(index: LayerIndex, position: int, crs: str) -> bytes:
+def render_feature(row: FeatureRow, crs: str) -> bytes:
     """One encoded feature in ``crs``."""
-    if is_crs84(crs):
-        return index.features[position]
-    geom = index.geometries_json(crs)[position]
-    return assemble_feature(index.id_json[position], geom, index.props_json[position])
+    return assemble_feature(row.id_json, _geometries([row], crs)[0], row.props_json)
+
+
+def run_query(store: Store, layer: PublishedLayer, query: ItemsQuery, deadline: float | None) -> FeaturePage:
+    """The store's answer to a parsed items request."""
+    return store.query(layer, query.select, deadline)

@@ -245,7 +245,7 @@ def catalog_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
 def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
     """pygeoapi ``catalog`` resource of the registry (added under :data:`RECORDS_ID` by :func:`add_records`).
 
-    The provider lists exactly the served ``layers`` at their served versions (``layers: {id: version}``),
+    The provider lists exactly the served ``layers`` (``layers: [id, ...]``) at the request snapshot's versions,
     so the catalog agrees with the collections until the next restart, whatever is published meanwhile.
     """
     listed = catalog_layers(layers)
@@ -264,9 +264,9 @@ def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
             {
                 "type": "record",
                 "name": "geosvc.ogc.records_provider.RecordsProvider",
-                "data": str(settings.store.dir),
+                "data": "geosvc-registry",
                 "ogc_url": settings.base_url + MOUNT_PATH,
-                "layers": {layer.id: layer.version for layer in listed},
+                "layers": [layer.id for layer in listed],
                 "id_field": "id",
                 "title_field": "title",
                 "crs": [CRS84_URI, EPSG4326_URI],
@@ -285,7 +285,7 @@ def add_records(config: dict, layers: list[PublishedLayer], settings: Settings) 
     config["resources"][RECORDS_ID] = records_resource(layers, settings)
 
 
-def check_records_query(params: QueryParams, match: re.Match) -> None:
+def check_records_query(params: QueryParams, match: re.Match, scope=None) -> None:
     """Refuse catalog queries pygeoapi would mishandle or silently ignore.
 
     Unknown or repeated parameters, an empty ``q``, ``crs`` other than CRS84 (records are served in

@@ -1,15 +1,14 @@
 """pygeoapi record provider of the layer catalog (loaded by dotted path from the config).
 
-pygeoapi builds a provider per request; this one reads the served layer versions from the store (one
-small SQLite query, more only if newer versions were published since start-up), turns them into
-records with :func:`geosvc.ogc.records.layer_record` and searches them. ``include_extra_query_parameters`` is on so that every non-standard query parameter reaches
+pygeoapi builds a provider per request; this one lists the layer versions of the request's registry
+snapshot (:mod:`geosvc.ogc.context`), turns them into records with
+:func:`geosvc.ogc.records.layer_record` and searches them. ``include_extra_query_parameters`` is on so that every non-standard query parameter reaches
 :func:`geosvc.ogc.records.search_records`, which refuses the ones it cannot honour.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
-from pathlib import Path
 
 from pygeoapi.provider.base import (
     BaseProvider,
@@ -20,8 +19,7 @@ from pygeoapi.provider.base import (
 
 from geosvc.errors import GeosvcError, InvalidParameter
 from geosvc.ogc.records import filter_records, layer_record, search_records
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.ogc.context import current
 
 _FIELDS = {
     "title": {"type": "string", "title": "Title"},
@@ -46,13 +44,12 @@ class RecordsStoreError(ProviderConnectionError):
 
 
 class RecordsProvider(BaseProvider):
-    """Records of the layer versions ``provider_def['layers']`` (``{id: version}``) of the store in ``data``."""
+    """Records of the catalogued layers of the request's snapshot (``provider_def['layers']``: their ids)."""
 
     def __init__(self, provider_def: dict):
         super().__init__(provider_def)
         self.ogc_url = provider_def["ogc_url"]
-        self.served: dict[str, int] = provider_def["layers"]
-        self.store = GpkgStore(load_settings(store_dir=Path(self.data)))
+        self.listed: list[str] = provider_def["layers"]
         self._fields = dict(_FIELDS)
 
     def get_fields(self) -> dict:
@@ -61,15 +58,10 @@ class RecordsProvider(BaseProvider):
 
     def _records(self) -> list[dict]:
         try:
-            latest = {layer.id: layer for layer in self.store.published()}
-            layers = [
-                latest[layer_id] if layer_id in latest and latest[layer_id].version == version
-                else self.store.get(layer_id, version)
-                for layer_id, version in sorted(self.served.items())
-            ]  # fmt: skip
+            layers = current().snapshot.layers
         except GeosvcError as err:
-            raise RecordsStoreError(user_msg=f"the catalog cannot be read from the store: {err}") from err
-        return [layer_record(layer, self.ogc_url) for layer in layers]
+            raise RecordsStoreError(user_msg=f"the catalog cannot be read: {err}") from err
+        return [layer_record(layers[layer_id], self.ogc_url) for layer_id in sorted(self.listed) if layer_id in layers]
 
     def query(
         self,

@@ -1,6 +1,8 @@
-"""The store interface. The embedded GeoPackage/SQLite store implements it; a PostGIS store can too.
+"""The store interface: what publishing, serving and analysis need of a backend.
 
-Everything downstream (OGC API, equity) reads published layers only through this interface.
+The embedded GeoPackage/SQLite store implements it; a PostGIS store can too. Everything downstream
+(OGC API, equity, reports) reads published layers only through this interface, naming the version
+it reads, so a request never mixes two versions.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from geosvc.records.models import LayerRecord
+from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -25,8 +28,8 @@ class PublishedLayer:
     id: str
     version: int
     kind: Literal["vector", "raster"]
-    path: Path  # GeoPackage (vector, CRS84 lon/lat, layer name = id) or COG (raster)
-    checksum: str  # sha256 of the published file
+    location: str  # where the backend keeps the version (opaque to callers)
+    checksum: str  # sha256 of the published content as stored
     published_at: dt.datetime
     record: LayerRecord
     native_crs: str  # authority code or WKT2 of the source
@@ -35,6 +38,7 @@ class PublishedLayer:
     geometry_type: str | None = None  # vectors
     fields: dict[str, str] = field(default_factory=dict)  # name -> "string" | "integer" | "number" | "date" | "datetime" | "boolean"
     notes: list[str] = field(default_factory=list)  # what publish did: repairs, clipping, derivation
+    content_hash: str = ""  # sha256 of the record and source content it was published from
 
     @property
     def etag(self) -> str:
@@ -71,24 +75,81 @@ class LayerEvent:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class VectorVersion:
+    """What publish hands a store for a new vector version (features already normalised to CRS84)."""
+
+    frame: gpd.GeoDataFrame
+    native_crs: str
+    geometry_type: str
+    fields: dict[str, str]
+    notes: list[str]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class RasterVersion:
+    """What publish hands a store for a new raster version: a finished COG and its description."""
+
+    cog: Path
+    native_crs: str
+    bbox: tuple[float, float, float, float]
+    fields: dict[str, str]
+    notes: list[str]
+    content_hash: str
+
+
 class Store(Protocol):
     """What the rest of geosvc needs from a store."""
 
+    # -- catalog ------------------------------------------------------------------------------
     def published(self) -> list[PublishedLayer]:
-        """Latest published version of every layer, sorted by id."""
+        """Latest version of every layer that is not withdrawn, sorted by id."""
 
-    def get(self, layer_id: str) -> PublishedLayer:
-        """Latest published version; raises :class:`geosvc.errors.NotPublished`."""
-
-    def read_features(self, layer_id: str) -> gpd.GeoDataFrame:
-        """Features of the latest version in CRS84 (lon/lat); the id field is a column."""
-
-    def publish(self, record: LayerRecord, artifact: Path, **meta) -> PublishedLayer:
-        """Atomically make ``artifact`` (a finished GeoPackage or COG) the new version."""
+    def get(self, layer_id: str, version: int | None = None) -> PublishedLayer:
+        """The latest (or the given) version; raises :class:`geosvc.errors.NotPublished`."""
 
     def versions(self, layer_id: str) -> list[PublishedLayer]:
         """Every published version of a layer, oldest first (empty if never published)."""
 
+    def withdrawn(self) -> set[str]:
+        """Ids of layers withdrawn from serving (their versions are kept)."""
+
+    def generation(self) -> int:
+        """A number that changes whenever what is served changes (publish, withdraw)."""
+
+    # -- writing ------------------------------------------------------------------------------
+    def publish_vector(self, record: LayerRecord, version: VectorVersion) -> PublishedLayer:
+        """Atomically make ``version`` the layer's next version (and serve the layer again)."""
+
+    def publish_raster(self, record: LayerRecord, version: RasterVersion) -> PublishedLayer:
+        """Atomically make the COG of ``version`` the layer's next version."""
+
+    def restore(self, layer_id: str) -> bool:
+        """Serve a withdrawn layer again; True if it was withdrawn."""
+
+    def withdraw(self, layer_id: str) -> PublishedLayer:
+        """Stop serving a layer without deleting its versions; raises NotPublished."""
+
+    # -- reading a version --------------------------------------------------------------------
+    def check(self, layer: PublishedLayer) -> None:
+        """Raise :class:`geosvc.errors.StoreError` if the version cannot be read."""
+
+    def query(self, layer: PublishedLayer, query: FeatureQuery, deadline: float | None = None) -> FeaturePage:
+        """Matching features of a vector version: count and one page (``deadline``: monotonic time)."""
+
+    def feature(self, layer: PublishedLayer, fid: str, *, wkb: bool = False,
+                deadline: float | None = None) -> FeatureRow | None:
+        """One feature of a vector version by id, or None."""
+
+    def read_features(self, layer: PublishedLayer, query: FeatureQuery | None = None,
+                      columns: list[str] | None = None) -> gpd.GeoDataFrame:
+        """Features of a vector version (all, or those matching ``query``) in CRS84, in feature order."""
+
+    def raster_source(self, layer: PublishedLayer) -> str:
+        """A GDAL-readable path or URL of a raster version's COG."""
+
+    # -- validation runs and events -----------------------------------------------------------
     def record_validation(self, report: LayerReport) -> int:
         """Store one validation run of a layer; returns its run id."""
 

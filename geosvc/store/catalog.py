@@ -24,7 +24,16 @@ CREATE TABLE IF NOT EXISTS layer_versions (
     fields        TEXT    NOT NULL,  -- JSON {name: type}
     record        TEXT    NOT NULL,  -- JSON of the layer record at publish time
     notes         TEXT    NOT NULL,  -- JSON list of what publish did
+    content_hash  TEXT    NOT NULL DEFAULT '',  -- sha256 of record + source content (idempotent publish)
     PRIMARY KEY (layer_id, version)
+);
+CREATE TABLE IF NOT EXISTS withdrawn (
+    layer_id      TEXT    PRIMARY KEY,
+    at            TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog_state (
+    key           TEXT    PRIMARY KEY,
+    value         INTEGER NOT NULL   -- 'generation': bumped by every change to what is served
 );
 CREATE TABLE IF NOT EXISTS validation_runs (
     run_id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,6 +86,17 @@ def connect(path: Path, *, init: bool = True) -> Iterator[sqlite3.Connection]:
         if init:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            columns = {r[1] for r in con.execute("PRAGMA table_info(layer_versions)")}
+            if "content_hash" not in columns:  # a catalog written before idempotent publish
+                con.execute("ALTER TABLE layer_versions ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''")
         yield con
     finally:
         con.close()
+
+
+def bump_generation(con: sqlite3.Connection) -> None:
+    """Mark a change to what is served (inside the caller's transaction)."""
+    con.execute(
+        "INSERT INTO catalog_state VALUES ('generation', 1) "
+        "ON CONFLICT(key) DO UPDATE SET value = value + 1"
+    )

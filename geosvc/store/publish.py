@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-import time
+import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import pyogrio
 import shapely
@@ -21,8 +19,8 @@ from geosvc.errors import NotPublished, ValidationFailed
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
 from geosvc.sources import raster_path
-from geosvc.store.base import PublishedLayer, Store
-from geosvc.store.gpkg import fsync_path, sha256_file
+from geosvc.store.base import PublishedLayer, RasterVersion, Store, VectorVersion
+from geosvc.store.files import sha256_file
 from geosvc.store.raster import SUPERSAMPLE, density_grid, write_cog, write_grid_cog
 from geosvc.validate.findings import LayerReport
 
@@ -47,27 +45,6 @@ def publish_order(records: Iterable[LayerRecord]) -> list[LayerRecord]:
         for record in sorted(ready, key=lambda r: r.id):
             ordered.append(pending.pop(record.id))
     return ordered
-
-
-STAGING_TTL = 24 * 3600  # seconds after which a staging file is a leftover of a killed publish
-
-
-def _staging(settings: Settings, suffix: str) -> Path:
-    """A fresh file name in the store's staging folder (same file system, so renames are atomic).
-
-    Staging files older than a day (left by a killed publish) are removed on the way.
-    """
-    folder = settings.store.dir / "staging"
-    folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - STAGING_TTL
-    for leftover in folder.iterdir():
-        with contextlib.suppress(OSError):
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()
-    fd, name = tempfile.mkstemp(suffix=suffix, dir=folder)
-    os.close(fd)
-    os.remove(name)  # writers create the file themselves
-    return Path(name)
 
 
 def _labels(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> str:
@@ -157,48 +134,74 @@ def normalize_features(
     return data.reset_index(drop=True), notes
 
 
+ENCODING = "geosvc-items-1"  # bump when the stored serving format changes: forces new versions
+
+
+def content_hash(record: LayerRecord, *parts: bytes) -> str:
+    """sha256 of the record, the serving format and the source content a version is made from."""
+    digest = hashlib.sha256(ENCODING.encode())
+    digest.update(record.model_dump_json().encode())
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def frame_digest(frame: gpd.GeoDataFrame) -> bytes:
+    """Digest of a frame's CRS, columns, values and geometries (row order included)."""
+    digest = hashlib.sha256(str(frame.crs.to_wkt() if frame.crs else None).encode())
+    attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    digest.update(orjson.dumps([str(c) for c in attrs.columns]))
+    digest.update(orjson.dumps([str(t) for t in attrs.dtypes]))
+    if len(attrs.columns):
+        digest.update(pd.util.hash_pandas_object(attrs.astype(object).where(attrs.notna(), None), index=False).to_numpy().tobytes())
+    for wkb in shapely.to_wkb(np.asarray(frame.geometry.array)):
+        digest.update(wkb or b"")
+    return digest.digest()
+
+
+def _unchanged(record: LayerRecord, store: Store, digest: str) -> PublishedLayer | None:
+    """The latest version if it was made from the same content (and serve it again if withdrawn)."""
+    try:
+        latest = store.get(record.id)
+    except NotPublished:
+        return None
+    if latest.content_hash != digest:
+        return None
+    store.restore(record.id)
+    return latest
+
+
 def _publish_vector(record, report, store, settings, step: Step) -> PublishedLayer:
     if report.data is None:
         raise ValidationFailed("validation produced no data to publish", layer=record.id)
+    step("comparing with the latest version")
+    digest = content_hash(record, frame_digest(report.data))
+    if (same := _unchanged(record, store, digest)) is not None:
+        return same
     native_crs = crs_code(report.data.crs) if report.data.crs is not None else "unknown"
     step("normalising")
     data, notes = normalize_features(report.data, record, settings)
-    artifact = _staging(settings, ".gpkg")
-    try:
-        step("writing GeoPackage")
-        pyogrio.write_dataframe(
-            data, artifact, layer=record.id, driver="GPKG", use_arrow=True, FID="geosvc_fid", SPATIAL_INDEX="YES"
-        )
-        step("syncing to disk")
-        fsync_path(artifact)
-        step("hashing")
-        checksum = sha256_file(artifact)
-        step("recording version")
-        geometry_type = _geometry_type(np.asarray(data.geometry.array))
-        return store.publish(
-            record,
-            artifact,
-            checksum=checksum,
-            native_crs=native_crs,
-            bbox=tuple(data.total_bounds),
-            feature_count=len(data),
-            geometry_type=geometry_type,
-            fields=_field_types(data),
-            notes=notes,
-        )
-    finally:
-        artifact.unlink(missing_ok=True)
+    step("writing the version")
+    return store.publish_vector(record, VectorVersion(
+        frame=data, native_crs=native_crs, geometry_type=_geometry_type(np.asarray(data.geometry.array)),
+        fields=_field_types(data), notes=notes, content_hash=digest,
+    ))
 
 
 def _publish_raster(record, report, store, settings, step: Step) -> PublishedLayer:
     src = report.raster_path or raster_path(record, settings)
-    artifact = _staging(settings, ".tif")
+    local = Path(src)
+    digest = content_hash(record, bytes.fromhex(sha256_file(local)) if local.is_file() else str(src).encode())
+    if (same := _unchanged(record, store, digest)) is not None:
+        return same
+    artifact = store.staging(".tif")
     try:
         step("writing COG")
         meta = write_cog(src, artifact)
-        fsync_path(artifact)
-        meta["notes"] = ["converted to a Cloud Optimized GeoTIFF (DEFLATE, 512 px tiles, overviews)"]
-        return store.publish(record, artifact, checksum=sha256_file(artifact), **meta)
+        return store.publish_raster(record, RasterVersion(
+            cog=artifact, native_crs=meta["native_crs"], bbox=tuple(meta["bbox"]), fields=meta.get("fields", {}),
+            notes=["converted to a Cloud Optimized GeoTIFF (DEFLATE, 512 px tiles, overviews)"], content_hash=digest,
+        ))
     finally:
         artifact.unlink(missing_ok=True)
 
@@ -217,8 +220,11 @@ def _publish_derived(record, store, settings, step: Step) -> PublishedLayer:
         raise ValidationFailed(
             f"input layer '{spec.input_layer}' is not published; publish it first", layer=record.id
         ) from exc
+    digest = content_hash(record, f"{source.id}@{source.version}:{source.checksum}".encode())
+    if (same := _unchanged(record, store, digest)) is not None:
+        return same
     step(f"reading {spec.input_layer} v{source.version}")
-    polygons = store.read_features(spec.input_layer, source.version)
+    polygons = store.read_features(source)
     if spec.value_field not in polygons.columns:
         raise ValidationFailed(
             f"input layer '{spec.input_layer}' has no field '{spec.value_field}'", layer=record.id
@@ -226,11 +232,10 @@ def _publish_derived(record, store, settings, step: Step) -> PublishedLayer:
     step("rasterising density")
     grid, transform, represented = density_grid(polygons, spec.value_field, spec.cell_size, spec.crs)
     total = float(pd.to_numeric(polygons[spec.value_field], errors="coerce").sum())
-    artifact = _staging(settings, ".tif")
+    artifact = store.staging(".tif")
     try:
         step("writing COG")
         write_grid_cog(grid, transform, spec.crs, artifact)
-        fsync_path(artifact)
         height, width = grid.shape
         bounds = (transform.c, transform.f + height * transform.e, transform.c + width * transform.a, transform.f)
         notes = [
@@ -242,15 +247,10 @@ def _publish_derived(record, store, settings, step: Step) -> PublishedLayer:
             f"check: grid represents {represented:,.0f} of {total:,.0f} ({represented / total:.2%}) "
             f"(difference from sub-cell discretisation)" if total else "check: input total is 0",
         ]
-        return store.publish(
-            record,
-            artifact,
-            checksum=sha256_file(artifact),
-            native_crs=spec.crs,
-            bbox=transform_bounds(spec.crs, CRS84, *bounds, densify_pts=21),
-            fields={"band_1": "number"},
-            notes=notes,
-        )
+        return store.publish_raster(record, RasterVersion(
+            cog=artifact, native_crs=spec.crs, bbox=tuple(transform_bounds(spec.crs, CRS84, *bounds, densify_pts=21)),
+            fields={"band_1": "number"}, notes=notes, content_hash=digest,
+        ))
     finally:
         artifact.unlink(missing_ok=True)
 
@@ -263,6 +263,9 @@ def publish_layer(
     step: Step | None = None,
 ) -> PublishedLayer:
     """Publish one validated layer as its next version; nothing is written unless ``report.ok``.
+
+    A layer whose record and source content are unchanged since its latest version gets no new
+    version: that version is returned (and served again if it was withdrawn).
 
     Vectors are repaired (``make_valid``), stripped of empty geometries, clipped to the state when
     ``record.clip_to_state``, reprojected to CRS84 and written as a GeoPackage; rasters become COGs;

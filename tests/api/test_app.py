@@ -13,7 +13,6 @@ from support.published_catalog import running_server
 from support.sample_store import RESTRICTED_ID
 
 from geosvc.api.app import create_app, load_hook, serve
-from geosvc.ogc.mount import MountedOgc
 
 
 def test_root_links_to_ogc_registry_and_docs(client, settings):
@@ -29,7 +28,8 @@ def test_health_reports_store_and_catalog(client, store):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["store"]["reachable"] is True
     published = store.published()
-    assert body["catalog"]["published"] == len(published)
+    assert body["registry"]["generation"] == store.generation() and body["catalog"]["unreadable"] == []
+    assert str(store.root) not in str(body)  # no absolute paths
     served = {layer["id"]: layer["version"] for layer in body["catalog"]["layers"]}
     assert RESTRICTED_ID not in served
     assert served == {layer.id: layer.version for layer in published if layer.record.sensitivity == "public"}
@@ -62,10 +62,10 @@ def test_fastapi_docs_cover_the_non_ogc_api(client):
         assert client.get(src).status_code == 200, src
 
 
-def test_run_files_live_under_the_store(app, settings):
-    ogc: MountedOgc = app.state.ogc
-    assert ogc.config_path.parent == settings.store.dir / "run"
-    assert ogc.openapi_path.exists()
+def test_pygeoapi_run_files_are_removed_after_each_build(app, settings):
+    app.state.registry.refresh(force=True)
+    run_dir = settings.store.dir / "run"
+    assert run_dir.is_dir() and not any(run_dir.iterdir())
 
 
 def test_load_hook_resolves_dotted_paths():

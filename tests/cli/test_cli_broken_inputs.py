@@ -8,7 +8,8 @@ import pytest
 from support.broken_inputs import ERROR_CASES, clean_layer
 
 from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore, sha256_file
+from geosvc.store.files import sha256_file
+from geosvc.store.gpkg import GpkgStore
 
 VICTIM = "victim"
 
@@ -45,8 +46,8 @@ def test_broken_input_is_caught_and_previous_version_kept(sandbox, case):
     after = store.get(VICTIM)
     assert after == before
     assert [v.version for v in store.versions(VICTIM)] == [1]
-    assert sha256_file(after.path) == before.checksum
-    assert len(store.read_features(VICTIM)) == before.feature_count
+    assert sha256_file(store.file(after)) == before.checksum
+    assert len(store.read_features(store.get(VICTIM))) == before.feature_count
 
 
 def test_failing_layer_does_not_stop_the_others(sandbox):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore, sha256_file
+from geosvc.store.files import sha256_file
+from geosvc.store.gpkg import GpkgStore
 
 GEOSVC = str(Path(sys.executable).with_name("geosvc"))
 
@@ -34,7 +35,7 @@ def test_publish_then_report(cli, tmp_path):
     store = GpkgStore(load_settings(store_dir=tmp_path / "store"))
     assert [p.id for p in store.published()] == ["ct-population-density", "ct-towns", "ct-tracts-2010"]
     for layer in store.published():
-        assert sha256_file(layer.path) == layer.checksum
+        assert sha256_file(store.file(layer)) == layer.checksum
 
     report = cli("report", "--format", "json")
     assert report.exit_code == 0, report.output

@@ -68,7 +68,7 @@ class LiveServer:
 
     def ids_in_bbox(self, layer_id: str, bbox) -> list[str]:
         """Sorted ids of the features whose geometry intersects ``bbox``, straight from the store."""
-        frame = self.store.read_features(layer_id)
+        frame = self.store.read_features(self.store.get(layer_id))
         hits = frame.sindex.query(shapely.box(*bbox), predicate="intersects")
         ids = expected_ids(frame, self.layers[layer_id])
         return sorted(ids[i] for i in hits)

@@ -50,7 +50,7 @@ def test_ogrinfo_count_and_extent(live_server, layer_id):
 @pytest.mark.parametrize("layer_id", VECTOR_IDS)
 def test_ogr2ogr_round_trips_features(live_server, layer_id, tmp_path):
     layer = live_server.layer(layer_id)
-    stored = live_server.store.read_features(layer_id)
+    stored = live_server.store.read_features(live_server.store.get(layer_id))
     copy, ids = _copy(live_server, layer_id, tmp_path / "copy.gpkg")
     assert len(copy) == layer.feature_count
     assert sorted(ids) == sorted(expected_ids(stored, layer))

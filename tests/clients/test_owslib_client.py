@@ -73,7 +73,7 @@ def _cql2_case(layer, frame) -> tuple[str, list[bool]]:
 @pytest.mark.parametrize("layer_id", VECTOR_IDS)
 def test_items_cql2_filter(api, live_server, layer_id):
     layer = live_server.layer(layer_id)
-    frame = live_server.store.read_features(layer_id)
+    frame = live_server.store.read_features(live_server.store.get(layer_id))
     cql, selected = _cql2_case(layer, frame)
     page = api.collection_items(layer_id, filter=cql, **{"filter-lang": "cql2-text"}, limit=10000)
     expected = sorted(i for i, keep in zip(expected_ids(frame, layer), selected) if keep)

@@ -35,7 +35,7 @@ def test_server_section_for_a_mount(settings, store):
 
 def test_collection_metadata_comes_from_the_record(store, settings):
     layer = store.get("ct-tracts-2010")
-    resource_id, resource = vector_resource(layer, settings)
+    resource_id, resource = vector_resource(layer, settings, store)
     record = layer.record
     assert resource_id == record.id and "." not in resource_id
     assert resource["title"] == record.title
@@ -54,14 +54,14 @@ def test_collection_metadata_comes_from_the_record(store, settings):
 
 
 def test_time_field_only_where_the_record_has_one(store, settings):
-    assert vector_resource(store.get("ct-hospitals"), settings)[1]["providers"][0]["time_field"] == "VAL_DATE"
-    assert "time_field" not in vector_resource(store.get("ct-towns"), settings)[1]["providers"][0]
+    assert vector_resource(store.get("ct-hospitals"), settings, store)[1]["providers"][0]["time_field"] == "VAL_DATE"
+    assert "time_field" not in vector_resource(store.get("ct-towns"), settings, store)[1]["providers"][0]
 
 
 def test_extension_points(store, settings):
     calls = []
 
-    def raster(layer, settings_):
+    def raster(layer, settings_, store_):
         return layer.id, {"type": "collection", "title": "r"}
 
     def extension(config, layers, settings_):
@@ -80,7 +80,7 @@ def test_extension_points(store, settings):
 def test_layer_without_time_extent_has_no_temporal(store, settings):
     layer = store.get("ct-towns")
     bare = dataclasses.replace(layer, record=layer.record.model_copy(update={"temporal_extent": None}))
-    assert "temporal" not in vector_resource(bare, settings)[1]["extents"]
+    assert "temporal" not in vector_resource(bare, settings, store)[1]["extents"]
 
 
 def test_service_contact_and_terms_come_from_settings(store, settings):

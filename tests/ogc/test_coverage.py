@@ -7,6 +7,7 @@ and served by a real uvicorn process; GDAL reads the COG through ``/vsicurl/``.
 from __future__ import annotations
 
 import dataclasses
+import types
 import json
 import shutil
 import subprocess
@@ -55,8 +56,8 @@ def http(server):
         yield client
 
 
-def _check(raster, query: str, serve_crs=(CRS84_URI, EPSG4326)):
-    check_coverage_query(QueryParams(query), raster, serve_crs)
+def _check(served, raster, query: str, serve_crs=(CRS84_URI, EPSG4326)):
+    check_coverage_query(QueryParams(query), raster, served.store.file(raster), serve_crs)
 
 
 @pytest.mark.parametrize(
@@ -83,14 +84,14 @@ def _check(raster, query: str, serve_crs=(CRS84_URI, EPSG4326)):
         ("bbox=-72,41,-71,42&bbox=-72,41,-71,42", "bbox"),
     ],
 )
-def test_guard_refuses(raster, query, param):
+def test_guard_refuses(served, raster, query, param):
     with pytest.raises(InvalidParameter) as refused:
-        _check(raster, query)
+        _check(served, raster, query)
     assert refused.value.param == param
 
 
-def test_guard_accepts(raster):
-    _, _, (x0, y0, x1, y1) = raster_grid(raster.path)
+def test_guard_accepts(served, raster):
+    _, _, (x0, y0, x1, y1) = raster_grid(served.store.file(raster))
     for query in (
         f"bbox={HARTFORD}",
         f"bbox=41.5,-72.8,41.7,-72.6&bbox-crs={EPSG4326}",
@@ -98,7 +99,7 @@ def test_guard_accepts(raster):
         "f=GTiff&properties=1",
         "",
     ):
-        _check(raster, query)
+        _check(served, raster, query)
 
 
 def test_bbox_to_crs_honours_axis_order():
@@ -107,14 +108,14 @@ def test_bbox_to_crs_honours_axis_order():
 
 
 def test_raster_resource_links_the_cog(served, raster):
-    resource_id, resource = raster_resource(raster, served.settings)
+    resource_id, resource = raster_resource(raster, served.settings, served.store)
     assert resource_id == RASTER
     assert resource["providers"][0]["type"] == "coverage"
-    assert resource["providers"][0]["data"] == str(raster.path)
+    assert resource["providers"][0]["data"] == str(served.store.file(raster))
     enclosure = next(link for link in resource["links"] if link["rel"] == "enclosure")
     assert enclosure["type"] == COG_MEDIA_TYPE
-    assert enclosure["length"] == raster.path.stat().st_size
-    assert coverage_links(raster, "http://h/ogc")[1]["href"] == f"http://h/ogc/collections/{RASTER}/cog.tif"
+    assert enclosure["length"] == served.store.file(raster).stat().st_size
+    assert coverage_links(raster, "http://h/ogc", str(served.store.file(raster)))[1]["href"] == f"http://h/ogc/collections/{RASTER}/cog.tif"
 
 
 @pytest.mark.parametrize(
@@ -145,12 +146,12 @@ def _geotiff(http, query: str) -> tuple[np.ndarray, rasterio.Affine]:
         return src.read(1), src.transform
 
 
-def test_coverage_bbox_subset_in_crs84_and_epsg4326_uri(http, raster):
+def test_coverage_bbox_subset_in_crs84_and_epsg4326_uri(served, http, raster):
     data, transform = _geotiff(http, f"bbox={HARTFORD}")
     swapped, swapped_transform = _geotiff(http, f"bbox=41.5,-72.8,41.7,-72.6&bbox-crs={EPSG4326}")
     assert data.shape == swapped.shape and transform == swapped_transform
     np.testing.assert_array_equal(data, swapped)
-    with rasterio.open(raster.path) as src:
+    with rasterio.open(served.store.file(raster)) as src:
         assert 0 < data.size < src.width * src.height / 20  # a small part of the state
         row, col = src.index(transform.c, transform.f)
         window = src.read(1, window=Window(col, row, data.shape[1], data.shape[0]), masked=True)
@@ -158,10 +159,10 @@ def test_coverage_bbox_subset_in_crs84_and_epsg4326_uri(http, raster):
     np.testing.assert_allclose(data[inside], window.data[inside])
 
 
-def test_coverage_json_names_the_native_crs_and_the_band(http, raster):
+def test_coverage_json_names_the_native_crs_and_the_band(served, http, raster):
     body = http.get(f"/ogc/collections/{RASTER}/coverage?bbox={HARTFORD}&f=json").json()
     assert body["domain"]["referencing"][0]["system"]["id"] == "http://www.opengis.net/def/crs/EPSG/0/5070"
-    with rasterio.open(raster.path) as src:
+    with rasterio.open(served.store.file(raster)) as src:
         description = src.descriptions[0]
     assert list(body["parameters"]) == list(body["ranges"]) == ["band_1"]
     assert body["parameters"]["band_1"]["description"]["en"] == description
@@ -176,9 +177,9 @@ def test_collection_links_cog_enclosure(http, server):
     assert enclosure["href"] == f"{server}/ogc/collections/{RASTER}/cog.tif"
 
 
-def test_cog_range_requests(http, raster):
+def test_cog_range_requests(served, http, raster):
     url = f"/ogc/collections/{RASTER}/cog.tif"
-    blob = raster.path.read_bytes()
+    blob = served.store.file(raster).read_bytes()
     whole = http.get(url, headers={"Accept-Encoding": "gzip"})
     assert whole.status_code == 200 and whole.content == blob
     assert "content-encoding" not in whole.headers  # already compressed; length and ranges stay exact
@@ -202,10 +203,10 @@ def test_cog_range_requests(http, raster):
 
 
 @pytest.mark.clients
-def test_gdal_reads_cog_over_vsicurl(server, raster):
+def test_gdal_reads_cog_over_vsicurl(served, server, raster):
     url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(url) as remote:
-        with rasterio.open(raster.path) as local:
+        with rasterio.open(served.store.file(raster)) as local:
             assert remote.profile == local.profile
             assert remote.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
             assert remote.overviews(1) == local.overviews(1) and remote.overviews(1)
@@ -216,21 +217,29 @@ def test_gdal_reads_cog_over_vsicurl(server, raster):
 
 @pytest.mark.clients
 @pytest.mark.skipif(shutil.which("gdalinfo") is None, reason="gdalinfo (Debian gdal-bin) not installed")
-def test_gdalinfo_reads_cog_over_vsicurl(server, raster):
+def test_gdalinfo_reads_cog_over_vsicurl(served, server, raster):
     url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"
     out = subprocess.run(["gdalinfo", "-json", url], capture_output=True, text=True, timeout=60, check=True)
     info = json.loads(out.stdout)
-    with rasterio.open(raster.path) as local:
+    with rasterio.open(served.store.file(raster)) as local:
         assert info["size"] == [local.width, local.height]
     assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
     assert 'ID["EPSG",5070]' in info["coordinateSystem"]["wkt"]
 
 
-def test_cog_route_without_its_file_is_503(raster, tmp_path):
-    gone = dataclasses.replace(raster, path=tmp_path / "gone.tif")
+def test_cog_route_without_its_file_is_503(served, raster):
+    gone = dataclasses.replace(raster, id="gone-raster", location="layers/gone-raster/v1.tif")
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(coverage_router([raster, dataclasses.replace(gone, id="gone-raster")]))
+    app.state.store = served.store
+    snapshot = types.SimpleNamespace(layers={raster.id: raster, gone.id: gone})
+
+    @app.middleware("http")
+    async def pin(request, call_next):
+        request.state.snapshot = snapshot
+        return await call_next(request)
+
+    app.include_router(coverage_router())
     with TestClient(app) as client:
         assert client.get(f"/ogc/collections/{RASTER}/cog.tif", headers={"Range": "bytes=0-1"}).status_code == 206
         missing = client.get("/ogc/collections/gone-raster/cog.tif")
@@ -261,7 +270,7 @@ def _system_qgis() -> bool:
 
 
 @pytest.mark.clients
-def test_qgis_opens_cog_over_vsicurl(server, raster, tmp_path):
+def test_qgis_opens_cog_over_vsicurl(served, server, raster, tmp_path):
     if not Path("/usr/bin/python3").exists() or not _system_qgis():
         pytest.skip("PyQGIS (Debian python3-qgis) not installed")
     script = tmp_path / "qgis_cog.py"
@@ -271,7 +280,7 @@ def test_qgis_opens_cog_over_vsicurl(server, raster, tmp_path):
     run = subprocess.run(["/usr/bin/python3", str(script), url], capture_output=True, text=True, timeout=120, env=env)
     info = json.loads(run.stdout.strip().splitlines()[-1])
     assert info["valid"], run.stderr[-2000:]
-    with rasterio.open(raster.path) as local:
+    with rasterio.open(served.store.file(raster)) as local:
         data = local.read(1, masked=True)
         assert info["size"] == [local.width, local.height]
         assert info["extent"] == pytest.approx(list(local.bounds))

@@ -87,8 +87,10 @@ def server(request):
 
 def test_pages_of_unserved_templates_are_not_configured(request, server):
     """The stock templates left with CDN assets belong to features the generated config never enables."""
-    run_config = served_catalog(request).settings.store.dir / "run" / "pygeoapi-config.yml"
-    config = yaml.safe_load(run_config.read_text())
+    from geosvc.api.app import pygeoapi_config
+
+    served = served_catalog(request)
+    config = pygeoapi_config(served.settings, served.store, served.store.published())
     assert "pubsub" not in config  # asyncapi.html
     types = {p["type"] for r in config["resources"].values() for p in r.get("providers", [])}
     assert types.isdisjoint({"tile", "edr", "stac"}), types

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import dataclasses
 
 import httpx
@@ -19,6 +21,7 @@ from geosvc.ogc.records import (
     records_resource,
     search_records,
 )
+from geosvc.ogc.context import CURRENT, OgcRequest
 from geosvc.ogc.records_provider import RecordsProvider, RecordsStoreError
 from geosvc.records.loader import load_records
 from geosvc.settings import load_settings
@@ -48,9 +51,17 @@ def records(layers, ogc_url):
     return [layer_record(layer, ogc_url) for layer in layers]
 
 
+def _context(layers):
+    """The request context our mount gives pygeoapi plugins: a snapshot of ``layers``."""
+    snapshot = types.SimpleNamespace(layers={layer.id: layer for layer in layers})
+    return OgcRequest(snapshot=snapshot, store=None, settings=None)
+
+
 @pytest.fixture(scope="module")
 def provider(served, layers):
-    return RecordsProvider(records_resource(layers, served.settings)["providers"][0])
+    token = CURRENT.set(_context(layers))
+    yield RecordsProvider(records_resource(layers, served.settings)["providers"][0])
+    CURRENT.reset(token)
 
 
 def _ids(records):
@@ -267,24 +278,35 @@ def test_http_unknown_or_bad_params_are_400(http, path, query, param):
     assert f"parameter '{param}'" in body["description"]
 
 
-def test_provider_lists_the_served_versions_only(tmp_path):
+def test_provider_lists_the_snapshot_versions_only(tmp_path):
     settings = load_settings(store_dir=tmp_path)
     store = GpkgStore(settings)
     records = load_records(settings.layers.dir, ["ct-towns", "ct-hospitals"])
     for record in records.values():
         publish_layer(record, validate_layer(record, settings), store, settings)
     served = store.published()
-    provider_def = records_resource(served[:1], settings)["providers"][0]
     towns = records["ct-towns"]
     newer = towns.model_copy(update={"title": "Connecticut towns, republished"})
     publish_layer(newer, validate_layer(newer, settings), store, settings)
     assert store.get("ct-towns").version == 2
-    listed = RecordsProvider(provider_def).query(limit=10)["features"]
-    assert [r["id"] for r in listed] == [served[0].id]
-    assert listed[0]["properties"]["version"] == served[0].version
-    both = RecordsProvider(records_resource(served, settings)["providers"][0]).get("ct-towns")
-    assert both["properties"]["title"] == towns.title and both["properties"]["version"] == 1
-    gone = records_resource(served, settings)["providers"][0] | {"layers": {"ct-towns": 7}}
-    with pytest.raises(RecordsStoreError) as stale:
-        RecordsProvider(gone).query()
-    assert stale.value.http_status_code == 503 and "ct-towns" in stale.value.message
+    token = CURRENT.set(_context(served))  # a request that started before the republish
+    try:
+        both = RecordsProvider(records_resource(served, settings)["providers"][0])
+        assert both.get("ct-towns")["properties"]["title"] == towns.title
+        assert both.get("ct-towns")["properties"]["version"] == 1
+        one = RecordsProvider(records_resource(served[:1], settings)["providers"][0])
+        assert [r["id"] for r in one.query(limit=10)["features"]] == [served[0].id]
+    finally:
+        CURRENT.reset(token)
+    token = CURRENT.set(_context(store.published()))  # a request after it
+    try:
+        assert both.get("ct-towns")["properties"]["version"] == 2
+    finally:
+        CURRENT.reset(token)
+    token = CURRENT.set(None)
+    try:
+        with pytest.raises(RecordsStoreError) as outside:  # no request context: a clear 503, not a crash
+            RecordsProvider(records_resource(served, settings)["providers"][0]).query()
+    finally:
+        CURRENT.reset(token)
+    assert outside.value.http_status_code == 503

@@ -11,7 +11,8 @@ import pytest
 from store_helpers import make_record, ok_report, points_frame
 
 from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore, sha256_file
+from geosvc.store.files import sha256_file
+from geosvc.store.gpkg import GpkgStore
 from geosvc.store.publish import publish_layer
 
 CHILD = r"""
@@ -46,8 +47,10 @@ if mode == "before-rename":
 elif mode == "after-rename":
     gpkg.os.replace = rename_then_die
 print("publishing", flush=True)
-while True:  # mode "loop": publish until killed from outside
-    publish_layer(record, report, store, settings)
+run = 0
+while True:  # mode "loop": publish (a changed record each time, so each is a new version) until killed
+    run += 1
+    publish_layer(record.model_copy(update={"description": f"run {run}"}), report, store, settings)
 """
 
 
@@ -63,8 +66,8 @@ def published(tmp_path):
 def _assert_intact(store, first):
     latest = store.get("sample")
     for version in store.versions("sample"):
-        assert sha256_file(version.path) == version.checksum
-    assert len(store.read_features("sample")) == latest.feature_count
+        assert sha256_file(store.file(version)) == version.checksum
+    assert len(store.read_features(store.get("sample"))) == latest.feature_count
     assert store.get("sample", 1) == first
     return latest
 
@@ -79,8 +82,8 @@ def test_kill_inside_the_catalog_transaction(published, mode):
     assert _assert_intact(store, first).version == 1  # the killed publish never became a version
     # the store still works: the next publish takes version 2 (overwriting any orphan file)
     second = publish_layer(record, ok_report(record, points_frame(7)), store, settings)
-    assert second.version == 2 and sha256_file(second.path) == second.checksum
-    assert len(store.read_features("sample")) == 7
+    assert second.version == 2 and sha256_file(store.file(second)) == second.checksum
+    assert len(store.read_features(store.get("sample"))) == 7
 
 
 @pytest.mark.slow
@@ -100,5 +103,6 @@ def test_kill_at_a_random_moment(published):
     latest = _assert_intact(store, first)
     versions = [v.version for v in store.versions("sample")]
     assert versions == list(range(1, latest.version + 1))
-    nxt = publish_layer(record, ok_report(record, points_frame()), store, settings)
+    changed = record.model_copy(update={"description": "after the kill"})
+    nxt = publish_layer(changed, ok_report(changed, points_frame()), store, settings)
     assert nxt.version == latest.version + 1

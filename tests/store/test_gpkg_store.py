@@ -9,7 +9,8 @@ import pytest
 from store_helpers import make_record, ok_report, points_frame
 
 from geosvc.errors import NotPublished, StoreError
-from geosvc.store.gpkg import sha256_file
+from geosvc.store.base import RasterVersion
+from geosvc.store.files import sha256_file
 from geosvc.store.publish import publish_layer
 from geosvc.validate.findings import Finding, LayerReport
 from geosvc.validate.layer import validate_layer
@@ -20,25 +21,27 @@ def test_publish_real_layer_twice(records, settings, store):
     report = validate_layer(record, settings)
     assert report.ok
     first = publish_layer(record, report, store, settings)
-    second = publish_layer(record, report, store, settings)
+    assert publish_layer(record, report, store, settings) == first  # unchanged: still v1
+    changed = record.model_copy(update={"description": record.description + " (revised)"})
+    second = publish_layer(changed, report, store, settings)
 
     assert (first.version, second.version) == (1, 2)
     assert store.get("ct-towns").version == 2
     assert store.get("ct-towns", 1).checksum == first.checksum
     assert [v.version for v in store.versions("ct-towns")] == [1, 2]
-    assert first.path.exists() and second.path.exists() and first.path != second.path
-    assert first.path.name == "v1.gpkg" and first.path.parent.name == "ct-towns"
-    assert sha256_file(second.path) == second.checksum
+    assert store.file(first).exists() and store.file(second).exists() and store.file(first) != store.file(second)
+    assert store.file(first).name == "v1.gpkg" and store.file(first).parent.name == "ct-towns"
+    assert sha256_file(store.file(second)) == second.checksum
     assert second.native_crs == "EPSG:4269"
     assert second.feature_count == 169 and second.geometry_type == "MultiPolygon"
     assert second.fields["NAME"] == "string"
     minx, miny, maxx, maxy = second.bbox
     assert -74 < minx < maxx < -71.5 and 40.9 < miny < maxy < 42.1  # lon/lat order
 
-    features = store.read_features("ct-towns")
+    features = store.read_features(store.get("ct-towns"))
     assert len(features) == 169 and features.crs.to_authority() == ("OGC", "CRS84")
-    assert [name for name, _ in pyogrio.list_layers(second.path)] == ["ct-towns"]
-    with sqlite3.connect(second.path) as con:  # spatial index present
+    assert [name for name, _ in pyogrio.list_layers(store.file(second))] == ["ct-towns", "geosvc_items"]
+    with sqlite3.connect(store.file(second)) as con:  # spatial index present
         assert con.execute("SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index'").fetchone()[0] == 1
     assert [p.id for p in store.published()] == ["ct-towns"]
 
@@ -49,17 +52,18 @@ def test_not_published(store):
     assert exc.value.layer == "nothing"
     assert store.published() == [] and store.versions("nothing") == []
     with pytest.raises(NotPublished):
-        store.read_features("nothing")
+        store.read_features(store.get("nothing"))
 
 
 def test_failed_store_publish_keeps_previous(settings, store, tmp_path):
     record = make_record()
     first = publish_layer(record, ok_report(record, points_frame()), store, settings)
     with pytest.raises(StoreError):
-        store.publish(record, tmp_path / "missing.gpkg", checksum="0" * 64, native_crs="EPSG:4326", bbox=(0, 0, 1, 1))
+        store.publish_raster(record, RasterVersion(cog=tmp_path / "missing.tif", native_crs="EPSG:4326",
+                                                   bbox=(0, 0, 1, 1), fields={}, notes=[], content_hash="x"))
     assert store.get("sample") == first
     assert [v.version for v in store.versions("sample")] == [1]
-    assert sha256_file(first.path) == first.checksum
+    assert sha256_file(store.file(first)) == first.checksum
 
 
 def test_validation_runs(store):

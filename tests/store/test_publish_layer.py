@@ -43,7 +43,7 @@ def test_repairs_invalid_and_drops_empty(settings, store):
     notes = " | ".join(layer.notes)
     assert "repaired 1 invalid geometry" in notes and "make_valid" in notes
     assert "dropped 2 feature(s) with null or empty geometry (e.g. 3, 4)" in notes
-    published = store.read_features("sample")
+    published = store.read_features(store.get("sample"))
     assert sorted(published["fid"]) == [1, 2]
     assert published.is_valid.all()
     repaired = published.set_index("fid").geometry[1]
@@ -53,7 +53,7 @@ def test_repairs_invalid_and_drops_empty(settings, store):
 def test_clip_to_state_and_reprojection(records, settings, store):
     record = records["ct-hospitals"]
     layer = publish_layer(record, validate_layer(record, settings), store, settings)
-    features = store.read_features("ct-hospitals")
+    features = store.read_features(store.get("ct-hospitals"))
     assert 30 < layer.feature_count < 100 and len(features) == layer.feature_count
     box = shapely.box(*settings.state.bbox)
     assert features.intersects(box).all()
@@ -83,8 +83,8 @@ def test_raster_source_becomes_cog(tmp_path):
     store = GpkgStore(settings)
     record = make_record("grid", kind="raster", source={"path": "striped.tif"}, id_field=None)
     layer = publish_layer(record, LayerReport("grid", []), store, settings)
-    assert layer.path.suffix == ".tif" and layer.native_crs == "EPSG:5070"
-    with rasterio.open(layer.path) as src:
+    assert store.file(layer).suffix == ".tif" and layer.native_crs == "EPSG:5070"
+    with rasterio.open(store.file(layer)) as src:
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert src.profile["tiled"] and src.nodata == -1
         assert np.array_equal(src.read(1), grid)
@@ -102,12 +102,12 @@ def test_population_density_from_published_tracts(records, settings, store):
     assert layer.kind == "raster" and layer.native_crs == "EPSG:5070"
     assert f"input: ct-tracts-2010 v{tracts.version} sha256:{tracts.checksum}" in layer.notes[0]
     assert "people per km²" in layer.notes[1]
-    with rasterio.open(layer.path) as src:
+    with rasterio.open(store.file(layer)) as src:
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert src.res == (250.0, 250.0) and src.crs.to_epsg() == 5070
         assert src.overviews(1), "COG has overviews"
         values = src.read(1, masked=True)
-    total = store.read_features("ct-tracts-2010")["Tot_Population_ACS_12_16"].sum()
+    total = store.read_features(store.get("ct-tracts-2010"))["Tot_Population_ACS_12_16"].sum()
     people = float(values.sum()) * 0.25 * 0.25  # density x cell area in km²
     assert people == pytest.approx(total, rel=0.01)
     assert values.max() > 5_000  # dense urban tracts

@@ -1,0 +1,125 @@
+"""The store's query seam on a published GeoPackage version (SQL over the feature and items tables).
+
+``geosvc_items`` holds, per feature (``fid`` = the GeoPackage FID), the pre-encoded JSON parts, the
+exact CRS84 envelope and the time as epoch seconds; the feature table holds the typed attributes and
+the geometry; GDAL's R-tree indexes the envelopes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import shapely
+
+from geosvc.store.base import PublishedLayer
+from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
+from geosvc.store.sqlfilter import Compiler
+from geosvc.store.sqlite_read import ITEMS, SqliteDialect, gpkg_wkb, run
+
+_DIALECT = SqliteDialect()
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def quote(name: str) -> str:
+    """An SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _epoch(value: dt.datetime) -> float:
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return (value - _EPOCH).total_seconds()
+
+
+def _equals(layer: PublishedLayer, name: str, value: object, params: list) -> str:
+    column = _DIALECT.column(name)
+    kind = layer.fields.get(name, "string")
+    if value is None:
+        return f"{column} IS NULL"
+    if kind in ("date", "datetime"):
+        stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        params.append(_DIALECT.time_param(stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)))
+        return f"julianday({column}) = julianday(?)"
+    params.append(int(value) if isinstance(value, bool) else value)
+    return f"{column} = ?"
+
+
+def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, bool]:
+    """``(clauses, params, needs_feature_table)`` of a query."""
+    clauses: list[str] = []
+    params: list = []
+    joined = False
+    if query.bbox is not None:
+        x0, y0, x1, y1 = query.bbox
+        rtree = quote(f"rtree_{layer.id}_geom")
+        clauses.append(f"i.fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
+        params += [x1, x0, y1, y0]
+        clauses.append(
+            "((i.minx >= ? AND i.maxx <= ? AND i.miny >= ? AND i.maxy <= ?) OR "
+            "(i.maxx >= ? AND i.minx <= ? AND i.maxy >= ? AND i.miny <= ? AND "
+            "((i.minx = i.maxx AND i.miny = i.maxy) OR geosvc_relate('intersects', f.geom, ?))))"
+        )
+        params += [x0, x1, y0, y1, x0, x1, y0, y1, shapely.to_wkb(shapely.box(x0, y0, x1, y1))]
+        joined = True
+    for name, value in query.equals:
+        clauses.append(_equals(layer, name, value, params))
+        joined = True
+    if query.interval is not None:
+        start, end = query.interval
+        clauses.append("i.t IS NOT NULL")
+        if start is not None:
+            clauses.append("i.t >= ?")
+            params.append(_epoch(start))
+        if end is not None:
+            clauses.append("i.t <= ?")
+            params.append(_epoch(end))
+    if query.filter is not None:
+        sql, filter_params = Compiler(dict(layer.fields), _DIALECT).compile(query.filter)
+        clauses.append(sql)
+        params += filter_params
+        joined = True
+    return clauses, params, joined or bool(query.sortby)
+
+
+def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline: float | None) -> FeaturePage:
+    """Count the matches (if asked) and read one page, in sort order then feature order."""
+    clauses, params, joined = where(layer, query)
+    source = f"{ITEMS} i" + (f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if joined or query.wkb else "")
+    condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    matched = None
+    if query.count:
+        if clauses:
+            matched = run(path, f"SELECT COUNT(*) FROM {source}{condition}", params, deadline)[0][0]
+        else:
+            matched = layer.feature_count or 0
+    rows: list[FeatureRow] = []
+    if query.limit is None or query.limit > 0:
+        order = [f"({_DIALECT.column(n)} IS NULL), {_DIALECT.column(n)}{'' if asc else ' DESC'}"
+                 for n, asc in query.sortby]
+        columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
+        sql = f"SELECT {columns} FROM {source}{condition} ORDER BY {', '.join([*order, 'i.fid'])}"
+        page_params = list(params)
+        sql += " LIMIT ? OFFSET ?"
+        page_params += [-1 if query.limit is None else query.limit, query.offset]
+        for r in run(path, sql, page_params, deadline):
+            rows.append(FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if query.wkb else None))
+    return FeaturePage(matched=matched, rows=rows)
+
+
+def select_feature(path: Path, layer: PublishedLayer, fid: str, wkb: bool, deadline: float | None) -> FeatureRow | None:
+    """One feature by its id text."""
+    source = f"{ITEMS} i" + (f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if wkb else "")
+    columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if wkb else "")
+    rows = run(path, f"SELECT {columns} FROM {source} WHERE i.fid_text = ? ORDER BY i.fid LIMIT 1", [fid], deadline)
+    if not rows:
+        return None
+    r = rows[0]
+    return FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if wkb else None)
+
+
+def select_fids(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline: float | None) -> list[int]:
+    """GeoPackage FIDs of every match, in feature order (for reading whole frames)."""
+    clauses, params, joined = where(layer, query)
+    source = f"{ITEMS} i" + (f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if joined else "")
+    condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return [r[0] for r in run(path, f"SELECT i.fid FROM {source}{condition} ORDER BY i.fid", params, deadline)]
