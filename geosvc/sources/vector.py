@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 from pyproj.exceptions import CRSError
@@ -83,6 +87,56 @@ def _classify(exc: Exception, loc: Location, layer_id: str) -> SourceError:
     return SourceError(f"source is corrupt or truncated: {message}", code="source.corrupt", layer=layer_id)
 
 
+GUESSES = ("cp1252", "latin-1")  # tried on undecodable text to suggest source.encoding
+
+
+def _bad_text(values: pd.Series) -> np.ndarray | None:
+    """Positions of values that are not valid UTF-8 (Arrow-backed text read without decoding), or None."""
+    chunks = getattr(values.array, "_pa_array", None)
+    if chunks is None or not (pa.types.is_string(chunks.type) or pa.types.is_large_string(chunks.type)):
+        return None
+    try:
+        chunks.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        raw = pc.cast(chunks, pa.large_binary()).to_pylist()
+    return np.array([i for i, value in enumerate(raw) if value is not None and not _decodes(value, "utf-8")], dtype=int)
+
+
+def _check_text(frame: gpd.GeoDataFrame, loc: Location, record: LayerRecord, layer: str | None) -> None:
+    """Refuse attribute text that does not decode in the declared encoding (it must never reach the store)."""
+    for name in frame.columns.drop(frame.geometry.name):
+        bad = _bad_text(frame[name])
+        if bad is None or len(bad) == 0:
+            continue
+        raw = pc.cast(frame[name].array._pa_array, pa.large_binary())[int(bad[0])].as_py()
+        field = record.id_field
+        who = f"{field}={frame[field].iloc[bad[0]]}" if field in frame.columns and field != name else f"row {bad[0]}"
+        if record.source.encoding:
+            declared = f"source.encoding {record.source.encoding}"
+        else:
+            try:
+                declared = f"the file's declared encoding {pyogrio.read_info(loc.gdal_path, layer=layer)['encoding'] or 'UTF-8'}"
+            except (DataSourceError, DataLayerError):
+                declared = "UTF-8"
+        guess = next((enc for enc in GUESSES if _decodes(raw, enc)), None)
+        hint = f"; it reads as {raw.decode(guess)!r} in {guess}: if that is right, set source.encoding: {guess}" if guess else ""
+        raise SourceError(
+            f"field '{name}' holds text that is not valid in {declared} in {len(bad)} feature(s) "
+            f"(e.g. {who}: {raw!r}){hint}",
+            code="source.encoding",
+            layer=record.id,
+        )
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
     layer = _pick_layer(loc, record.id)
     kwargs = {"layer": layer, "encoding": record.source.encoding}
@@ -91,7 +145,13 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
             frame = pyogrio.read_dataframe(loc.gdal_path, use_arrow=True, **kwargs)
         except (ImportError, ValueError, NotImplementedError):
             frame = pyogrio.read_dataframe(loc.gdal_path, use_arrow=False, **kwargs)
-    except (DataSourceError, DataLayerError, FieldError, RuntimeError, OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"attribute text is not valid in the file's declared encoding ({exc.encoding}): {exc.reason} "
+            f"in {exc.object[max(0, exc.start - 20):exc.end + 20]!r}; set source.encoding to the file's encoding",
+            code="source.encoding", layer=record.id,
+        ) from exc
+    except (DataSourceError, DataLayerError, FieldError, RuntimeError, OSError) as exc:
         raise _classify(exc, loc, record.id) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise SourceError(
@@ -99,6 +159,7 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
             code="source.no_geometry",
             layer=record.id,
         )
+    _check_text(frame, loc, record, layer)
     return frame
 
 

@@ -25,9 +25,9 @@ from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.gpkg import fsync_path, sha256_file
 from geosvc.store.raster import SUPERSAMPLE, density_grid, write_cog, write_grid_cog
 from geosvc.validate.findings import LayerReport
+from geosvc.validate.repair import repair_geometries
 
 CRS84 = "OGC:CRS84"
-EXAMPLES = 5
 GEOMETRY_NAMES = dict(enumerate(
     ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"]
 ))
@@ -70,12 +70,6 @@ def _staging(settings: Settings, suffix: str) -> Path:
     return Path(name)
 
 
-def _labels(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> str:
-    picked = frame.loc[mask].head(EXAMPLES)
-    values = picked[id_field] if id_field and id_field in frame.columns else picked.index
-    return ", ".join(str(v) for v in values)
-
-
 INFERRED = {"date": "date", "datetime": "datetime", "datetime64": "datetime", "boolean": "boolean",
             "integer": "integer", "floating": "number", "decimal": "number", "mixed-integer-float": "number"}
 
@@ -112,46 +106,27 @@ def _geometry_type(geoms: np.ndarray) -> str:
 def normalize_features(
     data: gpd.GeoDataFrame, record: LayerRecord, settings: Settings
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Repair, drop empties, clip to the state (if asked) and reproject to CRS84; return frame and notes."""
-    notes: list[str] = []
+    """Repair (:func:`repair_geometries`, as validation reported), reproject to CRS84 and drop features
+    outside the state if the record says so; return the frame and notes saying what was done."""
     if data.crs is None:
         raise ValidationFailed("source has no CRS; cannot reproject to CRS84", layer=record.id)
     native = crs_code(data.crs)
-    geoms = np.asarray(data.geometry.array)
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if empty.any():
-        notes.append(
-            f"dropped {int(empty.sum())} feature(s) with null or empty geometry "
-            f"(e.g. {_labels(data, empty, record.id_field)})"
-        )
-        data = data.loc[~empty]
-        geoms = geoms[~empty]
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        repaired = geoms.copy()
-        repaired[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-        notes.append(
-            f"repaired {int(invalid.sum())} invalid geometr{'y' if invalid.sum() == 1 else 'ies'} with "
-            f"shapely.make_valid (structure method) (e.g. {_labels(data, invalid, record.id_field)})"
-        )
-        data = data.set_geometry(gpd.GeoSeries(repaired, index=data.index, crs=data.crs))
-        collapsed = shapely.is_empty(repaired)
-        if collapsed.any():
-            notes.append(f"dropped {int(collapsed.sum())} feature(s) that collapsed to nothing when repaired")
-            data = data.loc[~collapsed]
+    repair = repair_geometries(data, record.id_field)
+    data, notes = repair.frame, list(repair.notes)
     if same_crs(data.crs, CRS84):  # lon/lat on WGS 84 already (geopandas keeps x = longitude)
         data = data.set_crs(CRS84, allow_override=True)
         notes.append(f"native CRS {native} has the same coordinates as CRS84 (lon/lat); labelled CRS84")
     else:
         data = data.to_crs(CRS84)
         notes.append(f"reprojected from {native} to CRS84 (lon/lat)")
-    if record.clip_to_state:
-        before = len(data)
-        data = data.loc[data.intersects(shapely.box(*settings.state_bbox))]
+    if record.outside_state_extent == "drop":
+        inside = data.intersects(shapely.box(*settings.state_bbox)).to_numpy()
         notes.append(
-            f"clipped to {settings.state_name}: kept {len(data)} of {before} features intersecting the "
-            f"state extent {list(settings.state_bbox)} (CRS84)"
+            f"dropped {int((~inside).sum())} of {len(data)} features lying wholly outside {settings.state_name}'s "
+            f"extent {list(settings.state_bbox)} (CRS84); the {int(inside.sum())} touching it are kept whole, "
+            "including any part beyond the state (outside_state_extent: drop)"
         )
+        data = data.loc[inside]
     if data.empty:
         raise ValidationFailed("no features left to publish after normalisation", layer=record.id)
     return data.reset_index(drop=True), notes

@@ -331,7 +331,7 @@ CASES: list[BrokenCase] = [
     BrokenCase("nad27_labelled_nad83", "coords.wrong_crs", _relabelled("nad27_labelled_nad83", "EPSG:26756", "EPSG:2234")),
     BrokenCase("degrees_labelled_mercator", "coords.wrong_crs", _relabelled("degrees_labelled_mercator", "EPSG:4326", "EPSG:3857")),
     BrokenCase("outside_state_all", "coords.outside_state", _far_away),
-    BrokenCase("outside_state_some", "coords.outside_state", _partly_outside, "warning"),
+    BrokenCase("outside_state_some", "coords.outside_state", _partly_outside),
     # geometry
     BrokenCase("bowtie_polygons", "geometry.invalid", _with_geoms("bowtie_polygons", _bowties, "Polygon"), "warning"),
     BrokenCase("empty_geometry", "geometry.empty", _vector("empty_geometry", lambda: points().set_geometry(_some_empty())), "warning"),
