@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import rasterio
 from pyproj import CRS
@@ -53,10 +55,14 @@ def _cell_centres(ds) -> tuple[np.ndarray, np.ndarray]:
 def _crs_findings(crs: CRS, x: np.ndarray, y: np.ndarray, record: LayerRecord, settings: Settings) -> list[Finding]:
     layer = record.id
     if crs.to_epsg() is None and not same_crs(crs, CRS84):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pyproj: a PROJ string loses information (we only show it)
+            shown = crs.name if crs.name != "unknown" else crs.to_proj4()
         return [
             make_finding(
                 layer, "raster.crs_no_epsg",
-                f"the raster's CRS '{crs.name}' has no EPSG code; its coordinates would be served as lon/lat",
+                f"the raster's CRS '{shown}' has no EPSG code; clients and the coverage service would take its "
+                "coordinates as lon/lat. Tag the file with the EPSG code of its CRS",
             )
         ]
     findings = check_crs(record, crs, settings.allowed_crs, crs_source="file")
