@@ -6,10 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 from pyproj.exceptions import CRSError
@@ -19,6 +15,7 @@ from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
 from geosvc.sources.location import VECTOR_SUFFIXES, Location, locate
+from geosvc.sources.text import check_text
 from geosvc.sources.table import JoinStats, PointStats, join_table, points_from_table, read_table
 
 CrsSource = Literal["file", "assume_crs", "record"]
@@ -87,56 +84,6 @@ def _classify(exc: Exception, loc: Location, layer_id: str) -> SourceError:
     return SourceError(f"source is corrupt or truncated: {message}", code="source.corrupt", layer=layer_id)
 
 
-GUESSES = ("cp1252", "latin-1")  # tried on undecodable text to suggest source.encoding
-
-
-def _bad_text(values: pd.Series) -> np.ndarray | None:
-    """Positions of values that are not valid UTF-8 (Arrow-backed text read without decoding), or None."""
-    chunks = getattr(values.array, "_pa_array", None)
-    if chunks is None or not (pa.types.is_string(chunks.type) or pa.types.is_large_string(chunks.type)):
-        return None
-    try:
-        chunks.validate(full=True)
-        return None
-    except pa.ArrowInvalid:
-        raw = pc.cast(chunks, pa.large_binary()).to_pylist()
-    return np.array([i for i, value in enumerate(raw) if value is not None and not _decodes(value, "utf-8")], dtype=int)
-
-
-def _check_text(frame: gpd.GeoDataFrame, loc: Location, record: LayerRecord, layer: str | None) -> None:
-    """Refuse attribute text that does not decode in the declared encoding (it must never reach the store)."""
-    for name in frame.columns.drop(frame.geometry.name):
-        bad = _bad_text(frame[name])
-        if bad is None or len(bad) == 0:
-            continue
-        raw = pc.cast(frame[name].array._pa_array, pa.large_binary())[int(bad[0])].as_py()
-        field = record.id_field
-        who = f"{field}={frame[field].iloc[bad[0]]}" if field in frame.columns and field != name else f"row {bad[0]}"
-        if record.source.encoding:
-            declared = f"source.encoding {record.source.encoding}"
-        else:
-            try:
-                declared = f"the file's declared encoding {pyogrio.read_info(loc.gdal_path, layer=layer)['encoding'] or 'UTF-8'}"
-            except (DataSourceError, DataLayerError):
-                declared = "UTF-8"
-        guess = next((enc for enc in GUESSES if _decodes(raw, enc)), None)
-        hint = f"; it reads as {raw.decode(guess)!r} in {guess}: if that is right, set source.encoding: {guess}" if guess else ""
-        raise SourceError(
-            f"field '{name}' holds text that is not valid in {declared} in {len(bad)} feature(s) "
-            f"(e.g. {who}: {raw!r}){hint}",
-            code="source.encoding",
-            layer=record.id,
-        )
-
-
-def _decodes(raw: bytes, encoding: str) -> bool:
-    try:
-        raw.decode(encoding)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
 def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
     layer = _pick_layer(loc, record.id)
     kwargs = {"layer": layer, "encoding": record.source.encoding}
@@ -159,8 +106,19 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
             code="source.no_geometry",
             layer=record.id,
         )
-    _check_text(frame, loc, record, layer)
     return frame
+
+
+def _declared_encoding(loc: Location, record: LayerRecord) -> str:
+    if record.source.encoding:
+        return f"source.encoding {record.source.encoding}"
+    cpg = loc.local.with_suffix(".cpg") if loc.local is not None and loc.local.suffix.lower() == ".shp" else None
+    if cpg is not None and cpg.exists():
+        return f"the encoding its .cpg declares ({cpg.read_text(errors='replace').strip()})"
+    try:
+        return f"the file's declared encoding {pyogrio.read_info(loc.gdal_path, layer=loc.layer)['encoding'] or 'UTF-8'}"
+    except (DataSourceError, DataLayerError):
+        return "UTF-8"
 
 
 def _apply_crs(frame: gpd.GeoDataFrame, record: LayerRecord) -> tuple[gpd.GeoDataFrame, CrsSource | None]:
@@ -186,8 +144,8 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
     SourceError
         With ``code`` one of ``source.missing``, ``source.unreadable``, ``source.corrupt``, ``source.empty``,
         ``source.unknown_format``, ``source.zip_layer_missing``, ``source.layer_missing``,
-        ``source.no_geometry``, ``source.csv_columns_missing``, ``crs.unknown``, ``join.missing``,
-        ``join.key_missing``.
+        ``source.no_geometry``, ``source.csv_columns_missing``, ``source.encoding``, ``crs.unknown``,
+        ``join.missing``, ``join.key_missing``.
     """
     loc = locate(record, settings)
     points = None
@@ -200,6 +158,7 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
     else:
         frame = _read_ogr(loc, record)
         rows = len(frame)
+    check_text(frame, record, lambda: _declared_encoding(loc, record))
     if rows == 0:
         raise SourceError("source holds no features", code="source.empty", layer=record.id)
     file_crs = crs_code(frame.crs) if frame.crs is not None else None

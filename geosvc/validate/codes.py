@@ -43,7 +43,7 @@ _TABLE = (
     Code("source.layer_missing", "error", "A multi-layer source does not contain the named layer (or none is named).", "Refused."),
     Code("source.no_geometry", "error", "The source has no geometry column (a CSV needs source.csv x/y).", "Refused."),
     Code("source.csv_columns_missing", "error", "The CSV lacks the x/y columns named in source.csv.", "Refused."),
-    Code("source.encoding", "error", "Attribute text does not decode in the encoding the file declares (.cpg, GDAL's default UTF-8) or source.encoding; the message names the field, an example feature and an encoding that decodes it.", "Refused: set source.encoding to the file's real encoding (or fix the .cpg)."),
+    Code("source.encoding", "error", "Attribute text does not decode in the encoding the file declares (.cpg, else UTF-8) or source.encoding, or is UTF-8 decoded as cp1252/latin-1 (mojibake such as 'MontrÃ©al'); the message names the field, an example feature and the encoding that reads it right.", "Refused: set source.encoding to the file's real encoding (or fix the .cpg)."),
     Code("source.dbf_missing", "error", "A shapefile without its .dbf: the features would have geometry and no attributes.", "Refused: supply the .dbf."),
     # --- CRS
     Code("crs.missing", "error", "Neither the file, source.assume_crs nor the record declares a CRS.", "Refused."),
@@ -58,7 +58,7 @@ _TABLE = (
     Code("coords.outside_state", "error", "Features (or a raster) whose extent does not touch the state's bounding box (e.g. displaced, or a national layer). Info when the record says outside_state_extent: drop or keep.", "Refused (error); with outside_state_extent: drop they are dropped and the publish notes say how many; with keep they are published."),
     Code("coords.unparsable", "warning", "CSV rows whose x/y is not a number.", "Rows dropped at read; count in the report."),
     # --- geometry
-    Code("geometry.invalid", "warning", "Invalid geometries (self-intersections, bowties...).", "Repaired with make_valid; the repair is recorded in the publish notes."),
+    Code("geometry.invalid", "warning", "Invalid geometries (self-intersections, bowties...). Error when every feature collapses to nothing when repaired.", "Repaired with make_valid (features that collapse to nothing are dropped); recorded in the publish notes."),
     Code("geometry.empty", "warning", "Empty geometries. Error when every feature is empty or null.", "Dropped; recorded in the publish notes."),
     Code("geometry.null", "warning", "Features without geometry (for CSVs: rows without coordinates). Error when every feature is null or empty.", "Dropped; recorded in the publish notes."),
     Code("geometry.mixed_types", "error", "More than one geometry family (points, lines, polygons) in one layer.", "Refused: split the layer."),

@@ -63,11 +63,14 @@ def _repair_findings(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Findi
         reasons = sorted(set(shapely.is_valid_reason(geoms[np.flatnonzero(done.invalid)[:5]]).tolist()))
         lost = int(done.collapsed.sum())
         tail = f"; {lost} collapse to nothing and are dropped" if lost else ""
+        nothing_left = len(done.frame) == 0
+        tail += "; nothing is left to publish" if nothing_left else ""
         findings.append(
             make_finding(
                 layer, "geometry.invalid",
                 f"{count} invalid geometries ({'; '.join(reasons)}); repaired with make_valid at publish{tail}",
                 count=count, examples=example_ids(frame, done.invalid, id_field),
+                severity="error" if nothing_left else None,
             )
         )
     if done.slivers.any():

@@ -347,14 +347,14 @@ def accented(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.assign(NAME=names)
 
 
-def _towns_cp1252(encoding: str | None) -> Build:
-    """The towns shapefile with its text written as cp1252 while its .cpg still says UTF-8."""
+def _towns_encoded(written: str, cpg: str, encoding: str | None = None) -> Build:
+    """The towns shapefile with its text written in ``written`` while its .cpg says ``cpg``."""
 
     def build(root: Path) -> tuple[RecordDict, Path]:
-        write(accented(real_towns()), root, "towns.shp", encoding="cp1252")
-        (root / "towns.cpg").write_text("UTF-8")
+        write(accented(real_towns()), root, "towns.shp", encoding=written)
+        (root / "towns.cpg").write_text(cpg)
         source = {"path": "towns.shp", **({"encoding": encoding} if encoding else {})}
-        return _town_record("towns_cp1252_cpg_utf8", "towns.shp", source=source), root
+        return _town_record(f"towns_{written}_cpg_{cpg}".lower().replace("-", ""), "towns.shp", source=source), root
 
     return build
 
@@ -570,7 +570,8 @@ CASES: list[BrokenCase] = [
         _raw("raster_garbage", "grid.tif", b"II*\x00garbage" * 50, kind="raster", id_field=None, geometry_type=None, crs=None),
     ),
     # mistakes made from the real bundle
-    BrokenCase("towns_cp1252_cpg_utf8", "source.encoding", _towns_cp1252(None)),
+    BrokenCase("towns_cp1252_cpg_utf8", "source.encoding", _towns_encoded("cp1252", "UTF-8")),
+    BrokenCase("towns_utf8_cpg_1252", "source.encoding", _towns_encoded("UTF-8", "1252")),
     BrokenCase("towns_without_dbf", "source.dbf_missing", _towns_without_dbf),
     BrokenCase("tracts_join_keys_lost_zeros", "join.leading_zeros", _tract_join("tracts_join_keys_lost_zeros", lambda k: k.lstrip("0"))),
     BrokenCase("tracts_join_other_state", "join.no_match", _tract_join("tracts_join_other_state", lambda k: "36" + k[2:])),

@@ -20,7 +20,7 @@ from geosvc.validate.freshness import check_freshness
 from geosvc.validate.geometry import check_geometry
 from geosvc.validate.raster import check_raster
 from geosvc.validate.repair import find_slivers, repair_geometries
-from support.broken_inputs import CT_LAMBERT, _towns_cp1252, record_for
+from support.broken_inputs import CT_LAMBERT, _towns_encoded, record_for
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -31,7 +31,7 @@ def _validate(record: dict, root):
 
 
 def test_undecodable_text_names_field_feature_and_an_encoding_that_works(tmp_path):
-    record, root = _towns_cp1252(None)(tmp_path)
+    record, root = _towns_encoded("cp1252", "UTF-8")(tmp_path)
     report = _validate(record, root)
     (finding,) = [f for f in report.findings if f.code == "source.encoding"]
     assert finding.severity == "error" and report.data is None
@@ -39,12 +39,20 @@ def test_undecodable_text_names_field_feature_and_an_encoding_that_works(tmp_pat
     assert "e.g. GEOID=09" in finding.message and "set source.encoding: cp1252" in finding.message
 
 
-def test_declared_source_encoding_that_decodes_the_text_is_used(tmp_path):
-    record, root = _towns_cp1252("cp1252")(tmp_path)
+@pytest.mark.parametrize(("written", "cpg"), [("cp1252", "UTF-8"), ("UTF-8", "1252")])
+def test_declared_source_encoding_that_decodes_the_text_is_used(tmp_path, written, cpg):
+    record, root = _towns_encoded(written, cpg, encoding=written)(tmp_path)
     report = _validate(record, root)
     assert report.ok, report.findings
     accented = report.data["NAME"][report.data["NAME"].str.contains("é")]
     assert len(accented) == 3 and accented.str.endswith("(Comté)").all()
+
+
+def test_utf8_text_under_a_cp1252_cpg_is_caught_as_mojibake(tmp_path):
+    record, root = _towns_encoded("UTF-8", "1252")(tmp_path)
+    (finding,) = [f for f in _validate(record, root).findings if f.code == "source.encoding"]
+    assert "decoded as the encoding its .cpg declares (1252)" in finding.message
+    assert "reads as 'Mansfiéld (Comté)' in UTF-8" in finding.message and "set source.encoding: UTF-8" in finding.message
 
 
 def test_csv_in_another_encoding_is_source_encoding(tmp_path):
@@ -141,3 +149,9 @@ def test_raster_crs_not_allowed_or_contradicting_the_record(tmp_path):
 def test_clip_to_state_is_refused_with_the_new_name():
     with pytest.raises(ValidationError, match="outside_state_extent: drop"):
         LayerRecord.model_validate(record_for("old", "x.gpkg", clip_to_state=True))
+
+
+def test_invalid_geometries_that_all_collapse_are_an_error(make_record):
+    flat = gpd.GeoDataFrame({"site_id": [1]}, geometry=[shapely.Polygon([(0, 0), (1, 0), (0.5, 0)])])
+    (finding,) = check_geometry(flat, make_record(geometry_type="Polygon"))
+    assert (finding.code, finding.severity) == ("geometry.invalid", "error") and "nothing is left" in finding.message
