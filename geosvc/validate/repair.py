@@ -19,6 +19,7 @@ from geosvc.validate.features import example_ids
 SLIVER_THINNESS = 0.02  # 4*pi*area/perimeter^2: 1 for a circle, ~0.785 for a square, ~0.006 for a 1000 x 2 strip
 SLIVER_AREA_SHARE = 0.01  # ... and smaller than this share of the layer's median polygon area
 _POLYGON_TYPES = (3, 6)  # shapely type ids of Polygon, MultiPolygon
+_POINT_TYPES = (0, 4)  # Point, MultiPoint: no vertices to repeat
 
 
 @dataclass
@@ -59,6 +60,22 @@ def find_slivers(geoms: np.ndarray) -> np.ndarray:
     thin_owner = np.unique(owner[(thinness < SLIVER_THINNESS) & small])
     out[np.flatnonzero(polygonal)[thin_owner]] = True
     return out
+
+
+def _repeated_vertices(geoms: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, int]:
+    """Lines and polygons with a vertex repeated consecutively (mask), and how many repeats they hold."""
+    repeated = np.zeros(len(geoms), dtype=bool)
+    candidates = np.flatnonzero(usable & ~np.isin(shapely.get_type_id(geoms), _POINT_TYPES))
+    if len(candidates) == 0:
+        return repeated, 0
+    coords, owner = shapely.get_coordinates(geoms[candidates], return_index=True)
+    same = (owner[1:] == owner[:-1]) & (coords[1:] == coords[:-1]).all(axis=1)
+    suspects = candidates[np.unique(owner[1:][same])]  # (a ring's last point may equal the next ring's first)
+    removed = shapely.get_num_coordinates(geoms[suspects]) - shapely.get_num_coordinates(
+        shapely.remove_repeated_points(geoms[suspects], tolerance=0)
+    )
+    repeated[suspects[removed > 0]] = True
+    return repeated, int(removed.sum())
 
 
 def _make_valid(geoms: np.ndarray) -> np.ndarray:
@@ -103,16 +120,12 @@ def repair_geometries(frame: gpd.GeoDataFrame, id_field: str | None = None) -> R
         geoms[has_z] = shapely.force_2d(geoms[has_z])
         notes.append(f"dropped the Z (3D) coordinates of {_plural(int(has_z.sum()), 'geometry', 'geometries')}; x/y unchanged (e.g. {eg(has_z)})")
 
-    before = shapely.get_num_coordinates(geoms)
-    cleaned = geoms.copy()
-    cleaned[usable] = shapely.remove_repeated_points(geoms[usable], tolerance=0)
-    removed = np.where(usable, before - shapely.get_num_coordinates(cleaned), 0)
-    repeated = removed > 0
+    repeated, removed = _repeated_vertices(geoms, usable)
     if repeated.any():
-        geoms = cleaned
-        result.repeated_vertices = int(removed.sum())
+        geoms[repeated] = shapely.remove_repeated_points(geoms[repeated], tolerance=0)
+        result.repeated_vertices = removed
         notes.append(
-            f"removed {result.repeated_vertices} repeated consecutive vertices from "
+            f"removed {removed} repeated consecutive vertices from "
             f"{_plural(int(repeated.sum()), 'geometry', 'geometries')}; shapes unchanged (e.g. {eg(repeated)})"
         )
 
@@ -135,9 +148,12 @@ def repair_geometries(frame: gpd.GeoDataFrame, id_field: str | None = None) -> R
             f"published {_plural(int(slivers.sum()), 'sliver polygon', 'sliver polygons')} unchanged "
             f"(thinness below {SLIVER_THINNESS}; check them at the source) (e.g. {eg(slivers)})"
         )
-    out = frame.loc[keep].copy()
-    out[frame.geometry.name] = gpd.GeoSeries(geoms[keep], index=out.index, crs=frame.crs)
-    result.frame = out.reset_index(drop=True)
+    if keep.all() and not (has_z.any() or repeated.any() or invalid.any()):
+        result.frame = frame.reset_index(drop=True)  # nothing changed
+    else:
+        out = frame.loc[keep].copy()
+        out[frame.geometry.name] = gpd.GeoSeries(geoms[keep], index=out.index, crs=frame.crs)
+        result.frame = out.reset_index(drop=True)
     result.dropped, result.has_z, result.repeated, result.invalid = dropped, has_z, repeated, invalid
     result.collapsed, result.slivers = collapsed, slivers
     return result
