@@ -37,52 +37,34 @@ def geometry_families(geoms: np.ndarray) -> np.ndarray:
 
 def _repair_findings(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding]:
     """What :func:`repair_geometries` would change at publish (or, for slivers, leave as is)."""
-    layer, id_field = record.id, record.id_field
+    id_field = record.id_field
     done = repair_geometries(frame, id_field)
-    geoms = np.asarray(frame.geometry.array)
-    findings: list[Finding] = []
-    if done.has_z.any():
-        count = int(done.has_z.sum())
-        findings.append(
-            make_finding(
-                layer, "geometry.has_z", f"{count} geometries have Z (3D) coordinates; Z is dropped at publish",
-                count=count, examples=example_ids(frame, done.has_z, id_field),
-            )
-        )
-    if done.repeated.any():
-        count = int(done.repeated.sum())
-        findings.append(
-            make_finding(
-                layer, "geometry.duplicate_vertices",
-                f"{count} geometries repeat a vertex consecutively ({done.repeated_vertices} repeats); removed at publish",
-                count=count, examples=example_ids(frame, done.repeated, id_field),
-            )
-        )
+    severity = None
+    invalid_tail = ""
     if done.invalid.any():
-        count = int(done.invalid.sum())
+        geoms = np.asarray(frame.geometry.array)
         reasons = sorted(set(shapely.is_valid_reason(geoms[np.flatnonzero(done.invalid)[:5]]).tolist()))
         lost = int(done.collapsed.sum())
-        tail = f"; {lost} collapse to nothing and are dropped" if lost else ""
-        nothing_left = len(done.frame) == 0
-        tail += "; nothing is left to publish" if nothing_left else ""
-        findings.append(
-            make_finding(
-                layer, "geometry.invalid",
-                f"{count} invalid geometries ({'; '.join(reasons)}); repaired with make_valid at publish{tail}",
-                count=count, examples=example_ids(frame, done.invalid, id_field),
-                severity="error" if nothing_left else None,
-            )
+        invalid_tail = f" ({'; '.join(reasons)}); repaired with make_valid at publish"
+        invalid_tail += f"; {lost} collapse to nothing and are dropped" if lost else ""
+        if len(done.frame) == 0:
+            invalid_tail, severity = invalid_tail + "; nothing is left to publish", "error"
+    cases = (
+        ("geometry.has_z", done.has_z, "have Z (3D) coordinates; Z is dropped at publish", None),
+        ("geometry.duplicate_vertices", done.repeated,
+         f"repeat a vertex consecutively ({done.repeated_vertices} repeats); removed at publish", None),
+        ("geometry.invalid", done.invalid, f"are invalid{invalid_tail}", severity),
+        ("geometry.sliver", done.slivers,
+         f"are sliver polygons (thinness below {SLIVER_THINNESS}, small for this layer); published unchanged", None),
+    )
+    return [
+        make_finding(
+            record.id, code, f"{int(mask.sum())} geometries {what}", count=int(mask.sum()),
+            examples=example_ids(frame, mask, id_field), severity=level,
         )
-    if done.slivers.any():
-        count = int(done.slivers.sum())
-        findings.append(
-            make_finding(
-                layer, "geometry.sliver",
-                f"{count} sliver polygons (thinness below {SLIVER_THINNESS}, small for this layer); published unchanged",
-                count=count, examples=example_ids(frame, done.slivers, id_field),
-            )
-        )
-    return findings
+        for code, mask, what, level in cases
+        if mask.any()
+    ]
 
 
 def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding]:
