@@ -79,3 +79,11 @@ def test_repaired_input_is_published_with_a_note_saying_what_was_done(sandbox, c
     assert any(case.note in note for note in published.notes), published.notes
     again = repair_geometries(store.read_features(record["id"])).notes  # nothing left to repair, only to report
     assert [note for note in again if not note.startswith("published ")] == []
+
+
+def test_record_with_the_old_clip_to_state_gets_a_one_line_error(sandbox):
+    record, _ = clean_layer(sandbox.root, VICTIM)
+    sandbox.write({**record, "clip_to_state": True})
+    result = sandbox("validate", VICTIM)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "outside_state_extent: drop" in result.output

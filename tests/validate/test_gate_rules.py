@@ -155,3 +155,16 @@ def test_invalid_geometries_that_all_collapse_are_an_error(make_record):
     flat = gpd.GeoDataFrame({"site_id": [1]}, geometry=[shapely.Polygon([(0, 0), (1, 0), (0.5, 0)])])
     (finding,) = check_geometry(flat, make_record(geometry_type="Polygon"))
     assert (finding.code, finding.severity) == ("geometry.invalid", "error") and "nothing is left" in finding.message
+
+
+def test_zipped_shapefile_without_dbf(tmp_path):
+    import zipfile
+
+    from support.broken_inputs import TOWNS, real_path
+
+    with zipfile.ZipFile(tmp_path / "towns.zip", "w") as zf:
+        for ext in ("shp", "shx", "prj"):
+            zf.write(real_path(f"{TOWNS}.{ext}"), f"towns.{ext}")
+    record = record_for("zipped", "towns.zip", id_field=None, geometry_type="Polygon", crs="EPSG:4269")
+    report = _validate(record, tmp_path)
+    assert [(f.code, f.severity) for f in report.findings if f.severity == "error"] == [("source.dbf_missing", "error")]
