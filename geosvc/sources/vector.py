@@ -15,8 +15,8 @@ from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
 from geosvc.sources.location import VECTOR_SUFFIXES, Location, locate
-from geosvc.sources.text import check_text
 from geosvc.sources.table import JoinStats, PointStats, join_table, points_from_table, read_table
+from geosvc.sources.text import check_text
 
 CrsSource = Literal["file", "assume_crs", "record"]
 

@@ -40,7 +40,7 @@ def unreadable_block(path: str) -> str | None:
                         ds.read(band, window=window)
                     except RasterioError as exc:
                         where = "full resolution" if level is None else f"overview {level + 1}"
-                        return f"band {band} block ({row}, {col}) at {where}: {_first_line(exc)}"
+                        return f"band {band} block ({row}, {col}) at {where}: {_first_line(exc.__cause__ or exc)}"
     return None
 
 

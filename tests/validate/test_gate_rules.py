@@ -168,3 +168,12 @@ def test_zipped_shapefile_without_dbf(tmp_path):
     record = record_for("zipped", "towns.zip", id_field=None, geometry_type="Polygon", crs="EPSG:4269")
     report = _validate(record, tmp_path)
     assert [(f.code, f.severity) for f in report.findings if f.severity == "error"] == [("source.dbf_missing", "error")]
+
+
+def test_truncated_raster_names_the_block_it_cannot_read(tmp_path):
+    from support.broken_inputs import _grid_truncated
+
+    record, root = _grid_truncated(tmp_path)
+    (finding,) = _validate(record, root).findings
+    assert finding.code == "source.corrupt" and "truncated or corrupt: cannot read band 1 block" in finding.message
+    assert "IReadBlock failed" in finding.message
