@@ -121,10 +121,13 @@ def normalize_features(
         notes.append(f"reprojected from {native} to CRS84 (lon/lat)")
     if record.outside_state_extent == "drop":
         inside = data.intersects(shapely.box(*settings.state_bbox)).to_numpy()
+        points = np.isin(shapely.get_type_id(np.asarray(data.geometry.array)), (0, 4)).all()
+        kept = f"the {int(inside.sum())} inside it are kept" if points else (
+            f"the {int(inside.sum())} touching it are kept whole, including any part beyond the state"
+        )
         notes.append(
             f"dropped {int((~inside).sum())} of {len(data)} features lying wholly outside {settings.state_name}'s "
-            f"extent {list(settings.state_bbox)} (CRS84); the {int(inside.sum())} touching it are kept whole, "
-            "including any part beyond the state (outside_state_extent: drop)"
+            f"extent {list(settings.state_bbox)} (CRS84); {kept} (outside_state_extent: drop)"
         )
         data = data.loc[inside]
     if data.empty:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import rasterio
@@ -68,9 +69,10 @@ def _crs_findings(crs: CRS, x: np.ndarray, y: np.ndarray, record: LayerRecord, s
     findings = check_crs(record, crs, settings.allowed_crs, crs_source="file")
     if any(f.severity == "error" for f in findings):
         return findings
-    return findings + check_grid_placement(
-        x, y, crs, layer, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name
-    )
+    placement = check_grid_placement(x, y, crs, layer, settings.allowed_crs, tuple(settings.state_bbox), settings.state_name)
+    if record.outside_state_extent == "keep":  # a raster of a wider area on purpose
+        placement = [replace(f, severity="info") if f.code == "coords.outside_state" else f for f in placement]
+    return findings + placement
 
 
 def check_raster(path: str, record: LayerRecord, settings: Settings) -> list[Finding]:

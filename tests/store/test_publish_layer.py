@@ -59,7 +59,7 @@ def test_drop_outside_state_and_reprojection(records, settings, store):
     assert features.intersects(box).all()
     dropped = 7596 - layer.feature_count
     assert f"dropped {dropped} of 7596 features lying wholly outside Connecticut's extent" in " | ".join(layer.notes)
-    assert f"the {layer.feature_count} touching it are kept whole" in " | ".join(layer.notes)
+    assert f"the {layer.feature_count} inside it are kept (outside_state_extent: drop)" in " | ".join(layer.notes)
     assert layer.native_crs == "EPSG:3857"
     assert layer.fields["VAL_DATE"] == "date" and layer.fields["BEDS"] == "number" and layer.fields["NAME"] == "string"
     # lon/lat: x is longitude (negative, around -72), y latitude

@@ -177,3 +177,12 @@ def test_truncated_raster_names_the_block_it_cannot_read(tmp_path):
     (finding,) = _validate(record, root).findings
     assert finding.code == "source.corrupt" and "truncated or corrupt: cannot read band 1 block" in finding.message
     assert "IReadBlock failed" in finding.message
+
+
+def test_raster_outside_the_state_is_info_when_the_record_keeps_it(tmp_path):
+    from support.broken_inputs import _grid_far_away
+
+    record, root = _grid_far_away(tmp_path)
+    assert not _validate(record, root).ok
+    report = _validate({**record, "outside_state_extent": "keep"}, root)
+    assert report.ok and ("coords.outside_state", "info") in {(f.code, f.severity) for f in report.findings}
