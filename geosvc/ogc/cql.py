@@ -22,10 +22,10 @@ from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from geosvc.errors import InvalidParameter
+from geosvc.store.query import SPATIAL_ATTRIBUTES
 from geosvc.ogc.crs import CRS84, bbox_to_crs84, geometry_to_crs84
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
-GEOMETRY_NAMES = ("geom", "geometry", "the_geom", "shape")
 
 
 def _bbox4(coords: list) -> list:
@@ -218,7 +218,7 @@ class _Evaluator(GeoPandasEvaluator):
 
     @handle(ast.Attribute)
     def attribute(self, node):
-        if node.name.lower() in GEOMETRY_NAMES:
+        if node.name.lower() in SPATIAL_ATTRIBUTES:
             return self.df.geometry
         if node.name not in self.df.columns or node.name == self.df.geometry.name:
             raise InvalidParameter(f"unknown queryable '{node.name}'", param="filter")

@@ -134,8 +134,13 @@ class LayerRecord(_Model):
     crs: str | None = Field(
         None, description="Declared CRS; must agree with the file's own CRS when it has one"
     )
-    clip_to_state: bool = Field(
-        False, description="Keep only features within the state's extent at publish (national layers)"
+    outside_state_extent: Literal["refuse", "drop", "keep"] = Field(
+        "refuse",
+        description=(
+            "Features whose extent does not touch the state's bounding box: 'refuse' (an error, the default "
+            "for a state layer), 'drop' them at publish (features touching the box are kept whole), or "
+            "'keep' them (a layer that is wider than the state on purpose)"
+        ),
     )
     time_field: str | None = Field(None, description="Date/time field for the OGC 'datetime' parameter")
 
@@ -151,6 +156,13 @@ class LayerRecord(_Model):
         if value != "static" and not ISO_DURATION.match(value):
             raise ValueError("must be an ISO 8601 duration such as P1Y or P3M, or 'static'")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict) and "clip_to_state" in data:
+            raise ValueError("'clip_to_state' was renamed: write 'outside_state_extent: drop' (or keep / refuse)")
+        return data
 
     @model_validator(mode="after")
     def _source_or_derived(self) -> LayerRecord:

@@ -32,6 +32,8 @@ class JoinStats:
     right_rows_dropped: int  # duplicate rows discarded (the fullest row of each key is kept)
     right_conflicting: int = 0  # duplicated keys whose discarded rows hold a value differing from the kept row
     right_conflicting_examples: tuple[str, ...] = ()
+    zeros_lost: int = 0  # unmatched left features whose key matches a table key once leading zeros are ignored
+    zeros_lost_examples: tuple[str, ...] = ()  # "layer key ~ table key"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,12 @@ def read_table(path: Path, layer_id: str, *, code: str, dtype=None, na_values=No
         )
     except pd.errors.EmptyDataError as exc:
         raise SourceError(f"table {path.name} is empty", code="source.empty", layer=layer_id) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"table {path.name} is not valid {exc.encoding} text ({exc.reason} at byte {exc.start})",
+            code="source.encoding", layer=layer_id,
+        ) from exc
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceError(f"cannot parse table {path.name}: {first}", code="source.unreadable", layer=layer_id) from exc
 
@@ -114,6 +121,16 @@ def _conflicting_keys(rows: pd.DataFrame) -> list[str]:
     return keys
 
 
+def _zeros_lost(left: pd.Series, right: pd.Series) -> list[str]:
+    """``"left ~ right"`` for unmatched keys that match once leading zeros are ignored on both sides.
+
+    >>> _zeros_lost(pd.Series(["9001", "x"]), pd.Series(["09001"]))
+    ['9001 ~ 09001']
+    """
+    stripped = {str(k).lstrip("0"): str(k) for k in right.dropna()}
+    return [f"{k} ~ {stripped[str(k).lstrip('0')]}" for k in left.dropna() if str(k).lstrip("0") in stripped]
+
+
 def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_root: Path) -> tuple[gpd.GeoDataFrame, JoinStats]:
     """Join ``join.path`` to ``data`` on ``left_key``/``right_key`` (as text) and describe the match."""
     path = data_root / join.path
@@ -141,6 +158,7 @@ def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_roo
     in_right = left_keys.isin(set(right[KEY])).to_numpy()
     right_unmatched = right.loc[~right[KEY].isin(set(left_keys.dropna())), KEY]
 
+    zeros_lost = _zeros_lost(left_keys[~in_right], right_unmatched)
     right = right.drop(columns=[join.right_key])
     merged = data.assign(**{KEY: left_keys}).merge(right, on=KEY, how=join.how, suffixes=("", "_join"), sort=False)
     merged = gpd.GeoDataFrame(merged.drop(columns=KEY), geometry=data.geometry.name, crs=data.crs)
@@ -157,5 +175,7 @@ def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_roo
         right_rows_dropped=int(dup_mask.sum() - len(dup_keys)),
         right_conflicting=len(conflicting),
         right_conflicting_examples=tuple(conflicting[:EXAMPLES]),
+        zeros_lost=len(zeros_lost),
+        zeros_lost_examples=tuple(zeros_lost[:EXAMPLES]),
     )
     return merged, stats

@@ -16,6 +16,7 @@ from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
 from geosvc.sources.location import VECTOR_SUFFIXES, Location, locate
 from geosvc.sources.table import JoinStats, PointStats, join_table, points_from_table, read_table
+from geosvc.sources.text import check_text
 
 CrsSource = Literal["file", "assume_crs", "record"]
 
@@ -91,7 +92,13 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
             frame = pyogrio.read_dataframe(loc.gdal_path, use_arrow=True, **kwargs)
         except (ImportError, ValueError, NotImplementedError):
             frame = pyogrio.read_dataframe(loc.gdal_path, use_arrow=False, **kwargs)
-    except (DataSourceError, DataLayerError, FieldError, RuntimeError, OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"attribute text is not valid in the file's declared encoding ({exc.encoding}): {exc.reason} "
+            f"in {exc.object[max(0, exc.start - 20):exc.end + 20]!r}; set source.encoding to the file's encoding",
+            code="source.encoding", layer=record.id,
+        ) from exc
+    except (DataSourceError, DataLayerError, FieldError, RuntimeError, OSError) as exc:
         raise _classify(exc, loc, record.id) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise SourceError(
@@ -100,6 +107,18 @@ def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
             layer=record.id,
         )
     return frame
+
+
+def _declared_encoding(loc: Location, record: LayerRecord) -> str:
+    if record.source.encoding:
+        return f"source.encoding {record.source.encoding}"
+    cpg = loc.local.with_suffix(".cpg") if loc.local is not None and loc.local.suffix.lower() == ".shp" else None
+    if cpg is not None and cpg.exists():
+        return f"the encoding its .cpg declares ({cpg.read_text(errors='replace').strip()})"
+    try:
+        return f"the file's declared encoding {pyogrio.read_info(loc.gdal_path, layer=loc.layer)['encoding'] or 'UTF-8'}"
+    except (DataSourceError, DataLayerError):
+        return "UTF-8"
 
 
 def _apply_crs(frame: gpd.GeoDataFrame, record: LayerRecord) -> tuple[gpd.GeoDataFrame, CrsSource | None]:
@@ -125,8 +144,8 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
     SourceError
         With ``code`` one of ``source.missing``, ``source.unreadable``, ``source.corrupt``, ``source.empty``,
         ``source.unknown_format``, ``source.zip_layer_missing``, ``source.layer_missing``,
-        ``source.no_geometry``, ``source.csv_columns_missing``, ``crs.unknown``, ``join.missing``,
-        ``join.key_missing``.
+        ``source.no_geometry``, ``source.csv_columns_missing``, ``source.encoding``, ``crs.unknown``,
+        ``join.missing``, ``join.key_missing``.
     """
     loc = locate(record, settings)
     points = None
@@ -139,6 +158,7 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
     else:
         frame = _read_ogr(loc, record)
         rows = len(frame)
+    check_text(frame, record, lambda: _declared_encoding(loc, record))
     if rows == 0:
         raise SourceError("source holds no features", code="source.empty", layer=record.id)
     file_crs = crs_code(frame.crs) if frame.crs is not None else None

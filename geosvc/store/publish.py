@@ -10,7 +10,6 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
-import pyogrio
 import shapely
 from rasterio.warp import transform_bounds
 
@@ -23,10 +22,10 @@ from geosvc.store.base import PublishedLayer, RasterVersion, Store, VectorVersio
 from geosvc.store.files import sha256_file
 from geosvc.store.raster import SUPERSAMPLE, density_grid, write_cog, write_grid_cog
 from geosvc.validate.findings import LayerReport
+from geosvc.validate.repair import repair_geometries
 
 CRS84 = "OGC:CRS84"
-EXAMPLES = 5
-GEOMETRY_NAMES = dict(enumerate(
+GEOMETRY_TYPE_BY_ID = dict(enumerate(
     ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"]
 ))
 Step = Callable[[str], None]
@@ -45,12 +44,6 @@ def publish_order(records: Iterable[LayerRecord]) -> list[LayerRecord]:
         for record in sorted(ready, key=lambda r: r.id):
             ordered.append(pending.pop(record.id))
     return ordered
-
-
-def _labels(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> str:
-    picked = frame.loc[mask].head(EXAMPLES)
-    values = picked[id_field] if id_field and id_field in frame.columns else picked.index
-    return ", ".join(str(v) for v in values)
 
 
 INFERRED = {"date": "date", "datetime": "datetime", "datetime64": "datetime", "boolean": "boolean",
@@ -79,7 +72,7 @@ def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
 
 def _geometry_type(geoms: np.ndarray) -> str:
     """One name for the layer: the single type, its Multi- form when mixed with it, else 'Geometry'."""
-    kinds = {GEOMETRY_NAMES[i] for i in np.unique(shapely.get_type_id(geoms))}
+    kinds = {GEOMETRY_TYPE_BY_ID[i] for i in np.unique(shapely.get_type_id(geoms))}
     bases = {k.removeprefix("Multi") for k in kinds}
     if len(kinds) == 1:
         return kinds.pop()
@@ -89,46 +82,30 @@ def _geometry_type(geoms: np.ndarray) -> str:
 def normalize_features(
     data: gpd.GeoDataFrame, record: LayerRecord, settings: Settings
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Repair, drop empties, clip to the state (if asked) and reproject to CRS84; return frame and notes."""
-    notes: list[str] = []
+    """Repair (:func:`repair_geometries`, as validation reported), reproject to CRS84 and drop features
+    outside the state if the record says so; return the frame and notes saying what was done."""
     if data.crs is None:
         raise ValidationFailed("source has no CRS; cannot reproject to CRS84", layer=record.id)
     native = crs_code(data.crs)
-    geoms = np.asarray(data.geometry.array)
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if empty.any():
-        notes.append(
-            f"dropped {int(empty.sum())} feature(s) with null or empty geometry "
-            f"(e.g. {_labels(data, empty, record.id_field)})"
-        )
-        data = data.loc[~empty]
-        geoms = geoms[~empty]
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        repaired = geoms.copy()
-        repaired[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-        notes.append(
-            f"repaired {int(invalid.sum())} invalid geometr{'y' if invalid.sum() == 1 else 'ies'} with "
-            f"shapely.make_valid (structure method) (e.g. {_labels(data, invalid, record.id_field)})"
-        )
-        data = data.set_geometry(gpd.GeoSeries(repaired, index=data.index, crs=data.crs))
-        collapsed = shapely.is_empty(repaired)
-        if collapsed.any():
-            notes.append(f"dropped {int(collapsed.sum())} feature(s) that collapsed to nothing when repaired")
-            data = data.loc[~collapsed]
+    repair = repair_geometries(data, record.id_field)
+    data, notes = repair.frame, list(repair.notes)
     if same_crs(data.crs, CRS84):  # lon/lat on WGS 84 already (geopandas keeps x = longitude)
         data = data.set_crs(CRS84, allow_override=True)
         notes.append(f"native CRS {native} has the same coordinates as CRS84 (lon/lat); labelled CRS84")
     else:
         data = data.to_crs(CRS84)
         notes.append(f"reprojected from {native} to CRS84 (lon/lat)")
-    if record.clip_to_state:
-        before = len(data)
-        data = data.loc[data.intersects(shapely.box(*settings.state.bbox))]
-        notes.append(
-            f"clipped to {settings.state.name}: kept {len(data)} of {before} features intersecting the "
-            f"state extent {list(settings.state.bbox)} (CRS84)"
+    if record.outside_state_extent == "drop":
+        inside = data.intersects(shapely.box(*settings.state.bbox)).to_numpy()
+        points = np.isin(shapely.get_type_id(np.asarray(data.geometry.array)), (0, 4)).all()
+        kept = f"the {int(inside.sum())} inside it are kept" if points else (
+            f"the {int(inside.sum())} touching it are kept whole, including any part beyond the state"
         )
+        notes.append(
+            f"dropped {int((~inside).sum())} of {len(data)} features lying wholly outside {settings.state.name}'s "
+            f"extent {list(settings.state.bbox)} (CRS84); {kept} (outside_state_extent: drop)"
+        )
+        data = data.loc[inside]
     if data.empty:
         raise ValidationFailed("no features left to publish after normalisation", layer=record.id)
     return data.reset_index(drop=True), notes
@@ -267,8 +244,8 @@ def publish_layer(
     A layer whose record and source content are unchanged since its latest version gets no new
     version: that version is returned (and served again if it was withdrawn).
 
-    Vectors are repaired (``make_valid``), stripped of empty geometries, clipped to the state when
-    ``record.clip_to_state``, reprojected to CRS84 and written as a GeoPackage; rasters become COGs;
+    Vectors are repaired (:func:`geosvc.validate.repair.repair_geometries`), features outside the
+    state dropped when ``record.outside_state_extent == "drop"``, reprojected to CRS84 and written as a GeoPackage; rasters become COGs;
     derived rasters are computed from the latest published version of their input layer.
 
     Raises

@@ -2,7 +2,7 @@
 
 from geosvc.validate.codes import CODES, Code
 from geosvc.validate.findings import Finding, LayerReport
-from geosvc.validate.geometry import repair_geometries
+from geosvc.validate.repair import repair_geometries
 from geosvc.validate.layer import validate_layer, validate_layers
 
 __all__ = ["CODES", "Code", "Finding", "LayerReport", "repair_geometries", "validate_layer", "validate_layers"]

@@ -135,6 +135,32 @@ def _mask(n: int, positions: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _not_degrees(sx, sy, code: str, allowed: list[str], state: Bbox, near: Bbox, what: str) -> str:
+    fits = _search(sx, sy, code, allowed, state, near)
+    hint = f"; they fit {_names(fits)}" if fits else ""
+    return f"{what} coordinates beyond ±180/±90, so not degrees as {code} says{hint}"
+
+
+def _misplaced(
+    sx: np.ndarray, sy: np.ndarray, crs: CRS, allowed: list[str], state: Bbox, state_name: str, what: str
+) -> tuple[str, str]:
+    """(code, message) when nothing lies in the state: swapped axes, another CRS that fits, or neither."""
+    near, code = _grow(state, MARGIN), crs_label(crs)
+    fits = [Fit(code, share_inside(sy, sx, crs, near), swapped=True)]
+    fits += _search(sx, sy, code, allowed, state, near)
+    fits = sorted((f for f in fits if f.share >= FITS), key=lambda f: -f.share)
+    if fits and fits[0].swapped:
+        return "coords.swapped_axes", (
+            f"no {what} lies in {state_name} as {code}, but {fits[0].share:.0%} do with x and y swapped: "
+            "latitude is stored as x"
+        )
+    if fits:
+        return "coords.wrong_crs", (
+            f"no {what} lies in {state_name} as {code} ({crs.name}); they fit {_names(fits)}: wrong zone, datum or units"
+        )
+    return "coords.outside_state", f"no {what} lies within {state_name} in {code}, and no other CRS places them there"
+
+
 def check_coordinates(
     frame: gpd.GeoDataFrame, crs: CRS, record: LayerRecord, allowed: list[str], state: Bbox, state_name: str = "the state"
 ) -> list[Finding]:
@@ -144,8 +170,9 @@ def check_coordinates(
     feature touches the state, x/y swapped and other CRSs (``allowed`` first, then PROJ's projected
     CRSs used at the state's centre) are tried on a sample of feature centres: the best one that
     places most features in the state names ``coords.swapped_axes`` or ``coords.wrong_crs``, and
-    without one the layer is ``coords.outside_state`` (error). Otherwise features not touching the
-    state are counted as ``coords.outside_state`` (warning; info when the record clips to the state).
+    without one the layer is ``coords.outside_state``. Otherwise features not touching the state
+    are ``coords.outside_state``: an error (e.g. part of the layer displaced), info when the record
+    says ``outside_state_extent: drop`` (dropped at publish) or ``keep``.
 
     Parameters
     ----------
@@ -170,43 +197,54 @@ def check_coordinates(
         out_of_range = (np.abs(cx) > 180) | (np.abs(cy) > 90)
         if out_of_range.any():
             count = int(out_of_range.sum())
-            fits = _search(sx, sy, code, allowed, state, near)
-            hint = f"; they fit {_names(fits)}" if fits else ""
-            message = f"{count} features have coordinates beyond ±180/±90, so not degrees as {code} says{hint}"
+            message = _not_degrees(sx, sy, code, allowed, state, near, f"{count} features have")
             examples = example_ids(frame, _mask(n, usable[out_of_range]), record.id_field)
             return [make_finding(layer, "coords.projected_as_geographic", message, count=count, examples=examples)]
 
     extents = _extents(b, crs)
     if not _touching(extents, near).any():
         examples = example_ids(frame, _mask(n, usable), record.id_field)
-        fits = [Fit(code, share_inside(sy, sx, crs, near), swapped=True)]
-        fits += _search(sx, sy, code, allowed, state, near)
-        fits = sorted((f for f in fits if f.share >= FITS), key=lambda f: -f.share)
-        if fits and fits[0].swapped:
-            message = (
-                f"no feature lies in {state_name} as {code}, but {fits[0].share:.0%} do with x and y swapped: "
-                "latitude is stored as x"
-            )
-            return [make_finding(layer, "coords.swapped_axes", message, count=len(usable), examples=examples)]
-        if fits:
-            message = (
-                f"no feature lies in {state_name} as {code} ({crs.name}); they fit {_names(fits)}: "
-                "wrong zone, datum or units"
-            )
-            return [make_finding(layer, "coords.wrong_crs", message, count=len(usable), examples=examples)]
-        message = f"no feature lies within {state_name} in {code}, and no other CRS places them there"
-        return [make_finding(layer, "coords.outside_state", message, count=len(usable), examples=examples, severity="error")]
+        found, message = _misplaced(sx, sy, crs, allowed, state, state_name, "feature")
+        return [make_finding(layer, found, message, count=len(usable), examples=examples, severity="error")]
 
     outside = _mask(n, usable[~_touching(extents, state)])
     count = int(outside.sum())
     if count == 0:
         return []
     examples = example_ids(frame, outside, record.id_field)
-    if record.clip_to_state:
-        message = f"{count} of {len(usable)} features lie outside {state_name}; clipped away at publish (clip_to_state)"
+    policy = record.outside_state_extent
+    if policy == "drop":
+        message = f"{count} of {len(usable)} features lie wholly outside {state_name}'s extent; dropped at publish (outside_state_extent: drop)"
         return [make_finding(layer, "coords.outside_state", message, count=count, examples=examples, severity="info")]
-    message = f"{count} of {len(usable)} features lie outside {state_name}'s extent"
+    if policy == "keep":
+        message = f"{count} of {len(usable)} features lie wholly outside {state_name}'s extent; published, as the record says (outside_state_extent: keep)"
+        return [make_finding(layer, "coords.outside_state", message, count=count, examples=examples, severity="info")]
+    message = (
+        f"{count} of {len(usable)} features lie wholly outside {state_name}'s extent (displaced, or a wider layer: "
+        "say outside_state_extent: drop or keep in the record)"
+    )
     return [make_finding(layer, "coords.outside_state", message, count=count, examples=examples)]
+
+
+def check_grid_placement(
+    x: np.ndarray, y: np.ndarray, crs: CRS, layer: str, allowed: list[str], state: Bbox, state_name: str = "the state"
+) -> list[Finding]:
+    """Findings when a raster's cell centres ``x``/``y`` (a sample, in ``crs``) contradict ``crs`` or miss the state.
+
+    >>> grid = np.meshgrid(np.linspace(1.85e6, 1.95e6, 5), np.linspace(2.2e6, 2.3e6, 5))
+    >>> [f.code for f in check_grid_placement(*[g.ravel() for g in grid], parse_crs("EPSG:4326"), "g", [], (-73.73, 40.95, -71.78, 42.06))]
+    ['coords.projected_as_geographic']
+    """
+    near, code = _grow(state, MARGIN), crs_label(crs)
+    if is_geographic(crs) and ((np.abs(x) > 180) | (np.abs(y) > 90)).any():
+        message = _not_degrees(x, y, code, allowed, state, near, "the raster's grid has")
+        return [make_finding(layer, "coords.projected_as_geographic", message)]
+    lon, lat = to_lonlat(x, y, crs)
+    extent = np.array([[np.nanmin(lon), np.nanmin(lat), np.nanmax(lon), np.nanmax(lat)]])
+    if np.isfinite(extent).all() and _touching(extent, near).any():
+        return []
+    found, message = _misplaced(x, y, crs, allowed, state, state_name, "cell of the raster")
+    return [make_finding(layer, found, message, severity="error")]
 
 
 def _names(fits: list[Fit]) -> str:

@@ -44,10 +44,17 @@ def is_stale(record: LayerRecord, today: dt.date | None = None) -> bool:
 
 
 def check_freshness(record: LayerRecord, today: dt.date | None = None) -> list[Finding]:
-    """``freshness.unknown`` without a last update; ``freshness.stale`` when overdue."""
+    """``freshness.unknown`` without a last update; ``freshness.future`` after today; ``freshness.stale`` when overdue."""
     today = today or dt.date.today()
     if record.last_updated is None:
         return [make_finding(record.id, "freshness.unknown", "no last_updated in the record")]
+    if record.last_updated > today:
+        return [
+            make_finding(
+                record.id, "freshness.future",
+                f"last_updated {record.last_updated} is {(record.last_updated - today).days} days after today ({today})",
+            )
+        ]
     if is_stale(record, today):
         due = due_date(record)
         return [

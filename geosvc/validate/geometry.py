@@ -1,4 +1,4 @@
-"""Geometry rules (vectorised with shapely 2) and the repair publish applies."""
+"""Geometry rules (vectorised with shapely 2); what the repair would change is reported too."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from geosvc.records.models import LayerRecord
 from geosvc.validate.codes import make_finding
 from geosvc.validate.features import example_ids
 from geosvc.validate.findings import Finding
+from geosvc.validate.repair import SLIVER_THINNESS, repair_geometries
 
 FAMILIES = ("point", "line", "polygon", "collection")
 _FAMILY_OF_TYPE = np.array([0, 1, 1, 2, 0, 1, 2, 3])  # shapely type id -> index in FAMILIES
@@ -34,8 +35,40 @@ def geometry_families(geoms: np.ndarray) -> np.ndarray:
     return np.where(ids >= 0, _FAMILY_OF_TYPE[np.clip(ids, 0, 7)], NULL)
 
 
+def _repair_findings(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding]:
+    """What :func:`repair_geometries` would change at publish (or, for slivers, leave as is)."""
+    id_field = record.id_field
+    done = repair_geometries(frame, id_field)
+    severity = None
+    invalid_tail = ""
+    if done.invalid.any():
+        geoms = np.asarray(frame.geometry.array)
+        reasons = sorted(set(shapely.is_valid_reason(geoms[np.flatnonzero(done.invalid)[:5]]).tolist()))
+        lost = int(done.collapsed.sum())
+        invalid_tail = f" ({'; '.join(reasons)}); repaired with make_valid at publish"
+        invalid_tail += f"; {lost} collapse to nothing and are dropped" if lost else ""
+        if len(done.frame) == 0:
+            invalid_tail, severity = invalid_tail + "; nothing is left to publish", "error"
+    cases = (
+        ("geometry.has_z", done.has_z, "have Z (3D) coordinates; Z is dropped at publish", None),
+        ("geometry.duplicate_vertices", done.repeated,
+         f"repeat a vertex consecutively ({done.repeated_vertices} repeats); removed at publish", None),
+        ("geometry.invalid", done.invalid, f"are invalid{invalid_tail}", severity),
+        ("geometry.sliver", done.slivers,
+         f"are sliver polygons (thinness below {SLIVER_THINNESS}, small for this layer); published unchanged", None),
+    )
+    return [
+        make_finding(
+            record.id, code, f"{int(mask.sum())} geometries {what}", count=int(mask.sum()),
+            examples=example_ids(frame, mask, id_field), severity=level,
+        )
+        for code, mask, what, level in cases
+        if mask.any()
+    ]
+
+
 def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding]:
-    """Findings for null, empty, invalid, mixed-type and unexpected-type geometries."""
+    """Findings for null, empty, 3D, repeated-vertex, invalid, sliver, mixed-type and unexpected-type geometries."""
     layer, id_field = record.id, record.id_field
     geoms = np.asarray(frame.geometry.array)
     null = shapely.is_missing(geoms)
@@ -55,18 +88,7 @@ def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding
                 )
             )
 
-    invalid = usable & ~shapely.is_valid(geoms)
-    if invalid.any():
-        count = int(invalid.sum())
-        reasons = sorted(set(shapely.is_valid_reason(geoms[np.flatnonzero(invalid)[:5]]).tolist()))
-        findings.append(
-            make_finding(
-                layer, "geometry.invalid",
-                f"{count} invalid geometries ({'; '.join(reasons)}); repaired with make_valid at publish",
-                count=count, examples=example_ids(frame, invalid, id_field),
-            )
-        )
-
+    findings += _repair_findings(frame, record) if usable.any() else []
     families = geometry_families(geoms)
     counts = np.bincount(families[usable], minlength=len(FAMILIES))
     if np.count_nonzero(counts) > 1:
@@ -91,40 +113,3 @@ def check_geometry(frame: gpd.GeoDataFrame, record: LayerRecord) -> list[Finding
                 )
             )
     return findings
-
-
-def repair_geometries(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str]:
-    """Drop null/empty geometries and repair invalid ones with ``make_valid``; say what was done.
-
-    Polygonal layers are repaired with the ``structure`` method, which keeps polygons polygonal
-    (a bowtie becomes a MultiPolygon; collapsed slivers are dropped), other layers with ``linework``.
-
-    Returns
-    -------
-    (GeoDataFrame, str)
-        A repaired copy (original row order, index reset) and a one-line note, '' when nothing changed.
-
-    Examples
-    --------
-    >>> bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
-    >>> fixed, note = repair_geometries(gpd.GeoDataFrame(geometry=[bowtie, None]))
-    >>> fixed.geom_type.tolist(), note
-    (['MultiPolygon'], 'dropped 1 null/empty geometries; repaired 1 invalid geometries with make_valid')
-    """
-    geoms = np.asarray(frame.geometry.array)
-    drop = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    kept = frame.loc[~drop].reset_index(drop=True)
-    geoms = geoms[~drop]
-    invalid = ~shapely.is_valid(geoms)
-    notes = []
-    if drop.any():
-        notes.append(f"dropped {int(drop.sum())} null/empty geometries")
-    if invalid.any():
-        polygonal = geometry_families(geoms[invalid]) == _RECORD_FAMILY["Polygon"]
-        fixed = geoms.copy()
-        idx = np.flatnonzero(invalid)
-        fixed[idx[polygonal]] = shapely.make_valid(geoms[idx[polygonal]], method="structure", keep_collapsed=False)
-        fixed[idx[~polygonal]] = shapely.make_valid(geoms[idx[~polygonal]])
-        kept[kept.geometry.name] = gpd.GeoSeries(fixed, index=kept.index, crs=frame.crs)
-        notes.append(f"repaired {int(invalid.sum())} invalid geometries with make_valid")
-    return kept, "; ".join(notes)

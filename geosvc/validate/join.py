@@ -51,7 +51,25 @@ def check_join(stats: JoinStats, record: LayerRecord, settings: Settings) -> lis
     """Findings for unmatched keys on either side and duplicated table keys."""
     layer, join = record.id, record.join
     findings: list[Finding] = []
-    if stats.left_unmatched:
+    if stats.zeros_lost:
+        findings.append(
+            make_finding(
+                layer, "join.leading_zeros",
+                f"{stats.zeros_lost} features' {stats.left_key} match a {stats.right_key} of {join.path} only once leading "
+                "zeros are ignored: one side lost them (keys read as numbers?); restore them",
+                count=stats.zeros_lost, examples=stats.zeros_lost_examples,
+            )
+        )
+    elif stats.matched == 0 and stats.left_unmatched:
+        findings.append(
+            make_finding(
+                layer, "join.no_match",
+                f"none of the {stats.left_unmatched} features' {stats.left_key} matches a {stats.right_key} of {join.path}; "
+                "the join would only add empty fields",
+                count=stats.left_unmatched, examples=stats.left_unmatched_examples,
+            )
+        )
+    elif stats.left_unmatched:
         findings.append(
             make_finding(
                 layer, "join.unmatched_left",
@@ -60,7 +78,7 @@ def check_join(stats: JoinStats, record: LayerRecord, settings: Settings) -> lis
                 count=stats.left_unmatched, examples=stats.left_unmatched_examples,
             )
         )
-    if stats.right_unmatched:
+    if stats.right_unmatched and not stats.zeros_lost:
         findings.append(
             make_finding(
                 layer, "join.unmatched_right",

@@ -57,10 +57,11 @@ def _validate_vector(record: LayerRecord, settings: Settings, report: LayerRepor
         return
     frame, stats = result.data, result.stats
     report.data = frame
-    local = locate(record, settings).local if record.source and record.source.path else None
+    loc = locate(record, settings) if record.source and record.source.path else None
+    local = loc.local if loc is not None else None
     findings = report.findings
-    if local is not None and local.suffix.lower() == ".shp":
-        findings += check_shapefile(local, record.id)
+    if loc is not None:
+        findings += check_shapefile(loc, record.id)
     findings += check_crs(record, frame.crs, settings.crs.allowed, crs_source=stats.crs_source, local_path=local)
     findings += _point_findings(stats, record)
     findings += check_geometry(frame, record)
@@ -90,7 +91,7 @@ def _validate_raster(record: LayerRecord, settings: Settings, report: LayerRepor
         return
     try:
         path = raster_path(record, settings)
-        report.findings += check_raster(path, record.id)
+        report.findings += check_raster(path, record, settings)
     except SourceError as exc:
         report.findings.append(_source_finding(exc, record.id))
         return

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.broken_inputs import ERROR_CASES, clean_layer
+from support.broken_inputs import ERROR_CASES, REPAIRED_CASES, clean_layer
 
 from geosvc.settings import load_settings
 from geosvc.store.files import sha256_file
 from geosvc.store.gpkg import GpkgStore
+from geosvc.validate.repair import repair_geometries
 
 VICTIM = "victim"
 
@@ -61,3 +62,29 @@ def test_failing_layer_does_not_stop_the_others(sandbox):
     assert result.exit_code == 1
     assert "1 layer(s) published, 1 failed" in result.stdout
     assert store.get("bystander").version == 1 and store.get(VICTIM) == before
+
+
+@pytest.mark.parametrize("case", REPAIRED_CASES, ids=lambda c: c.name)
+def test_repaired_input_is_published_with_a_note_saying_what_was_done(sandbox, case):
+    record, _ = case.build(sandbox.root)
+    sandbox.write(record)
+    validate = sandbox("validate", record["id"], "--format", "json")
+    assert validate.exit_code == 0, validate.output
+    (layer,) = json.loads(validate.stdout)["layers"]
+    assert (case.expected_code, "warning") in {(f["code"], f["severity"]) for f in layer["findings"]}
+
+    publish = sandbox("publish", record["id"])
+    assert publish.exit_code == 0, publish.output
+    store = GpkgStore(load_settings(data_root=sandbox.root, layers_dir=sandbox.layers, store_dir=sandbox.store_dir))
+    published = store.get(record["id"])
+    assert any(case.note in note for note in published.notes), published.notes
+    again = repair_geometries(store.read_features(store.get(record["id"]))).notes  # nothing left to repair, only to report
+    assert [note for note in again if not note.startswith("published ")] == []
+
+
+def test_record_with_the_old_clip_to_state_gets_a_one_line_error(sandbox):
+    record, _ = clean_layer(sandbox.root, VICTIM)
+    sandbox.write({**record, "clip_to_state": True})
+    result = sandbox("validate", VICTIM)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "outside_state_extent: drop" in result.output

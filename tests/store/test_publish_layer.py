@@ -50,23 +50,25 @@ def test_repairs_invalid_and_drops_empty(settings, store):
     assert repaired.geom_type == "MultiPolygon" and repaired.area == pytest.approx(0.005, rel=1e-6)  # both lobes kept
 
 
-def test_clip_to_state_and_reprojection(records, settings, store):
+def test_drop_outside_state_and_reprojection(records, settings, store):
     record = records["ct-hospitals"]
     layer = publish_layer(record, validate_layer(record, settings), store, settings)
     features = store.read_features(store.get("ct-hospitals"))
     assert 30 < layer.feature_count < 100 and len(features) == layer.feature_count
     box = shapely.box(*settings.state.bbox)
     assert features.intersects(box).all()
-    assert any(note.startswith(f"clipped to Connecticut: kept {layer.feature_count} of 7596") for note in layer.notes)
+    dropped = 7596 - layer.feature_count
+    assert f"dropped {dropped} of 7596 features lying wholly outside Connecticut's extent" in " | ".join(layer.notes)
+    assert f"the {layer.feature_count} inside it are kept (outside_state_extent: drop)" in " | ".join(layer.notes)
     assert layer.native_crs == "EPSG:3857"
     assert layer.fields["VAL_DATE"] == "date" and layer.fields["BEDS"] == "number" and layer.fields["NAME"] == "string"
     # lon/lat: x is longitude (negative, around -72), y latitude
     assert features.geometry.x.between(-74, -71).all() and features.geometry.y.between(40.9, 42.1).all()
 
 
-def test_clip_leaving_nothing_is_refused(settings, store):
+def test_drop_leaving_nothing_is_refused(settings, store):
     far = gpd.GeoDataFrame({"fid": [1]}, geometry=shapely.points([[-100.0, 35.0]]), crs="EPSG:4326")
-    record = make_record(clip_to_state=True)
+    record = make_record(outside_state_extent="drop")
     with pytest.raises(ValidationFailed):
         publish_layer(record, ok_report(record, far), store, settings)
     assert store.versions("sample") == []

@@ -16,6 +16,8 @@ Usage::
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -25,11 +27,15 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import rasterio
 import shapely
 from pyproj import Transformer
+from rasterio.features import rasterize
 from rasterio.transform import from_origin
+
+from geosvc.settings import load_settings
 
 RecordDict = dict[str, Any]
 Build = Callable[[Path], tuple[RecordDict, Path]]
@@ -47,6 +53,7 @@ class BrokenCase:
     expected_code: str
     build: Build
     severity: str = "error"
+    note: str | None = None  # for cases repaired at publish: a fragment of the publish note saying what was done
 
     def __repr__(self) -> str:  # readable pytest ids
         return f"BrokenCase({self.name})"
@@ -301,6 +308,179 @@ def _raster(name: str, *, crs: str | None = "EPSG:5070", nodata: float | None = 
     return build
 
 
+# --- mistakes made from the real Connecticut bundle (seeded) ------------------------------------
+
+TOWNS = "towns/cb_2017_09_cousub_500k"  # 169 polygons, EPSG:4269, .cpg says UTF-8
+TRACTS = "tracts/tl_2010_09_tract10.zip"  # 833 tracts, GEOID10 = PDB GIDTR
+PDB = "tracts/pdb2018tr_ct_htc.csv"
+
+
+def real_path(relative: str) -> Path:
+    """A file of the real bundle (read-only; cases write their altered copies under their own root)."""
+    return load_settings().data.root / relative
+
+
+def real_towns() -> gpd.GeoDataFrame:
+    return pyogrio.read_dataframe(real_path(f"{TOWNS}.shp"))
+
+
+def _town_record(name: str, path: str, **fields: Any) -> RecordDict:
+    return record_for(name, path, **{"id_field": "GEOID", "geometry_type": "Polygon", "crs": "EPSG:4269", **fields})
+
+
+def _seeded(n: int, k: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def _towns_case(name: str, alter: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame], **fields: Any) -> Build:
+    def build(root: Path) -> tuple[RecordDict, Path]:
+        return _town_record(name, write(alter(real_towns()), root, "towns.gpkg"), **fields), root
+
+    return build
+
+
+def accented(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Three seeded town names given accents, as a steward's source might spell them."""
+    picked = _seeded(len(frame), 3, 11)
+    names = frame["NAME"].to_numpy(dtype=object, copy=True)
+    names[picked] = [n.replace("e", "é").replace("o", "ô") + " (Comté)" for n in names[picked]]
+    return frame.assign(NAME=names)
+
+
+def _towns_encoded(written: str, cpg: str, encoding: str | None = None) -> Build:
+    """The towns shapefile with its text written in ``written`` while its .cpg says ``cpg``."""
+
+    def build(root: Path) -> tuple[RecordDict, Path]:
+        write(accented(real_towns()), root, "towns.shp", encoding=written)
+        (root / "towns.cpg").write_text(cpg)
+        source = {"path": "towns.shp", **({"encoding": encoding} if encoding else {})}
+        return _town_record(f"towns_{written}_cpg_{cpg}".lower().replace("-", ""), "towns.shp", source=source), root
+
+    return build
+
+
+def _towns_without_dbf(root: Path) -> tuple[RecordDict, Path]:
+    for ext in ("shp", "shx", "prj"):
+        shutil.copy(real_path(f"{TOWNS}.{ext}"), root / f"towns.{ext}")
+    return _town_record("towns_without_dbf", "towns.shp", id_field=None), root
+
+
+def _tract_join(name: str, rekey: Callable[[str], str]) -> Build:
+    """The real tracts joined to the real Planning Database, its GIDTR keys rewritten by ``rekey``."""
+
+    def build(root: Path) -> tuple[RecordDict, Path]:
+        shutil.copy(real_path(TRACTS), root / "tracts.zip")
+        table = pd.read_csv(real_path(PDB), dtype=str, keep_default_na=False)
+        table.assign(GIDTR=table["GIDTR"].map(rekey)).to_csv(root / "pdb.csv", index=False)
+        join = {"path": "pdb.csv", "left_key": "GEOID10", "right_key": "GIDTR", "na_values": ["na"],
+                "fields": ["Tot_Population_ACS_12_16"]}
+        record = record_for(name, "tracts.zip", source={"path": "tracts.zip", "layer": "tl_2010_09_tract10"},
+                            id_field="GEOID10", geometry_type="Polygon", crs="EPSG:4269", join=join)
+        return record, root
+
+    return build
+
+
+def _displaced(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Five seeded towns moved 5 degrees east (into the Atlantic), as a bad edit would."""
+    picked = _seeded(len(frame), 5, 7)
+    geoms = np.asarray(frame.geometry.array).copy()
+    geoms[picked] = shapely.transform(geoms[picked], lambda xy: xy + [5.0, 0.0])
+    return frame.set_geometry(geoms, crs=frame.crs)
+
+
+def _three_d(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Every town with a seeded elevation as Z (metres), as exported from a 3D editor."""
+    z = np.random.default_rng(3).uniform(0, 300, len(frame))
+    geoms = [shapely.force_3d(g, float(h)) for g, h in zip(frame.geometry, z, strict=True)]
+    return frame.set_geometry(geoms, crs=frame.crs)
+
+
+def _repeated_vertices(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Six seeded towns with every vertex written twice."""
+    picked = _seeded(len(frame), 6, 5)
+    geoms = np.asarray(frame.geometry.array).copy()
+
+    def doubled(polygon: shapely.Polygon) -> shapely.Polygon:
+        ring = np.repeat(np.asarray(polygon.exterior.coords), 2, axis=0)
+        return shapely.Polygon(ring, [np.asarray(r.coords) for r in polygon.interiors])
+
+    for i in picked:
+        geoms[i] = shapely.MultiPolygon([doubled(p) for p in shapely.get_parts(geoms[i])]) if geoms[i].geom_type == "MultiPolygon" else doubled(geoms[i])
+    return frame.set_geometry(geoms, crs=frame.crs)
+
+
+def _with_slivers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Four extra features: ~1 km x 2 m strips along seeded towns' edges (digitising slivers)."""
+    picked = _seeded(len(frame), 4, 9)
+    strips = []
+    for i in picked:
+        x, y = np.asarray(frame.geometry.iloc[i].representative_point().coords)[0]
+        strips.append(shapely.box(x, y, x + 0.012, y + 0.000018))  # ~1 km x 2 m at 41.5 N
+    extra = frame.iloc[picked].assign(GEOID=[f"sliver-{k}" for k in range(len(picked))])
+    extra = extra.set_geometry(strips, crs=frame.crs)
+    return gpd.GeoDataFrame(pd.concat([frame, extra], ignore_index=True), crs=frame.crs)
+
+
+def _town_grid(root: Path, *, crs: str, shift: tuple[float, float] = (0.0, 0.0), cell: float | None = None, name: str = "towns.tif") -> str:
+    """The towns burnt into a grid (value = row + 1) in ``crs``; returns the file name.
+
+    ``crs`` is the CRS the grid is computed *and* labelled in, unless the caller relabels the file.
+    """
+    towns = real_towns().to_crs(crs)
+    minx, miny, maxx, maxy = towns.total_bounds
+    cell = cell or (maxx - minx) / 200
+    width, height = int(np.ceil((maxx - minx) / cell)), int(np.ceil((maxy - miny) / cell))
+    transform = from_origin(minx + shift[0], maxy + shift[1], cell, cell)
+    grid = rasterize(
+        zip(shapely.transform(np.asarray(towns.geometry.array), lambda xy: xy + list(shift)), range(1, len(towns) + 1)),
+        out_shape=(height, width), transform=transform, fill=0, dtype="uint16",
+    )
+    profile = {"driver": "COG", "width": width, "height": height, "count": 1, "dtype": "uint16", "crs": crs,
+               "transform": transform, "nodata": 0, "blocksize": 64, "overviews": "AUTO"}
+    with rasterio.open(root / name, "w", **profile) as ds:
+        ds.write(grid, 1)
+    return name
+
+
+def _grid_record(name: str, path: str) -> RecordDict:
+    return record_for(name, path, kind="raster", id_field=None, geometry_type=None, crs=None)
+
+
+def _grid_relabelled(root: Path) -> tuple[RecordDict, Path]:
+    """Towns grid computed in EPSG:5070 metres, but the file says EPSG:4326."""
+    path = _town_grid(root, crs="EPSG:5070")
+    with rasterio.open(root / path, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.crs = "EPSG:4326"
+    return _grid_record("raster_metres_as_4326", path), root
+
+
+def _grid_far_away(root: Path) -> tuple[RecordDict, Path]:
+    """Towns grid in EPSG:4269 moved to central Europe (a wrong origin in the geotransform)."""
+    return _grid_record("raster_outside_state", _town_grid(root, crs="EPSG:4269", shift=(85.0, 8.0))), root
+
+
+def _grid_truncated(root: Path) -> tuple[RecordDict, Path]:
+    """A complete towns COG cut to 60% of its bytes, as an interrupted copy leaves it."""
+    path = root / _town_grid(root, crs="EPSG:5070")
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    return _grid_record("raster_truncated", path.name), root
+
+
+CT_LAMBERT = (
+    "+proj=lcc +lat_0=40.8 +lon_0=-72.75 +lat_1=41.2 +lat_2=41.87 +x_0=300000 +y_0=200000 "
+    "+ellps=GRS80 +units=m +no_defs"
+)  # a hand-made Connecticut Lambert: no EPSG code
+
+
+def _grid_custom_crs(root: Path) -> tuple[RecordDict, Path]:
+    return _grid_record("raster_crs_no_epsg", _town_grid(root, crs=CT_LAMBERT)), root
+
+
+FUTURE = "2205-10-01"  # a typo for 2025-10-01
+
+
 # --- the catalogue -----------------------------------------------------------------------------
 
 CASES: list[BrokenCase] = [
@@ -331,7 +511,7 @@ CASES: list[BrokenCase] = [
     BrokenCase("nad27_labelled_nad83", "coords.wrong_crs", _relabelled("nad27_labelled_nad83", "EPSG:26756", "EPSG:2234")),
     BrokenCase("degrees_labelled_mercator", "coords.wrong_crs", _relabelled("degrees_labelled_mercator", "EPSG:4326", "EPSG:3857")),
     BrokenCase("outside_state_all", "coords.outside_state", _far_away),
-    BrokenCase("outside_state_some", "coords.outside_state", _partly_outside, "warning"),
+    BrokenCase("outside_state_some", "coords.outside_state", _partly_outside),
     # geometry
     BrokenCase("bowtie_polygons", "geometry.invalid", _with_geoms("bowtie_polygons", _bowties, "Polygon"), "warning"),
     BrokenCase("empty_geometry", "geometry.empty", _vector("empty_geometry", lambda: points().set_geometry(_some_empty())), "warning"),
@@ -389,10 +569,31 @@ CASES: list[BrokenCase] = [
         "raster_garbage", "source.corrupt",
         _raw("raster_garbage", "grid.tif", b"II*\x00garbage" * 50, kind="raster", id_field=None, geometry_type=None, crs=None),
     ),
+    # mistakes made from the real bundle
+    BrokenCase("towns_cp1252_cpg_utf8", "source.encoding", _towns_encoded("cp1252", "UTF-8")),
+    BrokenCase("towns_utf8_cpg_1252", "source.encoding", _towns_encoded("UTF-8", "1252")),
+    BrokenCase("towns_without_dbf", "source.dbf_missing", _towns_without_dbf),
+    BrokenCase("tracts_join_keys_lost_zeros", "join.leading_zeros", _tract_join("tracts_join_keys_lost_zeros", lambda k: k.lstrip("0"))),
+    BrokenCase("tracts_join_other_state", "join.no_match", _tract_join("tracts_join_other_state", lambda k: "36" + k[2:])),
+    BrokenCase("raster_metres_as_4326", "coords.projected_as_geographic", _grid_relabelled),
+    BrokenCase("raster_outside_state", "coords.outside_state", _grid_far_away),
+    BrokenCase("raster_truncated", "source.corrupt", _grid_truncated),
+    BrokenCase("raster_crs_no_epsg", "raster.crs_no_epsg", _grid_custom_crs),
+    BrokenCase("towns_last_updated_future", "freshness.future", _towns_case("towns_last_updated_future", lambda f: f, last_updated=FUTURE)),
+    BrokenCase("towns_partly_displaced", "coords.outside_state", _towns_case("towns_partly_displaced", _displaced)),
+    BrokenCase("towns_3d", "geometry.has_z", _towns_case("towns_3d", _three_d), "warning", "dropped the Z (3D) coordinates of 169 geometries"),
+    BrokenCase(
+        "towns_repeated_vertices", "geometry.duplicate_vertices", _towns_case("towns_repeated_vertices", _repeated_vertices),
+        "warning", "repeated consecutive vertices from 6 geometries",
+    ),
+    BrokenCase("towns_slivers", "geometry.sliver", _towns_case("towns_slivers", _with_slivers), "warning", "published 4 sliver polygons unchanged"),
 ]
 
 ERROR_CASES = [case for case in CASES if case.severity == "error"]
 """Cases that must block publish."""
+
+REPAIRED_CASES = [case for case in CASES if case.note]
+"""Warning cases that publish repairs (or publishes unchanged) with a note saying so."""
 
 
 def clean_layer(root: Path, layer_id: str = "broken-clean") -> tuple[RecordDict, Path]:
@@ -401,4 +602,4 @@ def clean_layer(root: Path, layer_id: str = "broken-clean") -> tuple[RecordDict,
     return record, root
 
 
-__all__ = ["CASES", "ERROR_CASES", "BrokenCase", "clean_layer", "record_for"]
+__all__ = ["CASES", "ERROR_CASES", "REPAIRED_CASES", "BrokenCase", "clean_layer", "record_for"]

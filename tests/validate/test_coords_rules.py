@@ -48,17 +48,18 @@ def test_state_plane_as_degrees_suggests_projected_crs(make_record, settings):
     assert "EPSG:26956" in finding.message
 
 
-def test_national_layer_outside_features_counted_warning_or_info(make_record, settings):
+def test_features_outside_are_an_error_unless_the_record_drops_or_keeps_them(make_record, settings):
     frame = gpd.GeoDataFrame(
         {"site_id": range(6)},
         geometry=shapely.points(np.r_[LON[:2], -100, -90, -80, -120], np.r_[LAT[:2], 40, 35, 30, 45]),
         crs="EPSG:4326",
     )
-    (warning,) = _check(frame, make_record(), settings)
-    assert (warning.code, warning.severity, warning.count) == ("coords.outside_state", "warning", 4)
-    assert warning.examples == ("2", "3", "4", "5")
-    (info,) = _check(frame, make_record(clip_to_state=True), settings)
-    assert (info.severity, info.count) == ("info", 4)
+    (error,) = _check(frame, make_record(), settings)
+    assert (error.code, error.severity, error.count) == ("coords.outside_state", "error", 4)
+    assert error.examples == ("2", "3", "4", "5")
+    for policy in ("drop", "keep"):
+        (info,) = _check(frame, make_record(outside_state_extent=policy), settings)
+        assert (info.severity, info.count) == ("info", 4) and f"outside_state_extent: {policy}" in info.message
 
 
 def test_polygons_touching_the_state_are_inside(make_record, settings):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import geopandas as gpd
 import shapely
 
-from geosvc.validate.geometry import check_geometry, repair_geometries
+from geosvc.validate.geometry import check_geometry
+from geosvc.validate.repair import repair_geometries
 
 BOWTIE = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
 
@@ -56,16 +57,17 @@ def test_examples_fall_back_to_row_numbers_and_stop_at_five(make_record):
 
 def test_repair_makes_valid_keeps_polygons_and_says_so():
     frame = gpd.GeoDataFrame({"k": [1, 2, 3]}, geometry=[BOWTIE, None, shapely.box(0, 0, 1, 1)], crs="EPSG:4326")
-    fixed, note = repair_geometries(frame)
+    done = repair_geometries(frame, "k")
+    fixed, note = done.frame, " | ".join(done.notes)
     assert fixed["k"].tolist() == [1, 3]
     assert fixed.is_valid.all() and fixed.crs == frame.crs
     assert fixed.geom_type.tolist() == ["MultiPolygon", "Polygon"]
     assert abs(fixed.geometry.iloc[0].area - 0.5) < 1e-9  # both triangles of the bowtie kept
-    assert "repaired 1 invalid" in note and "dropped 1 null/empty" in note
+    assert "repaired 1 invalid geometry" in note and "dropped 1 feature(s) with null or empty geometry (e.g. 2)" in note
     assert frame.geometry.iloc[0].equals(BOWTIE)  # input untouched
 
 
 def test_repair_of_clean_data_changes_nothing():
     frame = gpd.GeoDataFrame({"k": [1]}, geometry=[shapely.box(0, 0, 1, 1)])
-    fixed, note = repair_geometries(frame)
-    assert note == "" and fixed.geometry.iloc[0].equals(frame.geometry.iloc[0])
+    done = repair_geometries(frame)
+    assert done.notes == [] and done.frame.geometry.iloc[0].equals(frame.geometry.iloc[0])

@@ -53,7 +53,7 @@ def test_equity_fields_must_be_numbers_and_percentages_in_range(make_record):
     assert found["equity.field_not_numeric"].examples == ("pop",)
     assert found["equity.field_not_numeric"].severity == "error"
     out = found["equity.percent_out_of_range"]
-    assert (out.severity, out.count, out.examples) == ("warning", 2, ("8", "9"))
+    assert (out.severity, out.count, out.examples) == ("error", 2, ("8", "9"))  # never published as a warning
 
 
 def test_time_values_must_parse(make_record):

@@ -38,7 +38,9 @@ def test_known_quirks_are_explained_warnings(reports):
     dup = codes("ct-tracts-2010")["join.duplicate_key"]
     assert dup.severity == "warning" and set(dup.examples) == {"09011702600", "09011980000"}
     hospitals = codes("ct-hospitals")["coords.outside_state"]
-    assert hospitals.severity == "info" and 7000 < hospitals.count < 7596  # national layer, clipped
+    assert hospitals.severity == "info" and 7000 < hospitals.count < 7596  # national layer, outside ones dropped
+    drought = codes("us-drought-20161004")["coords.outside_state"]
+    assert (drought.severity, drought.count) == ("info", 1) and "outside_state_extent: keep" in drought.message
     assert "time.unparsable" not in codes("ct-hospitals")  # VAL_DATE is a real date field
     null = codes("ct-public-schools-csv")["geometry.null"]
     assert (null.severity, null.count) == ("warning", 40)
