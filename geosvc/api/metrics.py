@@ -22,6 +22,7 @@ Counters and histograms add up across workers; distinct callers are per worker a
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import time
@@ -33,6 +34,7 @@ from starlette.requests import Request
 
 from geosvc.plan_metrics import LAYER_CALLERS, LAYER_REQUESTS, REQUEST_SECONDS
 
+LOGGER = logging.getLogger("geosvc.api.metrics")
 CALLER_CAP = 10_000
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _OGC = [
@@ -133,6 +135,7 @@ class RequestMetrics:
             return
         start = time.perf_counter()
         status = 500
+        app, path = scope.get("app"), scope.get("path", "")  # a mounted app (pygeoapi) replaces both
 
         async def send_status(message) -> None:
             nonlocal status
@@ -143,11 +146,16 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            elapsed = time.perf_counter() - start
-            layer = None
-            match = _LAYER_PATH.match(scope.get("path", ""))
-            if match and "app" in scope:
-                ids = {lyr.id for lyr in self.visible_layers(Request(scope))}
-                layer = match.group(1) if match.group(1) in ids else None
-            self.metrics.observe(route_template(scope), scope.get("method", ""), status, elapsed,
-                                 layer=layer, caller=_caller(scope) if layer else None)
+            try:
+                self._observe(scope, app, path, status, time.perf_counter() - start)
+            except Exception:  # a counting bug must not turn an answer into an error
+                LOGGER.exception("request metrics failed for %s", path)
+
+    def _observe(self, scope, app, path: str, status: int, elapsed: float) -> None:
+        layer = None
+        match = _LAYER_PATH.match(path)
+        if match and app is not None:
+            ids = {lyr.id for lyr in self.visible_layers(Request({**scope, "app": app, "path": path}))}
+            layer = match.group(1) if match.group(1) in ids else None
+        self.metrics.observe(route_template({**scope, "path": path}), scope.get("method", ""), status, elapsed,
+                             layer=layer, caller=_caller(scope) if layer else None)
