@@ -103,3 +103,25 @@ def test_sync_events_feed_last_success_and_consecutive_failures(client, store):
 ])
 def test_route_templates_are_bounded(path, template):
     assert route_template({"path": path}) == template
+
+
+def test_multiprocess_mode_merges_the_workers(tmp_path):
+    """With PROMETHEUS_MULTIPROC_DIR set, two worker processes' counts add up in one exposition."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    worker = ("from geosvc.api.metrics import ServiceMetrics\n"
+              "m = ServiceMetrics()\n"
+              "for caller in ('ip:1', 'ip:2'):\n"
+              "    m.observe('/registry/{layer_id}', 'GET', 200, 0.02, layer='a', caller=caller)\n")
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True)
+    reader = "from geosvc.api.metrics import ServiceMetrics\nprint(ServiceMetrics().exposition({'a'}).decode())"
+    text = subprocess.run([sys.executable, "-c", reader], env=env, check=True, capture_output=True, text=True).stdout
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert _value(samples, "geosvc_layer_requests_total", layer="a") == 4
+    assert _value(samples, "geosvc_layer_distinct_callers", layer="a") == 2  # per-worker sets, merged by max
+    assert _value(samples, "geosvc_http_request_duration_seconds_count", route="/registry/{layer_id}") == 4
