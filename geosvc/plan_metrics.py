@@ -17,8 +17,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from geosvc.validate.freshness import parse_cadence
-
 if TYPE_CHECKING:
     from geosvc.store.base import LayerEvent
 
@@ -43,6 +41,8 @@ def on_time_rate(published_at: list[dt.datetime], cadence: str, now: dt.datetime
     >>> on_time_rate(t, "static", dt.datetime(2024, 7, 1)) is None
     True
     """
+    from geosvc.validate.freshness import parse_cadence  # the package loads GeoPandas: only when needed
+
     step = parse_cadence(cadence)
     if step is None or not published_at:
         return None

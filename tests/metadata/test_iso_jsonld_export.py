@@ -81,3 +81,8 @@ def test_jsonld_is_escaped_inside_the_script_tag(store, settings):
         '<html><head><script type="application/ld+json">{{ d | tojson }}</script></head></html>').render(d=doc)
     assert "</script><script>" not in page
     assert _jsonld(page.encode())[0]["name"] == evil.title
+
+
+def test_collection_json_does_not_carry_the_jsonld(client):
+    body = client.get("/ogc/collections/ct-towns", params={"f": "json"}).json()
+    assert "jsonld" not in body and body["id"] == "ct-towns"

@@ -116,9 +116,8 @@ def test_multiprocess_mode_merges_the_workers(tmp_path):
               "m = ServiceMetrics()\n"
               "for caller in ('ip:1', 'ip:2'):\n"
               "    m.observe('/registry/{layer_id}', 'GET', 200, 0.02, layer='a', caller=caller)\n")
-    for _ in range(2):
-        subprocess.run([sys.executable, "-c", worker], env=env, check=True)
-    reader = "from geosvc.api.metrics import ServiceMetrics\nprint(ServiceMetrics().exposition({'a'}).decode())"
+    subprocess.run([sys.executable, "-c", worker], env=env, check=True)
+    reader = worker + "print(ServiceMetrics().exposition({'a'}).decode())"  # a second worker, then a scrape
     text = subprocess.run([sys.executable, "-c", reader], env=env, check=True, capture_output=True, text=True).stdout
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(text) for s in family.samples}

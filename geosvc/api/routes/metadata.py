@@ -117,18 +117,10 @@ def create_router() -> APIRouter:
     def report(request: Request, f: Literal["html", "json"] = Query("html", description="Output format")) -> Response:
         portfolio = portfolio_for(request)
         if f == "json":
-            return JSONResponse(_jsonable(portfolio.as_dict()))
+            return JSONResponse(portfolio.as_dict())
         return HTMLResponse(_REPORT.render(p=portfolio, data=portfolio.as_dict()))
 
     return router
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _pct(value: float | None) -> str:
