@@ -39,7 +39,8 @@ CALLER_CAP = 10_000
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _OGC = [
     (re.compile(r"^/ogc/collections/[^/]+/items/[^/]+$"), "/ogc/collections/{collectionId}/items/{featureId}"),
-    (re.compile(r"^/ogc/collections/[^/]+/([a-z_.]+)$"), "/ogc/collections/{collectionId}/\\1"),
+    (re.compile(r"^/ogc/collections/[^/]+/(items|queryables|schema|sortables|coverage|cog\.tif|tiles|map)$"),
+     "/ogc/collections/{collectionId}/\\1"),
     (re.compile(r"^/ogc/collections/[^/]+$"), "/ogc/collections/{collectionId}"),
     (re.compile(r"^/ogc/processes/[^/]+(/execution)?$"), "/ogc/processes/{processId}\\1"),
     (re.compile(r"^/ogc/jobs/[^/]+(/results)?$"), "/ogc/jobs/{jobId}\\1"),

@@ -100,6 +100,7 @@ def test_sync_events_feed_last_success_and_consecutive_failures(client, store):
     ("/ogc/collections/", "/ogc/collections"),
     ("/ogc/static/js/default.js", "/ogc/static/{path}"),
     ("/ogc", "/ogc"),
+    ("/ogc/collections/ct-towns/zzz-random", "other"),  # unknown sub-paths do not mint new series
 ])
 def test_route_templates_are_bounded(path, template):
     assert route_template({"path": path}) == template
