@@ -36,6 +36,8 @@ def test_counts_increase_after_requests(client):
     count = "geosvc_http_request_duration_seconds_count"
     assert _value(after, count, route=items_route) == _value(before, count, route=items_route) + 1
     assert _value(after, count, route="/registry/{layer_id}") == _value(before, count, route="/registry/{layer_id}") + 1
+    p95 = _value(after, "geosvc_http_request_duration_quantile_seconds", route=items_route, quantile="0.95")
+    assert 0 < p95 <= 10
     status = dict(route=items_route, method="GET", status="200")
     assert _value(after, "geosvc_http_requests_total", **status) == \
         _value(before, "geosvc_http_requests_total", **status) + 1

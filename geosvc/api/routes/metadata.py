@@ -61,7 +61,7 @@ def portfolio_for(request: Request) -> Portfolio:
 
 
 def _gauges(portfolio: Portfolio) -> list[Any]:
-    """Per-layer plan metrics from the store as Prometheus gauges (computed at scrape time)."""
+    """Per-layer plan metrics from the store, and per-route answer-time quantiles, as gauges (at scrape time)."""
     families = {
         "on_time": GaugeMetricFamily("geosvc_layer_on_time_update_rate",
                                      "Share of update intervals within the layer's cadence", labels=["layer"]),
@@ -72,6 +72,14 @@ def _gauges(portfolio: Portfolio) -> list[Any]:
         "complete": GaugeMetricFamily("geosvc_layer_metadata_completeness",
                                       "Share of the required metadata present in the record", labels=["layer"]),
     }
+    quantiles = GaugeMetricFamily("geosvc_http_request_duration_quantile_seconds",
+                                  "p50 / p95 answer time per route since start, from the histogram's buckets "
+                                  "(use histogram_quantile() over the histogram for a time window)",
+                                  labels=["route", "quantile"])
+    for route, latency in (portfolio.routes or {}).items():
+        for q, value in (("0.5", latency.p50), ("0.95", latency.p95)):
+            if value is not None:
+                quantiles.add_metric([route, q], value)
     for row in portfolio.layers:
         if row.on_time_rate is not None:
             families["on_time"].add_metric([row.id], row.on_time_rate)
@@ -79,7 +87,7 @@ def _gauges(portfolio: Portfolio) -> list[Any]:
             families["sync"].add_metric([row.id], row.last_successful_sync.timestamp())
         families["failures"].add_metric([row.id], row.consecutive_sync_failures)
         families["complete"].add_metric([row.id], row.completeness)
-    return [_Static(list(families.values()))]
+    return [_Static([*families.values(), quantiles])]
 
 
 class _Static:
