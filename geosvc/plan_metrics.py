@@ -67,6 +67,15 @@ class SyncHealth:
     last_outcome: str | None
 
 
+def by_layer(events: list[LayerEvent], layers: set[str] | None = None) -> dict[str, list[LayerEvent]]:
+    """Events grouped by layer id (order kept), optionally only those of ``layers``."""
+    grouped: dict[str, list[LayerEvent]] = defaultdict(list)
+    for event in events:
+        if layers is None or event.layer in layers:
+            grouped[event.layer].append(event)
+    return dict(grouped)
+
+
 def sync_health(events: list[LayerEvent]) -> SyncHealth:
     """From one layer's ``sync`` events (oldest first)."""
     failures = 0

@@ -99,22 +99,20 @@ def _print(portfolio: Portfolio) -> None:
 @guarded
 def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text, metrics_url: MetricsUrlOption = None) -> None:
     """Portfolio metrics: themes, sensitivity, staleness, metadata completeness, validation, updates, traffic."""
+    from geosvc.plan_metrics import by_layer
     from geosvc.report import build_portfolio
 
     settings = settings_from(ctx)
     traffic = read_traffic(metrics_url) if metrics_url else None
     records, broken = load_selected(settings, None)
     store = GpkgStore(settings)
-    syncs: dict[str, list] = {}
-    for event in store.events(kind="sync"):
-        syncs.setdefault(event.layer, []).append(event)
     portfolio = build_portfolio(
         list(records.values()),
         store.validations(),
         {layer_id: store.versions(layer_id) for layer_id in records},
         today=dt.date.today(),
         invalid_records={layer_id: exc.message for layer_id, exc in broken.items()},
-        syncs=syncs,
+        syncs=by_layer(store.events(kind="sync")),
         traffic=traffic,
     )
     if fmt is OutputFormat.json:

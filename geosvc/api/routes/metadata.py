@@ -21,7 +21,7 @@ from geosvc.api.metrics import RequestMetrics, ServiceMetrics
 from geosvc.api.served import served_layer, served_layers
 from geosvc.metadata.dcat import catalog
 from geosvc.metadata.iso import iso19139
-from geosvc.plan_metrics import parse_traffic
+from geosvc.plan_metrics import by_layer, parse_traffic
 from geosvc.report import Portfolio, build_portfolio
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
@@ -46,16 +46,12 @@ def portfolio_for(request: Request) -> Portfolio:
     layers = served_layers(request)
     visible = {layer.id for layer in layers}
     store = state.store
-    syncs: dict[str, list] = {}
-    for event in store.events(kind="sync"):
-        if event.layer in visible:
-            syncs.setdefault(event.layer, []).append(event)
     return build_portfolio(
         [layer.record for layer in layers],
         [run for run in store.validations() if run.layer in visible],
         {layer.id: store.versions(layer.id) for layer in layers},
         today=dt.date.today(),
-        syncs=syncs,
+        syncs=by_layer(store.events(kind="sync"), visible),
         traffic=parse_traffic(state.metrics.exposition(visible).decode()),
     )
 
