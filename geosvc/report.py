@@ -1,7 +1,8 @@
 """Portfolio report: the state plan's metrics ("consistency of updates and metadata") over all layers.
 
-Pure computation from records, the latest validation runs and the published versions; the CLI
-(``geosvc report``) gathers the inputs and prints the result.
+Pure computation from records, the latest validation runs, the published versions, the sync events
+and (optionally) the service's traffic counters; the CLI (``geosvc report``) and the service's
+``/report`` page gather the inputs and show the result.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from geosvc.metadata.disaggregation import DisaggregationSummary, summarize
+from geosvc.plan_metrics import RouteLatency, Traffic, on_time_rate, sync_health
 from geosvc.records.models import LayerRecord
 from geosvc.validate.freshness import due_date
 from geosvc.validate.metadata import completeness, missing_metadata
 
 if TYPE_CHECKING:
-    from geosvc.store.base import PublishedLayer, ValidationRun
+    from geosvc.store.base import LayerEvent, PublishedLayer, ValidationRun
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,12 @@ class LayerStatus:
     published_version: int | None
     published_at: dt.datetime | None
     versions: int
+    on_time_rate: float | None  # share of update intervals within the cadence (None: static / one version)
+    last_successful_sync: dt.datetime | None
+    consecutive_sync_failures: int
+    disaggregation: list[str]  # dimensions declared
+    requests: int | None  # None when the report was built without the service's counters
+    distinct_callers: int | None
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class Portfolio:
     date: dt.date
     layers: list[LayerStatus]
     invalid_records: dict[str, str] = field(default_factory=dict)  # id -> why the record does not parse
+    disaggregation: DisaggregationSummary | None = None
+    routes: dict[str, RouteLatency] | None = None  # answer time per route (None without counters)
 
     @property
     def by_theme(self) -> dict[str, int]:
@@ -79,6 +90,15 @@ class Portfolio:
     def mean_completeness(self) -> float | None:
         return sum(s.completeness for s in self.layers) / len(self.layers) if self.layers else None
 
+    @property
+    def mean_on_time_rate(self) -> float | None:
+        rates = [s.on_time_rate for s in self.layers if s.on_time_rate is not None]
+        return round(sum(rates) / len(rates), 3) if rates else None
+
+    @property
+    def sync_failing(self) -> list[str]:
+        return [s.id for s in self.layers if s.consecutive_sync_failures]
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary and per-layer rows."""
         mean = self.mean_completeness
@@ -94,7 +114,11 @@ class Portfolio:
                 "not_validated": self.not_validated,
                 "unpublished": self.unpublished,
                 "invalid_records": self.invalid_records,
+                "mean_on_time_update_rate": self.mean_on_time_rate,
+                "sync_failing": self.sync_failing,
+                "disaggregation": self.disaggregation.as_dict() if self.disaggregation else None,
             },
+            "routes": None if self.routes is None else {route: asdict(r) for route, r in self.routes.items()},
             "layers": [
                 {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(s).items()}
                 for s in self.layers
@@ -108,14 +132,20 @@ def build_portfolio(
     versions: dict[str, list[PublishedLayer]],
     today: dt.date,
     invalid_records: dict[str, str] | None = None,
+    syncs: dict[str, list[LayerEvent]] | None = None,
+    traffic: Traffic | None = None,
+    now: dt.datetime | None = None,
 ) -> Portfolio:
-    """Portfolio metrics from records, their latest validation ``runs`` and published ``versions`` by id."""
+    """Portfolio metrics from records, their latest validation ``runs``, published ``versions`` and
+    ``sync`` events by id, and the service's ``traffic`` counters when given."""
+    now = now or dt.datetime.combine(today, dt.time.max, tzinfo=dt.UTC)
     latest_run = {run.layer: run for run in runs}
     rows = []
     for record in sorted(records, key=lambda r: r.id):
         run = latest_run.get(record.id)
         history = versions.get(record.id, [])
         due = due_date(record)
+        sync = sync_health((syncs or {}).get(record.id, []))
         rows.append(
             LayerStatus(
                 id=record.id,
@@ -136,6 +166,13 @@ def build_portfolio(
                 published_version=history[-1].version if history else None,
                 published_at=history[-1].published_at if history else None,
                 versions=len(history),
+                on_time_rate=on_time_rate([v.published_at for v in history], record.update_cadence, now),
+                last_successful_sync=sync.last_success,
+                consecutive_sync_failures=sync.consecutive_failures,
+                disaggregation=[entry.dimension for entry in record.disaggregation],
+                requests=None if traffic is None else traffic.layer_requests.get(record.id, 0),
+                distinct_callers=None if traffic is None else traffic.layer_callers.get(record.id, 0),
             )
         )
-    return Portfolio(date=today, layers=rows, invalid_records=dict(invalid_records or {}))
+    return Portfolio(date=today, layers=rows, invalid_records=dict(invalid_records or {}),
+                     disaggregation=summarize(records), routes=None if traffic is None else traffic.routes)

@@ -49,9 +49,10 @@ CONFIG_EXTENSIONS = (
     "geosvc.ogc.records:add_records",
     "geosvc.ogc.assets:add_html_assets",
     "geosvc.ogc.processes:add_processes",
+    "geosvc.ogc.linked_data:add_jsonld",
 )
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
-              "geosvc.api.routes.equity:install_equity")
+              "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
 GZIP_MIN = 1024

@@ -1,21 +1,46 @@
-"""``geosvc report``: portfolio metrics (themes, sensitivity, staleness, metadata completeness, validation)."""
+"""``geosvc report``: portfolio metrics (themes, sensitivity, staleness, metadata completeness, validation,
+on-time updates, sync health, disaggregation and, with ``--metrics-url``, the service's traffic)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING
+import urllib.request
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from geosvc.cli.common import FormatOption, OutputFormat, guarded, load_selected, out, settings_from
+from geosvc.cli.common import FormatOption, OutputFormat, UsageError, guarded, load_selected, out, settings_from
 from geosvc.store.gpkg import GpkgStore
 
 if TYPE_CHECKING:
+    from geosvc.plan_metrics import Traffic
     from geosvc.report import Portfolio
+
+MetricsUrlOption = Annotated[str | None, typer.Option(
+    "--metrics-url", help="The running service's /metrics, for requests, callers and answer times")]
+
+
+def read_traffic(url: str) -> Traffic:
+    """The service's counters from its Prometheus ``/metrics`` (they live in the service, not the store)."""
+    from geosvc.plan_metrics import parse_traffic
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - an operator-given URL
+            text = response.read().decode()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {url}: {getattr(exc, 'reason', exc)}", param="--metrics-url") from None
+    try:
+        return parse_traffic(text)
+    except ValueError as exc:
+        raise UsageError(f"{url} is not Prometheus text: {exc}", param="--metrics-url") from None
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def _print(portfolio: Portfolio) -> None:
@@ -31,9 +56,25 @@ def _print(portfolio: Portfolio) -> None:
         out.print(f"  {label}: {len(names)}" + (f" ({escape(', '.join(names))})" if names else ""))
     for layer_id, why in data["invalid_records"].items():
         out.print(f"  [red]invalid record[/] {escape(layer_id)}: {escape(why)}")
+    out.print(f"  mean on-time update rate: {_rate(data['mean_on_time_update_rate'])}")
+    failing = data["sync_failing"]
+    out.print(f"  failing sync: {len(failing)}" + (f" ({escape(', '.join(failing))})" if failing else ""))
+    disaggregation = data["disaggregation"]
+    out.print(f"  declaring disaggregation: {_rate(disaggregation['share_declaring'])}"
+              f" ({escape(', '.join(disaggregation['layers_declaring'])) or 'none'})")
+    for dimension, use in disaggregation["dimensions"].items():
+        flag = "" if use["consistent"] else " [yellow]inconsistent schemes[/]"
+        schemes = "; ".join(f"{scheme}: {', '.join(ids)}" for scheme, ids in use["schemes"].items())
+        out.print(f"    {escape(dimension)}: {escape(schemes)}{flag}")
+    if portfolio.routes is not None:
+        out.print("  answer time per route (p50 / p95):")
+        for route, latency in portfolio.routes.items():
+            p50, p95 = (f"{v * 1000:.1f} ms" if v is not None else "-" for v in (latency.p50, latency.p95))
+            out.print(f"    {escape(route)}: {p50} / {p95} ({latency.requests} requests)")
 
     table = Table(title="layers", title_justify="left")
-    for column in ("layer", "theme", "sensitivity", "complete", "updated", "due", "validation", "published"):
+    for column in ("layer", "theme", "sensitivity", "complete", "updated", "due", "validation", "published",
+                   "on time", "last sync", "requests"):
         table.add_column(column)
     for s in portfolio.layers:
         validation = {"ok": "[green]ok[/]", "failed": f"[red]failed ({s.errors})[/]"}.get(s.validation, s.validation)
@@ -47,16 +88,22 @@ def _print(portfolio: Portfolio) -> None:
             f"[yellow]{due} stale[/]" if s.stale else due,
             validation,
             f"v{s.published_version} ({s.versions} version(s))" if s.published_version else "-",
+            _rate(s.on_time_rate),
+            (s.last_successful_sync.strftime("%Y-%m-%d %H:%M") if s.last_successful_sync else "-")
+            + (f" [red]{s.consecutive_sync_failures} failed[/]" if s.consecutive_sync_failures else ""),
+            "-" if s.requests is None else f"{s.requests} ({s.distinct_callers} caller(s))",
         )
     out.print(table)
 
 
 @guarded
-def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text) -> None:
-    """Portfolio metrics: layers by theme and sensitivity, stale layers, metadata completeness, validation."""
+def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text, metrics_url: MetricsUrlOption = None) -> None:
+    """Portfolio metrics: themes, sensitivity, staleness, metadata completeness, validation, updates, traffic."""
+    from geosvc.plan_metrics import by_layer
     from geosvc.report import build_portfolio
 
     settings = settings_from(ctx)
+    traffic = read_traffic(metrics_url) if metrics_url else None
     records, broken = load_selected(settings, None)
     store = GpkgStore(settings)
     portfolio = build_portfolio(
@@ -65,6 +112,8 @@ def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text) -> None:
         {layer_id: store.versions(layer_id) for layer_id in records},
         today=dt.date.today(),
         invalid_records={layer_id: exc.message for layer_id, exc in broken.items()},
+        syncs=by_layer(store.events(kind="sync")),
+        traffic=traffic,
     )
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(portfolio.as_dict(), indent=2, default=str))

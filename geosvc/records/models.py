@@ -105,6 +105,21 @@ class EquityDimensions(_Model):
     vintage: str | None = Field(None, description="e.g. 'ACS 2012-2016 5-year'")
 
 
+Dimension = Literal[
+    "race_ethnicity", "sex_gender", "age", "disability", "language", "income",
+    "sexual_orientation", "veteran_status", "nativity",
+]
+
+
+class Disaggregation(_Model):
+    """One demographic dimension a layer is broken down by, and with which category scheme."""
+
+    dimension: Dimension
+    scheme: str = Field(min_length=1, description="Category scheme, e.g. 'OMB 1997' or 'ACS age groups'")
+    categories: list[str] = Field(min_length=1, description="Categories the layer carries")
+    fields: list[str] = Field(default_factory=list, description="Fields holding the categories' values")
+
+
 class TemporalExtent(_Model):
     start: dt.date | None = None
     end: dt.date | None = None
@@ -149,6 +164,9 @@ class LayerRecord(_Model):
     temporal_extent: TemporalExtent | None = None
     sensitivity: Literal["public", "restricted"] = "public"
     equity: EquityDimensions | None = None
+    disaggregation: list[Disaggregation] = Field(
+        default_factory=list, description="Demographic dimensions carried, one entry per dimension"
+    )
 
     @field_validator("update_cadence")
     @classmethod
@@ -170,6 +188,9 @@ class LayerRecord(_Model):
             raise ValueError("give exactly one of 'source' or 'derived'")
         if self.derived is not None and self.kind != "raster":
             raise ValueError("'derived' layers must be of kind 'raster'")
+        dimensions = [entry.dimension for entry in self.disaggregation]
+        if len(set(dimensions)) != len(dimensions):
+            raise ValueError("each disaggregation dimension may be declared only once")
         return self
 
 

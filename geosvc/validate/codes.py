@@ -86,6 +86,7 @@ _TABLE = (
     Code("equity.field_missing", "error", "A field named in record.equity (total, group, MOE) is not in the data.", "Refused."),
     Code("equity.field_not_numeric", "error", "A field named in record.equity holds text, not numbers.", "Refused: fix the source or the join's na_values."),
     Code("equity.percent_out_of_range", "error", "A percentage group field has values below 0 or above 100 (e.g. a sentinel such as -666666666 not declared missing).", "Refused: equity results would be wrong; declare sentinels in join.na_values or fix the source."),
+    Code("metadata.disaggregation_field_missing", "error", "A field named in record.disaggregation is not in the data.", "Refused."),
     Code("time.field_missing", "error", "record.time_field is not a field of the data.", "Refused."),
     Code("time.unparsable", "warning", "Values of record.time_field that are not ISO 8601 dates/times.", "Published; those features never match a datetime filter."),
     # --- freshness

@@ -1,4 +1,4 @@
-"""Rules on the fields a record refers to: equity dimensions and the time field."""
+"""Rules on the fields a record refers to: equity dimensions, disaggregation and the time field."""
 
 from __future__ import annotations
 
@@ -55,6 +55,16 @@ def _check_equity(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
     return findings
 
 
+def _check_disaggregation(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
+    named = dict.fromkeys(f for entry in record.disaggregation for f in entry.fields)
+    absent = [f for f in named if f not in frame.columns]
+    if not absent:
+        return []
+    return [make_finding(record.id, "metadata.disaggregation_field_missing",
+                         f"disaggregation fields not in the data: {', '.join(absent)}",
+                         count=len(absent), examples=absent)]
+
+
 def _check_time(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
     field = record.time_field
     if field not in frame.columns:
@@ -76,8 +86,10 @@ def _check_time(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
 
 
 def check_fields(frame: pd.DataFrame, record: LayerRecord) -> list[Finding]:
-    """Findings for equity fields (absent, not numeric, out of range) and the time field (absent, unparsable)."""
+    """Findings for equity fields (absent, not numeric, out of range), disaggregation fields (absent) and the
+    time field (absent, unparsable)."""
     findings = _check_equity(frame, record) if record.equity is not None else []
+    findings += _check_disaggregation(frame, record)
     if record.time_field:
         findings += _check_time(frame, record)
     return findings

@@ -547,6 +547,14 @@ CASES: list[BrokenCase] = [
         ),
     ),
     BrokenCase(
+        "disaggregation_field_missing", "metadata.disaggregation_field_missing",
+        _vector(
+            "disaggregation_field_missing", lambda: points(pop=[10, 20, 30, 40, 50]),
+            disaggregation=[{"dimension": "age", "scheme": "ACS age groups", "categories": ["65+"],
+                             "fields": ["pop_65plus"]}],
+        ),
+    ),
+    BrokenCase(
         "equity_field_text", "equity.field_not_numeric",
         _vector(
             "equity_field_text", lambda: points(pop=["10", "20", "n/a", "40", "50"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from geosvc.api.served import served_layer, served_layers
+from geosvc.metadata.links import layer_links
 from geosvc.store.base import PublishedLayer
 
 
@@ -27,6 +28,8 @@ def layer_summary(layer: PublishedLayer, base_url: str) -> dict:
         "links": [
             {"rel": "collection", "type": "application/json", "href": f"{base_url}/ogc/collections/{layer.id}"},
             {"rel": "self", "type": "application/json", "href": f"{base_url}/registry/{layer.id}"},
+            {"rel": "describedby", "type": "application/xml", "title": "ISO 19139 metadata",
+             "href": layer_links(layer, base_url).iso19139},
         ],
     }
 
