@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     suppression_k: int = Field(11, ge=2)
     contact_name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
     contact_email: str = Field("gis@example.org", description="Service contact e-mail")
+    sync_timeout: float = Field(60.0, gt=0, description="Seconds a sync request may take to connect or between bytes")
+    sync_retries: int = Field(3, ge=0, description="Retries of a failed sync request (connection, timeout, 429, 5xx)")
+    sync_backoff: float = Field(2.0, ge=0, description="First retry wait in seconds (doubles each retry, jittered)")
+    sync_jitter: float = Field(0.1, ge=0, le=1, description="Up to this fraction of a layer's sync interval is added to its due time")
+    sync_tick: float = Field(30.0, gt=0, description="Seconds between due checks of `geosvc sync --watch`")
 
     @field_validator("data_root", "layers_dir", "store_dir", mode="after")
     @classmethod

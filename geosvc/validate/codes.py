@@ -40,6 +40,7 @@ _TABLE = (
     Code("source.layer_missing", "error", "A multi-layer source does not contain the named layer (or none is named).", "Refused."),
     Code("source.no_geometry", "error", "The source has no geometry column (a CSV needs source.csv x/y).", "Refused."),
     Code("source.csv_columns_missing", "error", "The CSV lacks the x/y columns named in source.csv.", "Refused."),
+    Code("source.remote", "error", "The source is an OGC API / WFS / ArcGIS / Socrata service: only `geosvc sync` fetches it.", "Refused (sync publishes it)."),
     # --- CRS
     Code("crs.missing", "error", "Neither the file, source.assume_crs nor the record declares a CRS.", "Refused."),
     Code("crs.unknown", "error", "A CRS (file .prj/WKT, record crs or assume_crs) that PROJ cannot parse or identify.", "Refused."),
