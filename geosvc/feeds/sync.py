@@ -73,6 +73,7 @@ class Syncer:
 
     def _record(self, record: LayerRecord, outcome: str, version: int | None, message: str,
                 detail: dict[str, Any]) -> SyncResult:
+        detail = {k: v for k, v in detail.items() if v is not None}
         self.store.record_event(record.id, "sync", outcome, version=version, message=message, detail=detail)
         return SyncResult(record.id, outcome, version, message)
 

@@ -1,53 +1,73 @@
 """``kind: wfs``: a WFS 2 feature type read through GDAL's WFS driver (paged with ``page_size``) and staged
-as GeoJSON in the layer's own CRS. GDAL's HTTP options carry the timeout, retries and credentials."""
+as GeoJSON in the layer's own CRS.
+
+GDAL holds the GIL while it downloads, so the read runs in a child Python process (``python -m
+geosvc.feeds.wfs``): the parent keeps answering signals and kills the child when asked to stop. GDAL's
+HTTP options, passed as environment variables, carry the timeout, retries and credentials.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import os
+import subprocess
+import sys
 
-import pyogrio
-from pyogrio.errors import DataLayerError, DataSourceError
-
-from geosvc.feeds.base import FeedError, Fetched, FetchJob
+from geosvc.feeds.base import Cancelled, FeedError, Fetched, FetchJob
 from geosvc.store.gpkg import sha256_file
 
-_GDAL_CONFIG = threading.Lock()  # GDAL config options are process-wide: one WFS read at a time
 
-
-@contextlib.contextmanager
-def _gdal_options(options: dict[str, str | None]):
-    with _GDAL_CONFIG:
-        before = {k: pyogrio.get_gdal_config_option(k) for k in options}
-        pyogrio.set_gdal_config_options(options)
-        try:
-            yield
-        finally:
-            pyogrio.set_gdal_config_options(before)
-
-
-def fetch(job: FetchJob) -> Fetched:
+def _gdal_env(job: FetchJob) -> dict[str, str]:
     http, source = job.http, job.source
-    options: dict[str, str | None] = {
+    options = {
         "GDAL_HTTP_TIMEOUT": str(max(1, round(http.timeout))),
         "GDAL_HTTP_MAX_RETRY": str(http.retries),
         "GDAL_HTTP_RETRY_DELAY": str(max(http.backoff, 0.1)),
         "GDAL_HTTP_USERAGENT": http.headers["User-Agent"],
-        "GDAL_HTTP_HEADERS": ",".join(f"{k}: {v}" for k, v in http.headers.items() if k != "User-Agent") or None,
-        "GDAL_HTTP_USERPWD": ":".join(http.userpwd) if http.userpwd else None,
-        "OGR_WFS_PAGING_ALLOWED": "ON" if source.page_size else None,
-        "OGR_WFS_PAGE_SIZE": str(source.page_size) if source.page_size else None,
+        "GDAL_HTTP_HEADERS": ",".join(f"{k}: {v}" for k, v in http.headers.items() if k != "User-Agent"),
+        "GDAL_HTTP_USERPWD": ":".join(http.userpwd) if http.userpwd else "",
+        "OGR_WFS_PAGING_ALLOWED": "ON" if source.page_size else "",
+        "OGR_WFS_PAGE_SIZE": str(source.page_size or ""),
         "OGR_WFS_LOAD_MULTIPLE_LAYER_DEFN": "NO",
     }
-    job.check()
+    return {**os.environ, **{k: v for k, v in options.items() if v}}
+
+
+def fetch(job: FetchJob) -> Fetched:
+    source = job.source
     url = source.url if source.url.startswith("WFS:") else f"WFS:{source.url}"
-    try:
-        with _gdal_options(options):
-            frame = pyogrio.read_dataframe(url, layer=source.typename)
-    except (DataSourceError, DataLayerError, RuntimeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise FeedError(f"WFS {source.url} layer {source.typename}: {first}", layer=job.record.id) from exc
-    job.check()
     path = job.staging / "features.geojson"
-    pyogrio.write_dataframe(frame, path, driver="GeoJSON", layer=job.record.id)
-    return Fetched(path=path, sha256=sha256_file(path), detail={"features": len(frame), "typename": source.typename})
+    command = [sys.executable, "-m", "geosvc.feeds.wfs", url, source.typename, str(path), job.record.id]
+    job.check()
+    with subprocess.Popen(command, env=_gdal_env(job), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if job.cancel.is_set():
+                    proc.kill()
+                    raise Cancelled() from None
+    if proc.returncode != 0:
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        raise FeedError(f"WFS {source.url} layer {source.typename}: {lines[-1] if lines else 'read failed'}",
+                        layer=job.record.id)
+    return Fetched(path=path, sha256=sha256_file(path),
+                   detail={"features": int(stdout.strip() or 0), "typename": source.typename})
+
+
+def _read(url: str, typename: str, out: str, layer: str) -> None:
+    """Child process: read the feature type with GDAL and write it as GeoJSON; print the feature count."""
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
+
+    try:
+        frame = pyogrio.read_dataframe(url, layer=typename)
+    except (DataSourceError, DataLayerError, FeatureError, RuntimeError) as exc:
+        sys.exit((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    pyogrio.write_dataframe(frame, out, driver="GeoJSON", layer=layer)
+    print(len(frame))
+
+
+if __name__ == "__main__":
+    _read(*sys.argv[1:5])
