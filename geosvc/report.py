@@ -11,12 +11,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from geosvc.feeds.status import sync_status
 from geosvc.records.models import LayerRecord
 from geosvc.validate.freshness import due_date
 from geosvc.validate.metadata import completeness, missing_metadata
 
 if TYPE_CHECKING:
-    from geosvc.store.base import PublishedLayer, ValidationRun
+    from geosvc.store.base import LayerEvent, PublishedLayer, ValidationRun
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class LayerStatus:
     published_version: int | None
     published_at: dt.datetime | None
     versions: int
+    synced_at: dt.datetime | None = None  # last successful sync (published / unchanged / not-modified)
+    sync_failures: int = 0  # failed syncs since then
+    sync_error: str | None = None  # the latest of those failures
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ class Portfolio:
         return [s.id for s in self.layers if s.published_version is None]
 
     @property
+    def sync_failing(self) -> list[str]:
+        return [s.id for s in self.layers if s.sync_failures]
+
+    @property
     def mean_completeness(self) -> float | None:
         return sum(s.completeness for s in self.layers) / len(self.layers) if self.layers else None
 
@@ -93,6 +101,7 @@ class Portfolio:
                 "failing_validation": self.failing,
                 "not_validated": self.not_validated,
                 "unpublished": self.unpublished,
+                "sync_failing": self.sync_failing,
                 "invalid_records": self.invalid_records,
             },
             "layers": [
@@ -108,13 +117,19 @@ def build_portfolio(
     versions: dict[str, list[PublishedLayer]],
     today: dt.date,
     invalid_records: dict[str, str] | None = None,
+    sync_events: dict[str, list[LayerEvent]] | None = None,
 ) -> Portfolio:
-    """Portfolio metrics from records, their latest validation ``runs`` and published ``versions`` by id."""
+    """Portfolio metrics from records, their latest validation ``runs``, published ``versions`` and
+    ``sync_events`` by id. A synced layer's ``last_updated`` is its source's, saved with the version."""
     latest_run = {run.layer: run for run in runs}
     rows = []
     for record in sorted(records, key=lambda r: r.id):
         run = latest_run.get(record.id)
         history = versions.get(record.id, [])
+        served = history[-1].record.last_updated if history else None
+        if served and (record.last_updated is None or served > record.last_updated):
+            record = record.model_copy(update={"last_updated": served})
+        sync = sync_status((sync_events or {}).get(record.id, []))
         due = due_date(record)
         rows.append(
             LayerStatus(
@@ -136,6 +151,9 @@ def build_portfolio(
                 published_version=history[-1].version if history else None,
                 published_at=history[-1].published_at if history else None,
                 versions=len(history),
+                synced_at=sync.last_success,
+                sync_failures=sync.consecutive_failures,
+                sync_error=sync.last_failure,
             )
         )
     return Portfolio(date=today, layers=rows, invalid_records=dict(invalid_records or {}))

@@ -26,11 +26,16 @@ def _print(portfolio: Portfolio) -> None:
     out.print(f"  by sensitivity: {', '.join(f'{k} {v}' for k, v in data['by_sensitivity'].items()) or '-'}")
     out.print(f"  mean metadata completeness: {'-' if mean is None else f'{mean:.0%}'}")
     for label, key in (("stale", "stale"), ("failing validation", "failing_validation"),
-                       ("not validated", "not_validated"), ("unpublished", "unpublished")):
+                       ("not validated", "not_validated"), ("unpublished", "unpublished"),
+                       ("sync failing", "sync_failing")):
         names = data[key]
         out.print(f"  {label}: {len(names)}" + (f" ({escape(', '.join(names))})" if names else ""))
     for layer_id, why in data["invalid_records"].items():
         out.print(f"  [red]invalid record[/] {escape(layer_id)}: {escape(why)}")
+    for s in portfolio.layers:
+        if s.sync_failures:
+            since = f"last good sync {s.synced_at:%Y-%m-%d %H:%M} UTC" if s.synced_at else "never synced"
+            out.print(f"  [red]sync failed[/] {escape(s.id)} ({s.sync_failures}x, {since}): {escape(s.sync_error or '')}")
 
     table = Table(title="layers", title_justify="left")
     for column in ("layer", "theme", "sensitivity", "complete", "updated", "due", "validation", "published"):
@@ -65,6 +70,7 @@ def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text) -> None:
         {layer_id: store.versions(layer_id) for layer_id in records},
         today=dt.date.today(),
         invalid_records={layer_id: exc.message for layer_id, exc in broken.items()},
+        sync_events={layer_id: store.events(layer_id, kind="sync") for layer_id in records},
     )
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(portfolio.as_dict(), indent=2, default=str))

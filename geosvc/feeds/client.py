@@ -72,7 +72,7 @@ class Http:
         self.retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((httpx.TransportError, RetryableStatus)),
             stop=tenacity.stop_after_attempt(retries + 1),
-            wait=tenacity.wait_exponential_jitter(initial=backoff, max=60, jitter=backoff),
+            wait=tenacity.wait_exponential_jitter(multiplier=backoff, max=60, jitter=backoff),
             sleep=self._sleep,
             reraise=True,
         )

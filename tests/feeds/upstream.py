@@ -36,6 +36,7 @@ class Upstream:
     hits: Counter = field(default_factory=Counter)  # path -> requests
     not_modified: Counter = field(default_factory=Counter)  # path -> 304s answered
     queries: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    last_headers: dict[str, str] = field(default_factory=dict)  # of the latest request
 
     def put(self, path: str, body: bytes, content_type: str = "application/octet-stream",
             modified: dt.datetime | None = None) -> None:
@@ -72,6 +73,7 @@ def _handler(state: Upstream):
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             state.hits[path] += 1
             state.queries.append((path, query))
+            state.last_headers = dict(self.headers.items())
             if path in state.stall:
                 time.sleep(state.stall[path])
             if path in state.fail:
