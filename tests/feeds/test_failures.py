@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import collection, points, record
+from feedkit import collection, points, record
 from typer.testing import CliRunner
 
 from geosvc.cli.main import app

@@ -11,7 +11,7 @@ import zipfile
 
 import geopandas as gpd
 import pytest
-from conftest import collection, points, record
+from feedkit import collection, points, record
 
 MODIFIED = dt.datetime(2026, 3, 4, 12, 0, tzinfo=dt.UTC)
 
