@@ -20,7 +20,7 @@ from geosvc.records.models import LayerRecord
 from geosvc.validate.freshness import parse_cadence
 
 MIN_DERIVED, MAX_DERIVED = dt.timedelta(hours=1), dt.timedelta(days=1)
-STOP_GRACE = 5.0  # seconds a running sync may take to finish once a stop is asked
+STOP_GRACE = 3.0  # seconds a running sync may take to finish once a stop is asked
 
 
 def _span(duration: str) -> dt.timedelta:

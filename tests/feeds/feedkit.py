@@ -45,12 +45,12 @@ class Sandbox:
     def __init__(self, root: Path, **overrides):
         self.root = root
         self.layers = root / "layers"
-        self.layers.mkdir()
+        self.layers.mkdir(exist_ok=True)
+        sync = {"sync_retries": 1, "sync_backoff": 0.05, "sync_timeout": 2.0, **overrides}
         self.env = {"GEOSVC_DATA_ROOT": str(root), "GEOSVC_LAYERS_DIR": str(self.layers),
-                    "GEOSVC_STORE_DIR": str(root / "store"), "GEOSVC_SYNC_RETRIES": "1",
-                    "GEOSVC_SYNC_BACKOFF": "0.05", "GEOSVC_SYNC_TIMEOUT": "2"}
-        self.settings = load_settings(data_root=root, layers_dir=self.layers, store_dir=root / "store",
-                                      sync_retries=1, sync_backoff=0.05, sync_timeout=2.0, **overrides)
+                    "GEOSVC_STORE_DIR": str(root / "store"),
+                    **{f"GEOSVC_{k.upper()}": str(v) for k, v in sync.items()}}
+        self.settings = load_settings(data_root=root, layers_dir=self.layers, store_dir=root / "store", **sync)
 
     def write(self, data: dict) -> Path:
         path = self.layers / f"{data['id']}.yaml"

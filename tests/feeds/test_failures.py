@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from feedkit import collection, points, record
+from feedkit import Sandbox, collection, points, record
 from typer.testing import CliRunner
 
 from geosvc.cli.main import app
@@ -47,11 +47,12 @@ def test_404_fails_without_retry(published, upstream):
 
 
 def test_a_stall_past_the_timeout_fails_and_keeps_v1(published, upstream):
-    upstream.stall[PATH] = 2.5  # the sandbox's timeout is 2 s
+    impatient = Sandbox(published.root, sync_timeout=0.6)  # same store, a shorter timeout
+    upstream.stall[PATH] = 1.5
     started = time.monotonic()
-    result = published.sync("sites")
-    assert result.outcome == "failed" and "timed out" in result.message
-    assert time.monotonic() - started < 12
+    result = impatient.sync("sites")
+    assert result.outcome == "failed" and "timed out" in result.message and "after 2 attempt(s)" in result.message
+    assert time.monotonic() - started < 6
     _still_v1(published)
 
 
