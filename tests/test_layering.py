@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "geosvc"
-PURE = ["geosvc.records", "geosvc.sources", "geosvc.validate", "geosvc.store", "geosvc.equity", "geosvc.report"]
+PURE = ["geosvc.records", "geosvc.sources", "geosvc.validate", "geosvc.store", "geosvc.equity", "geosvc.report",
+        "geosvc.feeds"]
 
 
 def _imports(path: Path) -> set[str]:
@@ -49,10 +50,10 @@ def test_only_the_ogc_package_imports_pygeoapi():
 
 
 def test_nothing_below_the_web_layer_imports_it():
-    """records, sources, validate, store and equity never import geosvc.api, geosvc.ogc or geosvc.cli."""
+    """records, sources, validate, store, equity and feeds never import geosvc.api, geosvc.ogc or geosvc.cli."""
     upward = ("geosvc.api", "geosvc.ogc", "geosvc.cli")
     offenders = []
-    for package in ("records", "sources", "validate", "store", "equity"):
+    for package in ("records", "sources", "validate", "store", "equity", "feeds"):
         for path in (PACKAGE / package).rglob("*.py"):
             offenders += [f"{path.name}: {name}" for name in _imports(path) if name.startswith(upward)]
     assert offenders == []
