@@ -8,11 +8,11 @@ import http.server
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+from upstream import threaded_server
 
 CONFIG = """CONFIG
   ENV
@@ -96,16 +96,10 @@ def mapserver(folder: Path, name: str, frame: gpd.GeoDataFrame) -> Iterator[str]
             self.end_headers()
             self.wfile.write(body)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    port = server.server_address[1]
-    url = f"http://127.0.0.1:{port}/wfs"
-    minx, miny, maxx, maxy = frame.total_bounds
-    mapfile.write_text(MAPFILE.format(minx=minx - 1000, miny=miny - 1000, maxx=maxx + 1000, maxy=maxy + 1000,
-                                      epsg=frame.crs.to_epsg(), url=url, name=name, data=folder / name))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with threaded_server(Handler) as server:
+        port = server.server_address[1]
+        url = f"http://127.0.0.1:{port}/wfs"
+        minx, miny, maxx, maxy = frame.total_bounds
+        mapfile.write_text(MAPFILE.format(minx=minx - 1000, miny=miny - 1000, maxx=maxx + 1000, maxy=maxy + 1000,
+                                          epsg=frame.crs.to_epsg(), url=url, name=name, data=folder / name))
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()

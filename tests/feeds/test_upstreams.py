@@ -17,39 +17,39 @@ from geosvc.cli.main import app
 pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("feeds_upstreams")]
 
 
-def test_wfs2_layer_from_mapserver_is_published_then_unchanged_then_republished(tmp_path):
+@pytest.fixture
+def wfs(tmp_path):
+    """MapServer serving 12 seeded points (EPSG:26918) as ``ms:sites``; yields (url, frame, folder)."""
     (tmp_path / "ms").mkdir()
-    (tmp_path / "sb").mkdir()
     frame = gpd.GeoDataFrame.from_features(points(12), crs="OGC:CRS84").to_crs("EPSG:26918")
     with mapserver(tmp_path / "ms", "sites", frame) as url:
-        sandbox = Sandbox(tmp_path / "sb")
-        sandbox.write(record("sites", {"kind": "wfs", "url": url, "typename": "ms:sites", "page_size": 5},
-                             crs="EPSG:26918"))
-        first = sandbox.sync("sites")
-        assert first.outcome == "published", first.message
-        served = sandbox.store.get("sites")
-        assert served.native_crs == "EPSG:26918" and served.feature_count == 12
-        got = sandbox.store.read_features("sites").sort_values("id")
-        assert list(got["id"]) == list(range(1, 13))
-        expected = gpd.GeoDataFrame.from_features(points(12), crs="OGC:CRS84")
-        assert (got.geometry.x.to_numpy() - expected.geometry.x.to_numpy()).__abs__().max() < 1e-6
-
-        assert sandbox.sync("sites").outcome == "unchanged"
-        write_layer(tmp_path / "ms", "sites", frame.iloc[:9])  # the WFS now serves fewer features
-        changed = sandbox.sync("sites")
-        assert (changed.outcome, changed.version) == ("published", 2)
-        assert sandbox.store.get("sites").feature_count == 9
+        yield url, frame, tmp_path / "ms"
 
 
-def test_wfs_unknown_typename_fails_with_a_clear_message(tmp_path):
-    (tmp_path / "ms").mkdir()
-    (tmp_path / "sb").mkdir()
-    frame = gpd.GeoDataFrame.from_features(points(3), crs="OGC:CRS84").to_crs("EPSG:26918")
-    with mapserver(tmp_path / "ms", "sites", frame) as url:
-        sandbox = Sandbox(tmp_path / "sb")
-        sandbox.write(record("sites", {"kind": "wfs", "url": url, "typename": "ms:nope"}))
-        result = sandbox.sync("sites")
-        assert result.outcome == "failed" and "ms:nope" in result.message
+def test_wfs2_layer_from_mapserver_is_published_then_unchanged_then_republished(wfs, sandbox):
+    url, frame, folder = wfs
+    sandbox.write(record("sites", {"kind": "wfs", "url": url, "typename": "ms:sites", "page_size": 5},
+                         crs="EPSG:26918"))
+    first = sandbox.sync("sites")
+    assert first.outcome == "published", first.message
+    served = sandbox.store.get("sites")
+    assert served.native_crs == "EPSG:26918" and served.feature_count == 12
+    got = sandbox.store.read_features("sites").sort_values("id")
+    assert list(got["id"]) == list(range(1, 13))
+    expected = gpd.GeoDataFrame.from_features(points(12), crs="OGC:CRS84")
+    assert abs(got.geometry.x.to_numpy() - expected.geometry.x.to_numpy()).max() < 1e-6
+
+    assert sandbox.sync("sites").outcome == "unchanged"
+    write_layer(folder, "sites", frame.iloc[:9])  # the WFS now serves fewer features
+    changed = sandbox.sync("sites")
+    assert (changed.outcome, changed.version) == ("published", 2)
+    assert sandbox.store.get("sites").feature_count == 9
+
+
+def test_wfs_unknown_typename_fails_with_a_clear_message(wfs, sandbox):
+    sandbox.write(record("sites", {"kind": "wfs", "url": wfs[0], "typename": "ms:nope"}))
+    result = sandbox.sync("sites")
+    assert result.outcome == "failed" and "ms:nope" in result.message
 
 
 def test_ogcapi_collection_of_another_geosvc_is_paged_by_next_links(tmp_path):

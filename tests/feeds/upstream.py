@@ -98,16 +98,22 @@ def _handler(state: Upstream):
 
 
 @contextlib.contextmanager
-def serving() -> Iterator[Upstream]:
-    """Start the server on a free port; stop it on exit."""
-    state = Upstream()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+def threaded_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[http.server.ThreadingHTTPServer]:
+    """A threaded HTTP server on a free 127.0.0.1 port, serving in the background until exit."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield state
+        yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[Upstream]:
+    """Start the upstream on a free port; stop it on exit."""
+    state = Upstream()
+    with threaded_server(_handler(state)) as server:
+        state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        yield state
