@@ -5,6 +5,7 @@ as a ``sync`` event (outcome ``published`` | ``unchanged`` | ``not-modified`` | 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -62,13 +63,15 @@ class Syncer:
         except NotPublished:
             return None
 
-    def _previous(self, layer_id: str, version: int | None) -> Previous | None:
-        """The last successful sync, if it is what the store serves now (a hand publish resets it)."""
+    def _previous(self, record: LayerRecord, version: int | None) -> Previous | None:
+        """The last successful sync, if the store still serves what it published and the record is the
+        same (a hand publish or a record edit starts afresh: no conditional request, a new version)."""
         if version is None:
             return None
-        for event in reversed(self.store.events(layer_id, kind="sync")):
+        for event in reversed(self.store.events(record.id, kind="sync")):
             if event.outcome in SUCCESS:
-                return Previous.from_detail(event.version, event.detail) if event.version == version else None
+                same = event.version == version and event.detail.get("record") == fingerprint(record)
+                return Previous.from_detail(event.version, event.detail) if same else None
         return None
 
     def _record(self, record: LayerRecord, outcome: str, version: int | None, message: str,
@@ -94,8 +97,8 @@ class Syncer:
     def _sync_locked(self, record: LayerRecord) -> SyncResult:
         source = record.source
         version = self._current_version(record.id)
-        previous = self._previous(record.id, version)
-        base = {"kind": source.kind, "url": source.url}
+        previous = self._previous(record, version)
+        base = {"kind": source.kind, "url": source.url, "record": fingerprint(record)}
         carried = {k: getattr(previous, k) for k in CARRIED} if previous else {}
         staging_root = self.settings.store_dir / "staging"
         staging_root.mkdir(parents=True, exist_ok=True)
@@ -145,6 +148,11 @@ class Syncer:
         published = publish_layer(effective, report, self.store, self.settings)
         message = f"published v{published.version} ({published.feature_count} features)"
         return self._record(record, "published", published.version, message, detail)
+
+
+def fingerprint(record: LayerRecord) -> str:
+    """sha256 of the record as written (``last_updated`` aside, which a sync may set from the source)."""
+    return hashlib.sha256(record.model_dump_json(exclude={"last_updated"}).encode()).hexdigest()[:16]
 
 
 def _detail(fetched: Fetched) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class ArcGISLayer:
     last_edit: int = 1_717_200_000_000  # epoch ms
     max_record_count: int = 4
     token: str | None = None  # required X-Esri-Authorization bearer token, if set
+    paging: bool = True  # advancedQueryCapabilities.supportsPagination (False: a pre-10.3 server)
     path: str = "/arcgis/rest/services/Sites/FeatureServer/0"
 
     def __post_init__(self):
@@ -66,7 +67,7 @@ class ArcGISLayer:
             "geometryType": "esriGeometryPoint", "objectIdField": "OBJECTID", "globalIdField": "",
             "maxRecordCount": self.max_record_count, "standardMaxRecordCount": self.max_record_count,
             "supportedQueryFormats": "JSON, geoJSON, PBF", "capabilities": "Query",
-            "advancedQueryCapabilities": {"supportsPagination": True, "supportsOrderBy": True},
+            "advancedQueryCapabilities": {"supportsPagination": self.paging, "supportsOrderBy": self.paging},
             "editingInfo": {"lastEditDate": self.last_edit, "schemaLastEditDate": self.last_edit},
             "fields": self._fields(),
         }
@@ -75,10 +76,21 @@ class ArcGISLayer:
     def _query(self, query: dict) -> tuple[int, dict, bytes]:
         if self.token and self.upstream.last_headers.get("X-Esri-Authorization") != f"Bearer {self.token}":
             return 200, JSON, json.dumps({"error": {"code": 498, "message": "Invalid Token", "details": []}}).encode()
-        offset = int(query.get("resultOffset", 0))
-        count = min(int(query.get("resultRecordCount", self.max_record_count)), self.max_record_count)
-        rows = self.features[offset:offset + count]
-        more = offset + len(rows) < len(self.features)
+        if query.get("returnIdsOnly") == "true":  # not cut by maxRecordCount
+            ids = list(range(1, len(self.features) + 1))
+            return 200, JSON, json.dumps({"objectIdFieldName": "OBJECTID", "objectIds": ids}).encode()
+        if "objectIds" in query:
+            wanted = [int(i) for i in query["objectIds"].split(",")][:self.max_record_count]
+            offset, rows = wanted[0] - 1, [self.features[i - 1] for i in wanted]
+            more = len(wanted) < len(query["objectIds"].split(","))
+        elif not self.paging and "resultOffset" in query:
+            body = {"error": {"code": 400, "message": "Pagination is not supported.", "details": []}}
+            return 200, JSON, json.dumps(body).encode()
+        else:
+            offset = int(query.get("resultOffset", 0))
+            count = min(int(query.get("resultRecordCount", self.max_record_count)), self.max_record_count)
+            rows = self.features[offset:offset + count]
+            more = offset + len(rows) < len(self.features)
         if query.get("f") == "geojson":
             features = [{"type": "Feature", "id": offset + i + 1, "geometry": f["geometry"],
                          "properties": {"OBJECTID": offset + i + 1, **f["properties"]}} for i, f in enumerate(rows)]

@@ -102,3 +102,15 @@ def test_file_formats(fmt, sandbox, upstream, tmp_path):
     if fmt == "shp":
         assert upstream.hits["/f/sites.dbf"] == 1 and upstream.hits["/f/sites.prj"] == 1
     assert sandbox.sync("sites").outcome == "not-modified"
+
+
+def test_a_record_edit_republishes_without_a_conditional_request(sandbox, upstream):
+    url = _geojson(upstream, n=6)
+    sandbox.write(record("sites", {"url": url}))
+    assert sandbox.sync("sites").outcome == "published"
+    sandbox.write(record("sites", {"url": url}, title="Renamed sites"))
+    edited = sandbox.sync("sites")
+    assert (edited.outcome, edited.version) == ("published", 2)
+    assert upstream.not_modified["/data/sites.geojson"] == 0
+    assert sandbox.store.get("sites").record.title == "Renamed sites"
+    assert sandbox.sync("sites").outcome == "not-modified"

@@ -32,6 +32,17 @@ def test_arcgis_pages_until_the_transfer_limit_is_no_longer_exceeded(fmt, sandbo
     assert sandbox.store.get("sites").record.last_updated == dt.datetime.fromtimestamp(layer.last_edit / 1000, dt.UTC).date()
 
 
+def test_arcgis_without_pagination_pages_by_object_ids(sandbox, upstream):
+    layer = ArcGISLayer(upstream, points(9), paging=False)
+    sandbox.write(record("sites", {"kind": "arcgis", "url": layer.url}))
+    result = sandbox.sync("sites")
+    assert result.outcome == "published", result.message
+    assert sorted(sandbox.store.read_features("sites")["id"]) == list(range(1, 10))
+    chunks = [q["objectIds"] for path, q in upstream.queries if "objectIds" in q]
+    assert chunks == ["1,2,3,4", "5,6,7,8", "9"]
+    assert sandbox.store.events("sites", kind="sync")[-1].detail["paging"] == "objectIds"
+
+
 def test_arcgis_unchanged_edit_date_skips_the_download_and_a_new_one_republishes(sandbox, upstream):
     layer = ArcGISLayer(upstream, points(6))
     sandbox.write(record("sites", {"kind": "arcgis", "url": layer.url}))
