@@ -65,6 +65,8 @@ def sync(
         def report(result) -> None:
             out.print(Text(_line(result), style=STYLE.get(result.outcome, "")))
 
+        for layer_id, exc in broken.items():
+            err.print(f"[bold red]error:[/] {escape(f'layer {layer_id!r}: not watched: {exc.message}')}", markup=True)
         out.print(f"watching {len(select())} layer(s); every {settings.sync_tick:g} s a due check (SIGTERM stops)")
         watch_loop(select, syncer, stop, tick=settings.sync_tick, jitter=settings.sync_jitter, report=report)
         out.print("stopped")

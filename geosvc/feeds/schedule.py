@@ -51,6 +51,14 @@ def due_at(record: LayerRecord, last_attempt: dt.datetime | None, jitter: float)
     return last_attempt + every * (1 + jitter * fraction)
 
 
+def _run(syncer: Syncer, record: LayerRecord, seen: dt.datetime | None, results: list[SyncResult]) -> None:
+    """Worker thread body: one sync; a fault outside the layer's own (the catalog) is reported, not raised."""
+    try:
+        results.append(syncer.sync(record, seen=seen))
+    except Exception as exc:  # noqa: BLE001 - the loop goes on with the other layers
+        results.append(SyncResult(record.id, "failed", message=f"{type(exc).__name__}: {exc}".splitlines()[0]))
+
+
 def watch(select: Callable[[], Iterable[LayerRecord]], syncer: Syncer, stop: threading.Event, *,
           tick: float, jitter: float, report: Callable[[SyncResult], None]) -> None:
     """Sync due layers until ``stop`` is set; ``select`` is called every tick so record edits apply.
@@ -68,7 +76,7 @@ def watch(select: Callable[[], Iterable[LayerRecord]], syncer: Syncer, stop: thr
             if due is None or due > now:
                 continue
             results: list[SyncResult] = []
-            worker = threading.Thread(target=lambda r=record: results.append(syncer.sync(r, seen=last)), daemon=True,
+            worker = threading.Thread(target=_run, args=(syncer, record, last, results), daemon=True,
                                       name=f"sync-{record.id}")
             worker.start()
             while worker.is_alive() and not stop.is_set():

@@ -96,9 +96,9 @@ class Syncer:
 
     def _sync_locked(self, record: LayerRecord) -> SyncResult:
         source = record.source
+        base = {"kind": source.kind, "url": source.url, "record": fingerprint(record)}
         version = self._current_version(record.id)
         previous = self._previous(record, version)
-        base = {"kind": source.kind, "url": source.url, "record": fingerprint(record)}
         carried = {k: getattr(previous, k) for k in CARRIED} if previous else {}
         staging_root = self.settings.store_dir / "staging"
         staging_root.mkdir(parents=True, exist_ok=True)
