@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from geosvc.feeds.base import Cancelled, FeedError, Fetched, FetchJob
 from geosvc.store.gpkg import sha256_file
@@ -29,7 +30,9 @@ def _gdal_env(job: FetchJob) -> dict[str, str]:
         "OGR_WFS_PAGE_SIZE": str(source.page_size or ""),
         "OGR_WFS_LOAD_MULTIPLE_LAYER_DEFN": "NO",
     }
-    return {**os.environ, **{k: v for k, v in options.items() if v}}
+    package_root = str(Path(__file__).resolve().parents[2])  # the child imports this geosvc, installed or not
+    python_path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, **{k: v for k, v in options.items() if v}, "PYTHONPATH": python_path}
 
 
 def fetch(job: FetchJob) -> Fetched:
