@@ -57,7 +57,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class Http:
-    """A pooled httpx client for one sync; ``get``/``download`` retry transient failures."""
+    """A pooled httpx client for one sync; :meth:`request` and :meth:`json` retry transient failures."""
 
     def __init__(self, *, timeout: float, retries: int, backoff: float, layer_id: str, cancel: threading.Event,
                  headers: dict[str, str] | None = None, userpwd: tuple[str, str] | None = None):
@@ -76,7 +76,6 @@ class Http:
             sleep=self._sleep,
             reraise=True,
         )
-        self.requests = 0  # requests sent, retries included
 
     def _sleep(self, seconds: float) -> None:
         if self.cancel.wait(seconds):
@@ -88,7 +87,6 @@ class Http:
     def _send(self, method: str, url: str, *, stream_to: Path | None = None, **kwargs) -> tuple[httpx.Response, str, int]:
         if self.cancel.is_set():
             raise Cancelled()
-        self.requests += 1
         request = self.client.build_request(method, url, **kwargs)
         response = self.client.send(request, stream=True)
         try:

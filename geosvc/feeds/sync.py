@@ -141,12 +141,12 @@ class Syncer:
         report = self.validate(effective.model_copy(update={"source": local}))
         if not report.ok:
             errors = [f for f in report.findings if f.severity == "error"]
-            codes = ", ".join(dict.fromkeys(f.code for f in errors))
-            message = f"validation failed [{codes}]: {errors[0].message}"
-            return self._record(record, "failed", self._current_version(record.id), message,
-                                {**detail, "codes": list(dict.fromkeys(f.code for f in errors))})
+            codes = list(dict.fromkeys(f.code for f in errors))
+            message = f"validation failed [{', '.join(codes)}]: {errors[0].message}"
+            return self._record(record, "failed", self._current_version(record.id), message, {**detail, "codes": codes})
         published = publish_layer(effective, report, self.store, self.settings)
-        message = f"published v{published.version} ({published.feature_count} features)"
+        count = "" if published.feature_count is None else f" ({published.feature_count} features)"
+        message = f"published v{published.version}{count}"
         return self._record(record, "published", published.version, message, detail)
 
 
