@@ -130,3 +130,23 @@ def test_sigterm_abandons_a_stalled_fetch_within_seconds(sandbox, upstream):
         out = _stop(proc)
     assert "slow: cancelled" in out
     assert sandbox.store.events("slow") == []  # an abandoned fetch records nothing
+
+
+@pytest.mark.xdist_group("feeds_watch")
+def test_two_watchers_never_sync_the_same_layer_at_once(sandbox, upstream):
+    upstream.put_json("/shared.geojson", collection(points(5)))
+    upstream.stall["/shared.geojson"] = 0.4  # each fetch takes a while, so overlaps would show
+    sandbox.write(record("shared", {"url": upstream.url("/shared.geojson")}, sync={"every": "PT1S"}))
+    watchers = [_watch(sandbox, GEOSVC_SYNC_JITTER="0"), _watch(sandbox, GEOSVC_SYNC_JITTER="0")]
+    try:
+        _wait(lambda: len(sandbox.store.events("shared", kind="sync")) >= 4, 30, "four syncs")
+    finally:
+        outputs = [_stop(proc) for proc in watchers]
+    assert upstream.most_active == 1  # never two fetches of the layer at the same time
+    events = sandbox.store.events("shared", kind="sync")
+    assert [e.outcome for e in events][:2] == ["published", "not-modified"]
+    gaps = [(b.at - a.at).total_seconds() for a, b in zip(events, events[1:], strict=False)]
+    assert min(gaps) >= 0.9  # each attempt waits the interval after the previous one, whichever process made it
+    recorded = [line for out in outputs for line in out.splitlines()
+                if line.startswith(("shared: published", "shared: not-modified", "shared: unchanged"))]
+    assert len(recorded) == len(events)  # every recorded attempt was made by one of the two watchers

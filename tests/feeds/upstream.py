@@ -37,6 +37,9 @@ class Upstream:
     not_modified: Counter = field(default_factory=Counter)  # path -> 304s answered
     queries: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     last_headers: dict[str, str] = field(default_factory=dict)  # of the latest request
+    active: int = 0  # requests being answered now
+    most_active: int = 0  # the most answered at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put(self, path: str, body: bytes, content_type: str = "application/octet-stream",
             modified: dt.datetime | None = None) -> None:
@@ -68,6 +71,16 @@ def _handler(state: Upstream):
                 self.wfile.write(body)
 
         def do_GET(self):  # noqa: N802 - http.server's name
+            with state.lock:
+                state.active += 1
+                state.most_active = max(state.most_active, state.active)
+            try:
+                self._answer()
+            finally:
+                with state.lock:
+                    state.active -= 1
+
+        def _answer(self) -> None:
             parts = urlsplit(self.path)
             path = parts.path
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
