@@ -102,7 +102,9 @@ class Syncer:
         carried = {k: getattr(previous, k) for k in CARRIED} if previous else {}
         staging_root = self.settings.store_dir / "staging"
         staging_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"sync-{record.id}-", dir=staging_root))
+        for leftover in staging_root.glob(f"sync-{record.id}.*"):  # of a sync that was killed or abandoned
+            shutil.rmtree(leftover, ignore_errors=True)  # (we hold the layer's lock: no live sync owns it)
+        staging = Path(tempfile.mkdtemp(prefix=f"sync-{record.id}.", dir=staging_root))
         http = None
         try:
             headers, userpwd = credentials(source.kind, source.credentials_env, record.id)

@@ -130,6 +130,11 @@ def test_sigterm_abandons_a_stalled_fetch_within_seconds(sandbox, upstream):
         out = _stop(proc)
     assert "slow: cancelled" in out
     assert sandbox.store.events("slow") == []  # an abandoned fetch records nothing
+    staging = sandbox.settings.store_dir / "staging"
+    assert list(staging.glob("sync-slow.*"))  # the process left before its worker could clean up
+    upstream.stall.clear()
+    assert sandbox.sync("slow").outcome == "published"
+    assert list(staging.glob("sync-slow.*")) == []  # the next sync of the layer removes the leftover
 
 
 @pytest.mark.xdist_group("feeds_watch")
