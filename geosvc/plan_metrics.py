@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from geosvc.store.base import LayerEvent
 
+
 GRACE = 0.1
 """Share of the cadence an update may be late and still count as on time."""
-SYNC_SUCCESS = frozenset({"published", "unchanged", "not-modified"})
 
 LAYER_REQUESTS = "geosvc_layer_requests"
 LAYER_CALLERS = "geosvc_layer_distinct_callers"
@@ -58,15 +58,6 @@ def on_time_rate(published_at: list[dt.datetime], cadence: str, now: dt.datetime
     return round(sum(verdicts) / len(verdicts), 3) if verdicts else None
 
 
-@dataclass(frozen=True)
-class SyncHealth:
-    """A layer's sync record: when it last synced successfully and how many failures followed."""
-
-    last_success: dt.datetime | None
-    consecutive_failures: int
-    last_outcome: str | None
-
-
 def by_layer(events: list[LayerEvent], layers: set[str] | None = None) -> dict[str, list[LayerEvent]]:
     """Events grouped by layer id (order kept), optionally only those of ``layers``."""
     grouped: dict[str, list[LayerEvent]] = defaultdict(list)
@@ -74,19 +65,6 @@ def by_layer(events: list[LayerEvent], layers: set[str] | None = None) -> dict[s
         if layers is None or event.layer in layers:
             grouped[event.layer].append(event)
     return dict(grouped)
-
-
-def sync_health(events: list[LayerEvent]) -> SyncHealth:
-    """From one layer's ``sync`` events (oldest first)."""
-    failures = 0
-    last_success = None
-    for event in reversed(events):
-        if event.outcome in SYNC_SUCCESS:
-            last_success = event.at
-            break
-        if event.outcome == "failed":
-            failures += 1
-    return SyncHealth(last_success, failures, events[-1].outcome if events else None)
 
 
 @dataclass(frozen=True)

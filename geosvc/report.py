@@ -12,8 +12,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from geosvc.feeds.status import sync_status
 from geosvc.metadata.disaggregation import DisaggregationSummary, summarize
-from geosvc.plan_metrics import RouteLatency, Traffic, on_time_rate, sync_health
+from geosvc.plan_metrics import RouteLatency, Traffic, on_time_rate
 from geosvc.records.models import LayerRecord
 from geosvc.validate.freshness import due_date
 from geosvc.validate.metadata import completeness, missing_metadata
@@ -50,6 +51,7 @@ class LayerStatus:
     disaggregation: list[str]  # dimensions declared
     requests: int | None  # None when the report was built without the service's counters
     distinct_callers: int | None
+    sync_error: str | None  # the latest failure since the last successful sync
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,10 @@ class Portfolio:
         return [s.id for s in self.layers if s.published_version is None]
 
     @property
+    def sync_failing(self) -> list[str]:
+        return [s.id for s in self.layers if s.sync_failures]
+
+    @property
     def mean_completeness(self) -> float | None:
         return sum(s.completeness for s in self.layers) / len(self.layers) if self.layers else None
 
@@ -113,6 +119,7 @@ class Portfolio:
                 "failing_validation": self.failing,
                 "not_validated": self.not_validated,
                 "unpublished": self.unpublished,
+                "sync_failing": self.sync_failing,
                 "invalid_records": self.invalid_records,
                 "mean_on_time_update_rate": self.mean_on_time_rate,
                 "sync_failing": self.sync_failing,
@@ -144,8 +151,11 @@ def build_portfolio(
     for record in sorted(records, key=lambda r: r.id):
         run = latest_run.get(record.id)
         history = versions.get(record.id, [])
+        served = history[-1].record.last_updated if history else None
+        if served and (record.last_updated is None or served > record.last_updated):
+            record = record.model_copy(update={"last_updated": served})
         due = due_date(record)
-        sync = sync_health((syncs or {}).get(record.id, []))
+        sync = sync_status((syncs or {}).get(record.id, []))
         rows.append(
             LayerStatus(
                 id=record.id,
@@ -172,6 +182,7 @@ def build_portfolio(
                 disaggregation=[entry.dimension for entry in record.disaggregation],
                 requests=None if traffic is None else traffic.layer_requests.get(record.id, 0),
                 distinct_callers=None if traffic is None else traffic.layer_callers.get(record.id, 0),
+                sync_error=sync.last_failure,
             )
         )
     return Portfolio(date=today, layers=rows, invalid_records=dict(invalid_records or {}),

@@ -102,6 +102,14 @@ class EquitySettings(Section):
     suppression_k: int = Field(11, ge=2, description="Minimum cell size (callers may raise it, never lower it)")
 
 
+class SyncSettings(Section):
+    timeout: float = Field(60.0, gt=0, description="Seconds a sync request may take to connect or between bytes")
+    retries: int = Field(3, ge=0, description="Retries of a failed sync request (connection, timeout, 429, 5xx)")
+    backoff: float = Field(2.0, ge=0, description="First retry wait in seconds (doubles each retry, jittered)")
+    jitter: float = Field(0.1, ge=0, le=1, description="Up to this fraction of a layer's sync interval is added to its due time")
+    tick: float = Field(30.0, gt=0, description="Seconds between due checks of `geosvc sync --watch`")
+
+
 class ContactSettings(Section):
     name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
     email: str = Field("gis@example.org", description="Service contact e-mail")
@@ -188,6 +196,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     equity: EquitySettings = EquitySettings()
     contact: ContactSettings = ContactSettings()
+    sync: SyncSettings = SyncSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -10,7 +10,7 @@ want_test=0
 
 apt_packages=(ca-certificates)
 if (( want_test )); then
-  apt_packages+=(gdal-bin python3-qgis qgis-providers chromium xvfb)
+  apt_packages+=(gdal-bin python3-qgis qgis-providers chromium xvfb cgi-mapserver)
 fi
 bash scripts/apt-ensure.sh "${apt_packages[@]}"
 

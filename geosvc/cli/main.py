@@ -15,6 +15,7 @@ from geosvc.cli.publish import publish
 from geosvc.cli.report import report
 from geosvc.cli.schema import schema
 from geosvc.cli.serve import serve
+from geosvc.cli.sync import sync
 from geosvc.cli.common import EXIT_FAILED, EXIT_USAGE, err
 from geosvc.cli.validate import validate
 
@@ -79,3 +80,4 @@ app.command()(publish)
 app.command()(report)
 app.command()(schema)
 app.command()(serve)
+app.command()(sync)

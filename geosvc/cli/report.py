@@ -51,7 +51,8 @@ def _print(portfolio: Portfolio) -> None:
     out.print(f"  by sensitivity: {', '.join(f'{k} {v}' for k, v in data['by_sensitivity'].items()) or '-'}")
     out.print(f"  mean metadata completeness: {'-' if mean is None else f'{mean:.0%}'}")
     for label, key in (("stale", "stale"), ("failing validation", "failing_validation"),
-                       ("not validated", "not_validated"), ("unpublished", "unpublished")):
+                       ("not validated", "not_validated"), ("unpublished", "unpublished"),
+                       ("sync failing", "sync_failing")):
         names = data[key]
         out.print(f"  {label}: {len(names)}" + (f" ({escape(', '.join(names))})" if names else ""))
     for layer_id, why in data["invalid_records"].items():
@@ -71,6 +72,10 @@ def _print(portfolio: Portfolio) -> None:
         for route, latency in portfolio.routes.items():
             p50, p95 = (f"{v * 1000:.1f} ms" if v is not None else "-" for v in (latency.p50, latency.p95))
             out.print(f"    {escape(route)}: {p50} / {p95} ({latency.requests} requests)")
+    for s in portfolio.layers:
+        if s.consecutive_sync_failures:
+            since = f"last good sync {s.last_successful_sync:%Y-%m-%d %H:%M} UTC" if s.last_successful_sync else "never synced"
+            out.print(f"  [red]sync failed[/] {escape(s.id)} ({s.consecutive_sync_failures}x, {since}): {escape(s.sync_error or '')}")
 
     table = Table(title="layers", title_justify="left")
     for column in ("layer", "theme", "sensitivity", "complete", "updated", "due", "validation", "published",

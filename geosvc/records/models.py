@@ -45,23 +45,96 @@ class CsvOptions(_Model):
     y: str = Field(description="Column holding y / latitude")
 
 
-class Source(_Model):
-    """Where the layer's data comes from: a path under the data root, or a URL."""
+SourceKind = Literal["file", "http", "ogcapi", "wfs", "arcgis", "socrata"]
+REMOTE_KINDS = ("http", "ogcapi", "wfs", "arcgis", "socrata")
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 
+
+class Credentials(_Model):
+    """Names of environment variables holding a source's secrets (never the secrets themselves)."""
+
+    token: str | None = Field(
+        None, pattern=ENV_NAME,
+        description="Variable with a token: Bearer (http, ogcapi, wfs), X-Esri-Authorization (arcgis), X-App-Token (socrata)",
+    )
+    username: str | None = Field(None, pattern=ENV_NAME, description="Variable with the HTTP basic user name")
+    password: str | None = Field(None, pattern=ENV_NAME, description="Variable with the HTTP basic password")
+
+    @model_validator(mode="after")
+    def _pair(self) -> Credentials:
+        if bool(self.username) != bool(self.password):
+            raise ValueError("give both 'username' and 'password' (or neither)")
+        return self
+
+
+class Source(_Model):
+    """Where the layer's data comes from: a path under the data root, or a remote source of some kind."""
+
+    kind: SourceKind = Field(
+        "file",
+        description="file (path under the data root), http (a file at a URL), ogcapi (an OGC API Features "
+        "collection), wfs (a WFS 2 layer), arcgis (an ArcGIS REST FeatureServer/MapServer layer), socrata "
+        "(a Socrata dataset). Default: file with 'path', http with 'url'",
+    )
     path: str | None = Field(None, description="Path relative to the configured data root")
-    url: str | None = Field(None, description="HTTP(S) URL read through GDAL's /vsicurl/")
+    url: str | None = Field(
+        None, description="http: the file; ogcapi: the API (with 'collection') or the collection; wfs: the "
+        "service endpoint; arcgis: the layer (…/FeatureServer/0); socrata: the dataset (…/resource/<4x4>)"
+    )
     layer: str | None = Field(None, description="Layer inside a zip / GeoPackage / multi-layer source")
+    collection: str | None = Field(None, description="ogcapi: collection id under 'url'")
+    typename: str | None = Field(None, description="wfs: feature type name (e.g. ms:schools)")
+    page_size: int | None = Field(None, ge=1, le=100_000, description="ogcapi/arcgis/socrata: features per request")
+    format: Literal["geojson", "json", "csv"] | None = Field(
+        None, description="arcgis: geojson (default) or json (Esri JSON); socrata: geojson (default) or csv"
+    )
+    credentials_env: Credentials | None = Field(
+        None, description="Environment variables holding the source's credentials"
+    )
     csv: CsvOptions | None = Field(None, description="CSV x/y columns for point geometry")
     assume_crs: str | None = Field(
         None, description="CRS to assume when the file declares none (e.g. CSV, TopoJSON)"
     )
     encoding: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_kind(cls, data):
+        if isinstance(data, dict) and "kind" not in data:
+            data = {**data, "kind": "http" if data.get("url") and not data.get("path") else "file"}
+        return data
+
     @model_validator(mode="after")
     def _one_location(self) -> Source:
         if bool(self.path) == bool(self.url):
             raise ValueError("give exactly one of 'path' or 'url'")
+        if (self.kind == "file") != bool(self.path):
+            raise ValueError(f"a '{self.kind}' source needs {'path' if self.kind == 'file' else 'url'}")
+        required = {"wfs": "typename"}.get(self.kind)
+        if required and not getattr(self, required):
+            raise ValueError(f"a 'wfs' source needs '{required}'")
+        formats = {"arcgis": ("geojson", "json"), "socrata": ("geojson", "csv")}.get(self.kind, ())
+        if self.format and self.format not in formats:
+            raise ValueError(f"format '{self.format}' does not apply to a '{self.kind}' source")
         return self
+
+    @property
+    def remote(self) -> bool:
+        """True when ``geosvc sync`` fetches this source."""
+        return self.kind in REMOTE_KINDS
+
+
+class Sync(_Model):
+    """How often ``geosvc sync --watch`` fetches the layer's remote source."""
+
+    every: str = Field(description="ISO 8601 duration between syncs, e.g. PT6H")
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not ISO_DURATION.match(value):
+            raise ValueError("must be an ISO 8601 duration such as PT6H or P1D")
+        return value
 
 
 class Join(_Model):
@@ -160,6 +233,9 @@ class LayerRecord(_Model):
     time_field: str | None = Field(None, description="Date/time field for the OGC 'datetime' parameter")
 
     update_cadence: str = Field(description="ISO 8601 duration (e.g. P1Y) or 'static'")
+    sync: Sync | None = Field(
+        None, description="Sync schedule of a remote source (default: derived from update_cadence)"
+    )
     last_updated: dt.date | None = None
     temporal_extent: TemporalExtent | None = None
     sensitivity: Literal["public", "restricted"] = "public"
@@ -191,6 +267,8 @@ class LayerRecord(_Model):
         dimensions = [entry.dimension for entry in self.disaggregation]
         if len(set(dimensions)) != len(dimensions):
             raise ValueError("each disaggregation dimension may be declared only once")
+        if self.sync is not None and not (self.source and self.source.remote):
+            raise ValueError("'sync' needs a remote source (a url)")
         return self
 
 

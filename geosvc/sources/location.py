@@ -73,6 +73,11 @@ def locate(record: LayerRecord, settings: Settings) -> Location:
     source = record.source
     if source is None:
         raise SourceError("record has no 'source' (it is derived)", code="source.missing", layer=record.id)
+    if source.kind not in ("file", "http"):
+        raise SourceError(
+            f"a '{source.kind}' source is read by fetching it: run `geosvc sync {record.id}`",
+            code="source.remote", layer=record.id,
+        )
     if source.url:
         url_path = PurePosixPath(source.url.split("?", 1)[0])
         suffix = url_path.suffix.lower()

@@ -45,6 +45,7 @@ _TABLE = (
     Code("source.csv_columns_missing", "error", "The CSV lacks the x/y columns named in source.csv.", "Refused."),
     Code("source.encoding", "error", "Attribute text does not decode in the encoding the file declares (.cpg, else UTF-8) or source.encoding, or is UTF-8 decoded as cp1252/latin-1 (mojibake such as 'MontrÃ©al'); the message names the field, an example feature and the encoding that reads it right.", "Refused: set source.encoding to the file's real encoding (or fix the .cpg)."),
     Code("source.dbf_missing", "error", "A shapefile without its .dbf: the features would have geometry and no attributes.", "Refused: supply the .dbf."),
+    Code("source.remote", "error", "The source is an OGC API / WFS / ArcGIS / Socrata service: only `geosvc sync` fetches it.", "Refused (sync publishes it)."),
     # --- CRS
     Code("crs.missing", "error", "Neither the file, source.assume_crs nor the record declares a CRS.", "Refused."),
     Code("crs.unknown", "error", "A CRS (file .prj/WKT, record crs or assume_crs) that PROJ cannot parse or identify.", "Refused."),

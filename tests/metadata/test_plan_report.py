@@ -13,7 +13,8 @@ from support.sample_store import RESTRICTED_ID
 from typer.testing import CliRunner
 
 from geosvc.cli.main import app as cli_app
-from geosvc.plan_metrics import on_time_rate, parse_traffic, sync_health
+from geosvc.feeds.status import sync_status
+from geosvc.plan_metrics import on_time_rate, parse_traffic
 from geosvc.records.models import LayerRecord
 from geosvc.report import build_portfolio
 from geosvc.store.base import LayerEvent, PublishedLayer
@@ -46,10 +47,10 @@ def test_on_time_rate_counts_late_gaps_and_the_overdue_open_gap():
 def test_sync_health_from_events():
     events = [_event("a", "published", 1), _event("a", "failed", 2), _event("a", "not-modified", 3),
               _event("a", "failed", 4), _event("a", "failed", 5)]
-    health = sync_health(events)
+    health = sync_status(events)
     assert health.last_success == dt.datetime(2026, 3, 3, tzinfo=UTC)
     assert health.consecutive_failures == 2 and health.last_outcome == "failed"
-    assert sync_health([]).last_success is None and sync_health([]).consecutive_failures == 0
+    assert sync_status([]).last_success is None and sync_status([]).consecutive_failures == 0
 
 
 def test_portfolio_with_updates_syncs_disaggregation_and_traffic():
