@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     suppression_k: int = Field(11, ge=2)
     contact_name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
     contact_email: str = Field("gis@example.org", description="Service contact e-mail")
+    auth_issuer: str | None = Field(None, description="OpenID Connect issuer whose bearer tokens are accepted (iss)")
+    auth_audience: str | None = Field(None, description="Audience a bearer token must name (aud)")
+    auth_jwks_url: str | None = Field(None, description="URL of the issuer's JSON Web Key Set")
+    auth_roles_claim: str = Field("roles", description="Token claim holding the caller's roles (dotted path allowed)")
+    auth_steward_role: str = Field("steward", description="Role that may decide access requests over the API")
+    equity_rate_limit: str = Field("30/minute", pattern=r"^\d+/(second|minute|hour|day)$",
+                                   description="Equity requests allowed per caller, e.g. '30/minute'")
 
     @field_validator("data_root", "layers_dir", "store_dir", mode="after")
     @classmethod
@@ -51,6 +58,11 @@ class Settings(BaseSettings):
     def catalog_path(self) -> Path:
         """SQLite catalog of published versions and validation runs."""
         return self.store_dir / "catalog.sqlite"
+
+    @property
+    def access_path(self) -> Path:
+        """SQLite database of API keys, access requests, grants, the audit trail and rate-limit state."""
+        return self.store_dir / "access.sqlite"
 
 
 def load_settings(config: Path | None = None, **overrides) -> Settings:

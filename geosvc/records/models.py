@@ -105,6 +105,12 @@ class EquityDimensions(_Model):
     vintage: str | None = Field(None, description="e.g. 'ACS 2012-2016 5-year'")
 
 
+class Access(_Model):
+    """Who may read a restricted layer: callers holding any of ``roles`` (or an approved grant)."""
+
+    roles: list[str] = Field(default_factory=list, description="Roles that may read the layer (empty: nobody)")
+
+
 class TemporalExtent(_Model):
     start: dt.date | None = None
     end: dt.date | None = None
@@ -143,6 +149,9 @@ class LayerRecord(_Model):
     last_updated: dt.date | None = None
     temporal_extent: TemporalExtent | None = None
     sensitivity: Literal["public", "restricted"] = "public"
+    access: Access | None = Field(
+        None, description="Roles that may read a restricted layer; a restricted layer without roles is served to nobody"
+    )
     equity: EquityDimensions | None = None
 
     @field_validator("update_cadence")
@@ -158,6 +167,8 @@ class LayerRecord(_Model):
             raise ValueError("give exactly one of 'source' or 'derived'")
         if self.derived is not None and self.kind != "raster":
             raise ValueError("'derived' layers must be of kind 'raster'")
+        if self.access is not None and self.sensitivity != "restricted":
+            raise ValueError("'access' applies only to layers with sensitivity 'restricted'")
         return self
 
 
