@@ -37,7 +37,7 @@ class Caller:
 
     subject: str | None = None
     roles: frozenset[str] = frozenset()
-    via: Literal["anonymous", "token", "key"] = "anonymous"
+    via: Literal["anonymous", "token", "key", "cli"] = "anonymous"
     key_id: str | None = None
     name: str | None = None
     grants: frozenset[Grant] = field(default_factory=frozenset)

@@ -42,7 +42,8 @@ class Authenticator:
         return cls(open_access_store(settings), verifier_from(settings))
 
     def resolve_caller(self, headers: Mapping[str, str]) -> Caller:
-        """The caller these (case-insensitive) headers prove; :class:`Unauthorized` for bad credentials."""
+        """The caller these headers (any case) prove; :class:`Unauthorized` for bad credentials."""
+        headers = {name.lower(): value for name, value in headers.items()}
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
         if api_key is not None and authorization is not None:
