@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -22,18 +23,24 @@ ByOption = Annotated[str | None, typer.Option("--by", help="Steward deciding (de
 NoteOption = Annotated[str | None, typer.Option("--note", help="Why (kept with the decision and audited)")]
 
 
+class StatusChoice(str, Enum):
+    requested = "requested"
+    approved = "approved"
+    denied = "denied"
+
+
 def _steward(by: str | None) -> Caller:
     return Caller(f"cli:{by or getpass.getuser()}", via="cli")
 
 
 @access.command("list")
 @guarded
-def list_requests(ctx: typer.Context, status: Annotated[str | None, typer.Option(
-        "--status", help="Only requests in this state (requested, approved, denied)")] = None,
+def list_requests(ctx: typer.Context, status: Annotated[StatusChoice | None, typer.Option(
+        "--status", help="Only requests in this state")] = None,
         fmt: FormatOption = OutputFormat.text) -> None:
     """Every access request, with the time from request to decision."""
     found = open_access_store(settings_from(ctx)).list_requests()
-    found = [r for r in found if status is None or r.status == status]
+    found = [r for r in found if status is None or r.status == status.value]
     times = decision_times(found)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"requests": [r.as_dict() for r in found], "time_to_decision": times}, indent=2))
