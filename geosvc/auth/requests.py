@@ -101,9 +101,11 @@ def parse_expiry(text: str, now: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def decision_times(requests: Iterable[AccessRequest]) -> dict:
-    """Time from request to decision over the decided requests: count, median and longest (hours)."""
+def request_summary(requests: Iterable[AccessRequest]) -> dict:
+    """Requests by status and the time from request to decision (hours: median and longest) over decided ones."""
+    requests = list(requests)
     hours = [r.time_to_decision.total_seconds() / 3600 for r in requests if r.time_to_decision is not None]
-    return {"decided": len(hours),
-            "median_hours": round(statistics.median(hours), 2) if hours else None,
-            "max_hours": round(max(hours), 2) if hours else None}
+    by_status = {status: sum(r.status == status for r in requests) for status in ("requested", "approved", "denied")}
+    return by_status | {"decided": len(hours),
+                        "median_hours_to_decision": round(statistics.median(hours), 2) if hours else None,
+                        "max_hours_to_decision": round(max(hours), 2) if hours else None}

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from geosvc.auth.access import decide_request
 from geosvc.auth.caller import Caller, utcnow
-from geosvc.auth.requests import decision_times, parse_expiry
+from geosvc.auth.requests import parse_expiry, request_summary
 from geosvc.auth.store import open_access_store
 from geosvc.cli.common import FormatOption, OutputFormat, guarded, load_selected, out, settings_from
 
@@ -41,9 +41,9 @@ def list_requests(ctx: typer.Context, status: Annotated[StatusChoice | None, typ
     """Every access request, with the time from request to decision."""
     found = open_access_store(settings_from(ctx)).list_requests()
     found = [r for r in found if status is None or r.status == status.value]
-    times = decision_times(found)
+    summary = request_summary(found)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"requests": [r.as_dict() for r in found], "time_to_decision": times}, indent=2))
+        typer.echo(json.dumps({"requests": [r.as_dict() for r in found], "summary": summary}, indent=2))
         return
     table = Table(title=f"{len(found)} access request(s)", title_justify="left")
     for column in ("id", "who", "layer", "role", "status", "requested", "decided", "hours", "expires", "purpose"):
@@ -56,9 +56,17 @@ def list_requests(ctx: typer.Context, status: Annotated[StatusChoice | None, typ
                       "-" if d["hours_to_decision"] is None else f"{d['hours_to_decision']:.2f}",
                       r.expires_at.isoformat(timespec="seconds") if r.expires_at else "-", escape(r.purpose))
     out.print(table)
-    if times["decided"]:
-        out.print(f"time to decision over {times['decided']} decided request(s): median {times['median_hours']:.2f} h, "
-                  f"longest {times['max_hours']:.2f} h")
+    out.print(summary_line(summary))
+
+
+def summary_line(summary: dict) -> str:
+    """One line on the pathway to access: pending and decided requests, and how long decisions take."""
+    line = (f"access requests: {summary['requested']} pending, {summary['approved']} approved, "
+            f"{summary['denied']} denied")
+    if summary["decided"]:
+        line += (f"; time to decision: median {summary['median_hours_to_decision']:.2f} h, "
+                 f"longest {summary['max_hours_to_decision']:.2f} h")
+    return line
 
 
 @access.command("approve")

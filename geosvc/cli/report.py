@@ -11,6 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from geosvc.auth.requests import request_summary
+from geosvc.auth.store import open_access_store
+from geosvc.cli.access import summary_line
 from geosvc.cli.common import FormatOption, OutputFormat, guarded, load_selected, out, settings_from
 from geosvc.store.gpkg import GpkgStore
 
@@ -66,7 +69,9 @@ def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text) -> None:
         today=dt.date.today(),
         invalid_records={layer_id: exc.message for layer_id, exc in broken.items()},
     )
+    access = request_summary(open_access_store(settings).list_requests())
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(portfolio.as_dict(), indent=2, default=str))
+        typer.echo(json.dumps(portfolio.as_dict() | {"access_requests": access}, indent=2, default=str))
     else:
         _print(portfolio)
+        out.print(summary_line(access))

@@ -145,3 +145,20 @@ def test_settings_must_name_issuer_audience_and_jwks_together(tmp_path):
     assert verifier_from(load_settings(store_dir=tmp_path)) is None
     with pytest.raises(ValueError, match="GEOSVC_AUTH_AUDIENCE"):
         verifier_from(load_settings(store_dir=tmp_path, auth_issuer=ISSUER, auth_jwks_url="http://127.0.0.1:1/"))
+
+
+def test_settings_come_from_geosvc_auth_variables(tmp_path, monkeypatch):
+    from geosvc.settings import load_settings
+
+    monkeypatch.setenv("GEOSVC_AUTH_ISSUER", ISSUER)
+    monkeypatch.setenv("GEOSVC_AUTH_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("GEOSVC_AUTH_JWKS_URL", "http://127.0.0.1:1/certs")
+    monkeypatch.setenv("GEOSVC_AUTH_ROLES_CLAIM", "realm_access.roles")
+    monkeypatch.setenv("GEOSVC_EQUITY_RATE_LIMIT", "5/second")
+    settings = load_settings(store_dir=tmp_path)
+    assert (settings.auth_issuer, settings.auth_audience, settings.auth_roles_claim, settings.equity_rate_limit,
+            settings.auth_steward_role) == (ISSUER, AUDIENCE, "realm_access.roles", "5/second", "steward")
+    assert settings.access_path == tmp_path / "access.sqlite"
+    monkeypatch.setenv("GEOSVC_EQUITY_RATE_LIMIT", "lots")
+    with pytest.raises(ValueError, match="equity_rate_limit"):
+        load_settings(store_dir=tmp_path)
