@@ -9,7 +9,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value if value.is_absolute() else (PROJECT_ROOT / value).resolve()
+
+    @model_validator(mode="after")
+    def _token_sign_in(self) -> Settings:
+        names = ("auth_issuer", "auth_audience", "auth_jwks_url")
+        missing = [f"GEOSVC_{name.upper()}" for name in names if not getattr(self, name)]
+        if 0 < len(missing) < len(names):
+            raise ValueError(f"token sign-in needs auth_issuer, auth_audience and auth_jwks_url together; "
+                             f"set {', '.join(missing)} too")
+        return self
 
     @property
     def base_url(self) -> str:

@@ -143,8 +143,11 @@ def test_settings_must_name_issuer_audience_and_jwks_together(tmp_path):
     from geosvc.settings import load_settings
 
     assert verifier_from(load_settings(store_dir=tmp_path)) is None
-    with pytest.raises(ValueError, match="GEOSVC_AUTH_AUDIENCE"):
-        verifier_from(load_settings(store_dir=tmp_path, auth_issuer=ISSUER, auth_jwks_url="http://127.0.0.1:1/"))
+    with pytest.raises(ValueError, match="set GEOSVC_AUTH_AUDIENCE too"):
+        load_settings(store_dir=tmp_path, auth_issuer=ISSUER, auth_jwks_url="http://127.0.0.1:1/")
+    verifier = verifier_from(load_settings(store_dir=tmp_path, auth_issuer=ISSUER, auth_audience=AUDIENCE,
+                                           auth_jwks_url="http://127.0.0.1:1/", auth_roles_claim="groups"))
+    assert (verifier.issuer, verifier.audience, verifier.roles_claim) == (ISSUER, AUDIENCE, "groups")
 
 
 def test_settings_come_from_geosvc_auth_variables(tmp_path, monkeypatch):
