@@ -8,6 +8,7 @@ class GeosvcError(Exception):
 
     http_status = 500
     ogc_code = "NoApplicableCode"
+    headers: dict[str, str] = {}  # extra response headers (read-only; subclasses replace it)
 
     def __init__(self, message: str, *, layer: str | None = None, param: str | None = None):
         super().__init__(message)
@@ -67,5 +68,38 @@ class InvalidParameter(GeosvcError):
 
 class StoreError(GeosvcError):
     """The store could not complete an operation (nothing was changed)."""
+
+    http_status = 503
+
+
+class Unauthorized(GeosvcError):
+    """Credentials were sent but are not valid (bad, expired or revoked): never treated as anonymous."""
+
+    http_status = 401
+    ogc_code = "Unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="geosvc", Basic realm="geosvc", charset="UTF-8"'}
+
+
+class Forbidden(GeosvcError):
+    """The caller is known but lacks the role an operation needs (never used to hide a layer: that is a 404)."""
+
+    http_status = 403
+    ogc_code = "Forbidden"
+
+
+class TooManyRequests(GeosvcError):
+    """The caller's rate limit is spent; ``retry_after`` seconds until the next request fits."""
+
+    http_status = 429
+    ogc_code = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class AuthUnavailable(GeosvcError):
+    """The token issuer's keys cannot be fetched right now (the caller's credentials may well be fine)."""
 
     http_status = 503

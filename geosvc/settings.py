@@ -17,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -100,6 +100,25 @@ class ServerSettings(Section):
 
 class EquitySettings(Section):
     suppression_k: int = Field(11, ge=2, description="Minimum cell size (callers may raise it, never lower it)")
+    rate_limit: str = Field("30/minute", pattern=r"^\d+/(second|minute|hour|day)$",
+                            description="Equity requests allowed per caller, e.g. '30/minute'")
+
+
+class AuthSettings(Section):
+    issuer: str | None = Field(None, description="OpenID Connect issuer whose bearer tokens are accepted (iss)")
+    audience: str | None = Field(None, description="Audience a bearer token must name (aud)")
+    jwks_url: str | None = Field(None, description="URL of the issuer's JSON Web Key Set")
+    roles_claim: str = Field("roles", description="Token claim holding the caller's roles (dotted path allowed)")
+    steward_role: str = Field("steward", description="Role that may decide access requests over the API")
+
+    @model_validator(mode="after")
+    def _token_sign_in(self) -> AuthSettings:
+        names = ("issuer", "audience", "jwks_url")
+        missing = [f"GEOSVC_AUTH_{name.upper()}" for name in names if not getattr(self, name)]
+        if 0 < len(missing) < len(names):
+            raise ValueError(f"token sign-in needs auth.issuer, auth.audience and auth.jwks_url together; "
+                             f"set {', '.join(missing)} too")
+        return self
 
 
 class SyncSettings(Section):
@@ -197,6 +216,7 @@ class Settings(BaseSettings):
     equity: EquitySettings = EquitySettings()
     contact: ContactSettings = ContactSettings()
     sync: SyncSettings = SyncSettings()
+    auth: AuthSettings = AuthSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -225,6 +245,12 @@ class Settings(BaseSettings):
     def catalog_path(self) -> Path:
         """SQLite catalog of published versions and validation runs."""
         return self.store.dir / "catalog.sqlite"
+
+    @property
+    def access_path(self) -> Path:
+        """SQLite database of API keys, access requests, grants, the audit trail and rate-limit state."""
+        return self.store.dir / "access.sqlite"
+
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -27,7 +27,7 @@ def ogc_error(status: int, code: str, description: str) -> Response:
 
 async def _geosvc_error(request: Request, exc: GeosvcError) -> Response:
     status, body = error_response_parts(exc)
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(body, status_code=status, media_type="application/json", headers=dict(exc.headers))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

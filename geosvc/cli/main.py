@@ -11,6 +11,9 @@ import typer
 from rich.markup import escape
 from typer._click import exceptions as click  # typer >= 0.26 vendors click
 
+from geosvc.cli.access import access
+from geosvc.cli.audit import audit
+from geosvc.cli.keys import keys
 from geosvc.cli.publish import publish
 from geosvc.cli.report import report
 from geosvc.cli.schema import schema
@@ -81,3 +84,6 @@ app.command()(report)
 app.command()(schema)
 app.command()(serve)
 app.command()(sync)
+app.command()(audit)
+app.add_typer(keys, name="keys")
+app.add_typer(access, name="access")

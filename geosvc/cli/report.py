@@ -13,6 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from geosvc.auth.requests import request_summary
+from geosvc.auth.store import open_access_store
+from geosvc.cli.access import summary_line
 from geosvc.cli.common import FormatOption, OutputFormat, UsageError, guarded, load_selected, out, settings_from
 from geosvc.store.gpkg import GpkgStore
 
@@ -120,7 +123,9 @@ def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text, metrics_ur
         syncs=by_layer(store.events(kind="sync")),
         traffic=traffic,
     )
+    access = request_summary(open_access_store(settings).list_requests())
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(portfolio.as_dict(), indent=2, default=str))
+        typer.echo(json.dumps(portfolio.as_dict() | {"access_requests": access}, indent=2, default=str))
     else:
         _print(portfolio)
+        out.print(summary_line(access))

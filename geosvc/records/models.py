@@ -193,6 +193,12 @@ class Disaggregation(_Model):
     fields: list[str] = Field(default_factory=list, description="Fields holding the categories' values")
 
 
+class Access(_Model):
+    """Who may read a restricted layer: callers holding any of ``roles`` (or an approved grant)."""
+
+    roles: list[str] = Field(default_factory=list, description="Roles that may read the layer (empty: nobody)")
+
+
 class TemporalExtent(_Model):
     start: dt.date | None = None
     end: dt.date | None = None
@@ -239,6 +245,9 @@ class LayerRecord(_Model):
     last_updated: dt.date | None = None
     temporal_extent: TemporalExtent | None = None
     sensitivity: Literal["public", "restricted"] = "public"
+    access: Access | None = Field(
+        None, description="Roles that may read a restricted layer; a restricted layer without roles is served to nobody"
+    )
     equity: EquityDimensions | None = None
     disaggregation: list[Disaggregation] = Field(
         default_factory=list, description="Demographic dimensions carried, one entry per dimension"
@@ -269,6 +278,8 @@ class LayerRecord(_Model):
             raise ValueError("each disaggregation dimension may be declared only once")
         if self.sync is not None and not (self.source and self.source.remote):
             raise ValueError("'sync' needs a remote source (a url)")
+        if self.access is not None and self.sensitivity != "restricted":
+            raise ValueError("'access' applies only to layers with sensitivity 'restricted'")
         return self
 
 
