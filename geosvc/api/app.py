@@ -103,6 +103,7 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         app.state.registry.stop()
+        app.state.on_shutdown()
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -122,6 +123,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.registry = live
     app.state.started_at = None
+    app.state.on_shutdown = lambda: None  # geosvc.api.server makes a served process exit surely
     install_error_handlers(app)
     _add_root_routes(app)
     app.include_router(registry.create_router())
@@ -211,13 +213,3 @@ def _public_record(store: Store, layer_id: str) -> bool:
         return store.get(layer_id).record.sensitivity == "public"
     except Exception:
         return False
-
-
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the service with uvicorn (``geosvc serve``)."""
-    import uvicorn
-
-    update = {k: v for k, v in (("server_host", host), ("server_port", port)) if v is not None}
-    settings = settings.replace(**update) if update else settings
-    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port, log_level="warning",
-                proxy_headers=False)
