@@ -32,13 +32,16 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from geosvc import __version__
 from geosvc.api.errors import install_error_handlers
+from geosvc.auth.middleware import CallerMiddleware
+from geosvc.auth.resolve import Authenticator, verifier_from
+from geosvc.auth.store import open_access_store
 from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
 from geosvc.api.routes import registry
 from geosvc.api.served import served_layers
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
 from geosvc.ogc.crs import warm_transformers
 from geosvc.ogc.fastpath import OgcDocuments, OgcFastPath
-from geosvc.ogc.mount import load_pygeoapi
+from geosvc.ogc.mount import MountedOgc, load_pygeoapi
 from geosvc.ogc.openapi import conformance_document
 from geosvc.settings import Settings
 from geosvc.store.backends import open_store
@@ -52,7 +55,8 @@ CONFIG_EXTENSIONS = (
     "geosvc.ogc.linked_data:add_jsonld",
 )
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
-              "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata")
+              "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata",
+              "geosvc.api.routes.access:install_access")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
 GZIP_MIN = 1024
@@ -75,15 +79,17 @@ def pygeoapi_config(settings: Settings, store: Store, layers: list[PublishedLaye
     return build_config(layers, settings, store=store, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
 
 
-def build_snapshot(settings: Settings, store: Store, generation: int, layers: list[PublishedLayer],
-                   broken: dict[str, str]) -> Snapshot:
-    """Generate the pygeoapi configuration for ``layers`` and build everything served from it."""
-    config = pygeoapi_config(settings, store, layers)
-    served = {layer.id: layer for layer in layers if layer.id in config["resources"]}
-    ogc = load_pygeoapi(config, settings.store.dir / "run")
+def build_view(settings: Settings, store: Store, layers: list[PublishedLayer]) -> tuple[MountedOgc, OgcDocuments]:
+    """pygeoapi and the served documents for exactly ``layers`` (what one set of callers may read)."""
+    ogc = load_pygeoapi(pygeoapi_config(settings, store, layers), settings.store.dir / "run")
     conformance = conformance_document([c for extra in _hooks(CONFORMANCE_EXTRAS) for c in extra])
-    return Snapshot(generation=generation, layers=served, broken=broken, ogc=ogc,
-                    documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)))
+    return ogc, OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance))
+
+
+def build_snapshot(settings: Settings, store: Store, generation: int, layers: list[PublishedLayer],
+                   broken: dict) -> Snapshot:
+    """The snapshot of one catalog generation (its public view is built now, others on first use)."""
+    return Snapshot(generation, layers, broken, functools.partial(build_view, settings, store))
 
 
 class OgcMount:
@@ -122,6 +128,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.registry = live
+    app.state.access_store = open_access_store(settings)
     app.state.started_at = None
     app.state.on_shutdown = lambda: None  # geosvc.api.server makes a served process exit surely
     install_error_handlers(app)
@@ -133,6 +140,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.mount(MOUNT_PATH, OgcMount())
     app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live)
     app.add_middleware(SnapshotMiddleware, registry=live)
+    app.add_middleware(CallerMiddleware, settings=settings,
+                       authenticator=Authenticator(app.state.access_store, verifier_from(settings)))
     # COGs are already compressed and must keep Content-Length and byte ranges intact.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff", "application/tiff"))
@@ -184,9 +193,7 @@ def _add_root_routes(app: FastAPI) -> None:
             generation, store_ok = None, False
             store_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         layers = served_layers(request)
-        visible = {layer.id for layer in layers}
-        broken = [{"id": lid, "finding": why} for lid, why in sorted(snapshot.broken.items())
-                  if lid in visible or _public_record(state.store, lid)]
+        broken = [{"id": lid, "finding": why} for lid, why in sorted(snapshot.broken.items())]
         body = {
             "status": "ok" if store_ok and not broken and state.registry.last_error is None else "degraded",
             "store": {"backend": state.settings.store.backend, "reachable": store_ok},
@@ -205,11 +212,3 @@ def _add_root_routes(app: FastAPI) -> None:
         if state.registry.last_error:
             body["registry"]["error"] = state.registry.last_error
         return body
-
-
-def _public_record(store: Store, layer_id: str) -> bool:
-    """True if the latest version of ``layer_id`` is a public layer (its failure may be reported)."""
-    try:
-        return store.get(layer_id).record.sensitivity == "public"
-    except Exception:
-        return False
