@@ -23,6 +23,7 @@ import importlib
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,7 +33,8 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from geosvc import __version__
 from geosvc.api.errors import install_error_handlers
-from geosvc.auth.middleware import CallerMiddleware
+from geosvc.auth.access import audit
+from geosvc.auth.middleware import CallerMiddleware, caller_of
 from geosvc.auth.resolve import Authenticator, verifier_from
 from geosvc.auth.store import open_access_store
 from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
@@ -92,6 +94,12 @@ def build_snapshot(settings: Settings, store: Store, generation: int, layers: li
     return Snapshot(generation, layers, broken, functools.partial(build_view, settings, store))
 
 
+def audit_read(access_store, scope, layer: PublishedLayer, body: bytes | None) -> None:
+    """Append a read of a restricted layer to the audit trail (who, route, parameters, answer hash)."""
+    params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+    audit(access_store, caller_of(scope), "read", scope["path"], layers=[layer.id], params=params, answer=body)
+
+
 class OgcMount:
     """The ``/ogc`` mount: the pygeoapi app of the snapshot the request started on."""
 
@@ -129,6 +137,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.registry = live
     app.state.access_store = open_access_store(settings)
+    app.state.audit_read = functools.partial(audit_read, app.state.access_store)
     app.state.started_at = None
     app.state.on_shutdown = lambda: None  # geosvc.api.server makes a served process exit surely
     install_error_handlers(app)
@@ -138,7 +147,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for install in _hooks(INSTALLERS):
         install(app, initial, settings)
     app.mount(MOUNT_PATH, OgcMount())
-    app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live)
+    app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live,
+                       audit=app.state.audit_read)
     app.add_middleware(SnapshotMiddleware, registry=live)
     app.add_middleware(CallerMiddleware, settings=settings,
                        authenticator=Authenticator(app.state.access_store, verifier_from(settings)))
