@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,13 @@ def require_projected(value: CrsLike, *, layer: str | None = None) -> CRS:
 def transformer(src: CrsLike, dst: CrsLike = CRS84) -> Transformer:
     """Transformer from ``src`` to ``dst`` in x/y (lon/lat) order."""
     return Transformer.from_crs(normalize_crs(src), normalize_crs(dst), always_xy=True)
+
+
+@lru_cache(maxsize=32)
+def axis_order_transformer(src: str, dst: str = CRS84) -> Transformer:
+    """Transformer from ``src`` in its authority axis order (EPSG:4326 reads lat, lon, as an OGC
+    ``filter-crs`` does) to ``dst`` (CRS84: lon, lat); cached, as building one can take seconds."""
+    return Transformer.from_crs(normalize_crs(src), normalize_crs(dst))
 
 
 def to_crs84(x: np.ndarray, y: np.ndarray, src: CrsLike) -> tuple[np.ndarray, np.ndarray]:

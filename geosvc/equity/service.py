@@ -23,7 +23,7 @@ import shapely
 from geosvc.crs import CRS84_URI
 from geosvc.equity import areal
 from geosvc.equity.exposure import STATE, exposure_table
-from geosvc.equity.filtering import filter_frame
+from geosvc.cql2 import filter_frame
 from geosvc.equity.population import GroupCounts, equity_dimensions, group_counts, select_groups
 from geosvc.equity.protection import (
     ALL_PLACES, REST, TOTAL, protect_place_summary, protect_place_table, structure,

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.cql import evaluate_filter, parse_filter
+from geosvc.cql2 import evaluate_filter, parse_filter
 from geosvc.ogc.crs import CRS84, bbox_to_crs84, check_crs_uri, is_crs84
 from geosvc.ogc.index import LayerIndex, assemble_feature, encode_properties
 

@@ -1,7 +1,10 @@
-"""CQL2 filters (text and JSON) parsed by pygeofilter and evaluated vectorised on a layer frame.
+"""CQL2 filters (text and JSON) parsed by pygeofilter and evaluated vectorised on a frame.
 
-Fixes two pygeofilter gaps that made stock pygeoapi answer 500: ``BBOX(...)`` in CQL2 text parses to
-a function call, and CQL2 JSON ``{"bbox": [...]}`` is read in the wrong order.
+The one CQL2 module: the OGC API items ``filter`` and the equity hazard ``filter`` both use it
+(pure: no web framework, no pygeoapi). Fixes two pygeofilter gaps that made stock pygeoapi answer
+500: ``BBOX(...)`` in CQL2 text parses to a function call, and CQL2 JSON ``{"bbox": [...]}`` is
+read in the wrong order. Expressions longer than :data:`MAX_FILTER_CHARS` or nested deeper than
+:data:`MAX_FILTER_DEPTH` are refused before parsing (the parsers recurse).
 """
 
 from __future__ import annotations
@@ -19,11 +22,35 @@ from pygeofilter.backends.geopandas.evaluate import GeoPandasEvaluator
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
+from geosvc.crs import CRS84_URI, axis_order_transformer
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.crs import bbox_to_crs84, geometry_to_crs84
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 GEOMETRY_NAMES = ("geom", "geometry", "the_geom", "shape")
+MAX_FILTER_CHARS = 20_000
+"""Longest filter accepted (characters of CQL2 text or JSON)."""
+MAX_FILTER_DEPTH = 64
+"""Deepest nesting accepted (brackets in CQL2 text, objects and arrays in CQL2 JSON)."""
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting of ``text`` (string literals included: a bound, not a parse)."""
+    level = deepest = 0
+    for char in text:
+        if char in "([{":
+            level += 1
+            deepest = max(deepest, level)
+        elif char in ")]}":
+            level -= 1
+    return deepest
+
+
+def _check_size(text: str) -> None:
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidParameter(f"filter is too long ({len(text)} characters; at most {MAX_FILTER_CHARS})",
+                               param="filter")
+    if _depth(text) > MAX_FILTER_DEPTH:
+        raise InvalidParameter(f"filter is nested too deeply (at most {MAX_FILTER_DEPTH} levels)", param="filter")
 
 
 def _bbox4(coords: list) -> list:
@@ -47,13 +74,24 @@ def _fix_json_bboxes(node: Any) -> Any:
     return node
 
 
-def parse_filter(text: str, lang: str | None) -> ast.Node:
-    """Parse a ``filter`` value; ``lang`` defaults to cql2-text. Raises 400 on any syntax error."""
+def parse_filter(text: str | dict, lang: str | None) -> ast.Node:
+    """Parse a ``filter`` value (CQL2 JSON may come already decoded); ``lang`` defaults to cql2-text.
+
+    Raises 400 on any syntax error, and on a filter too long or too deeply nested.
+
+    >>> parse_filter("DM >= 2", None)
+    GreaterEqual(lhs=ATTRIBUTE DM, rhs=2)
+    """
     lang = lang or "cql2-text"
     if lang not in FILTER_LANGS:
         raise InvalidParameter(
             f"unsupported filter-lang '{lang}'; use one of {', '.join(FILTER_LANGS)}", param="filter-lang"
         )
+    if not isinstance(text, str):
+        if lang != "cql2-json":
+            raise InvalidParameter("a cql2-text filter must be a string", param="filter")
+        text = json.dumps(text)  # re-encoded so that the size bounds apply before any recursion
+    _check_size(text)
     try:
         if lang == "cql2-json":
             return parse_cql2_json(_fix_json_bboxes(json.loads(text)))
@@ -86,18 +124,27 @@ class _Evaluator(GeoPandasEvaluator):
             geom = shapely.geometry.shape(node.geometry)
         except Exception as exc:
             raise InvalidParameter(f"invalid geometry in filter: {exc}", param="filter") from exc
-        return geometry_to_crs84(geom, self.filter_crs)
+        return self._to_crs84(geom)
+
+    def _to_crs84(self, geom):
+        if self.filter_crs == CRS84_URI:
+            return geom
+        transformer = axis_order_transformer(self.filter_crs)
+        return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+
+    def _bbox(self, coords) -> shapely.Geometry:
+        if self.filter_crs == CRS84_URI:
+            return shapely.box(*coords)
+        return shapely.box(*axis_order_transformer(self.filter_crs).transform_bounds(*coords, densify_pts=21))
 
     @handle(values.Envelope)
     def envelope(self, node):
-        bounds = bbox_to_crs84((node.x1, node.y1, node.x2, node.y2), self.filter_crs)
-        return shapely.box(*bounds)
+        return self._bbox((node.x1, node.y1, node.x2, node.y2))
 
     @handle(ast.Function)
     def function(self, node, *arguments):
         if node.name.lower() == "bbox" and len(arguments) in (4, 6):
-            coords = _bbox4(list(arguments))
-            return shapely.box(*bbox_to_crs84(tuple(coords), self.filter_crs))
+            return self._bbox(tuple(_bbox4(list(arguments))))
         raise InvalidParameter(f"unsupported function '{node.name}' in filter", param="filter")
 
     @handle(ast.TemporalPredicate, subclasses=True)
@@ -129,3 +176,18 @@ def evaluate_filter(node: ast.Node, frame: gpd.GeoDataFrame, filter_crs: str) ->
     if mask.shape != (len(frame),):
         raise InvalidParameter("filter is not a predicate", param="filter")
     return mask
+
+
+def filter_frame(frame: gpd.GeoDataFrame, text: str | dict, lang: str | None = None, *,
+                 layer: str | None = None) -> gpd.GeoDataFrame:
+    """Rows of a CRS84 ``frame`` matching a CQL2 filter, exactly as the OGC API items ``filter``.
+
+    >>> from shapely import box
+    >>> df = gpd.GeoDataFrame({"DM": [0, 2, 3]}, geometry=[box(0, 0, 1, 1)] * 3, crs="OGC:CRS84")
+    >>> filter_frame(df, "DM >= 2").DM.tolist()
+    [2, 3]
+    """
+    try:
+        return frame[evaluate_filter(parse_filter(text, lang), frame, CRS84_URI)]
+    except InvalidParameter as exc:
+        raise InvalidParameter(exc.message, layer=layer, param=exc.param) from exc
