@@ -69,3 +69,9 @@ class StoreError(GeosvcError):
     """The store could not complete an operation (nothing was changed)."""
 
     http_status = 503
+
+
+class BudgetExceeded(GeosvcError):
+    """A request used up its time budget before it could be answered (retry narrower or later)."""
+
+    http_status = 503

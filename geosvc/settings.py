@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     port: int = 5000
     public_url: str | None = Field(None, description="Public base URL (default http://host:port)")
     suppression_k: int = Field(11, ge=2)
+    equity_time_budget_s: float = Field(20.0, gt=0, description="Wall-time budget of one equity request (s)")
     contact_name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
     contact_email: str = Field("gis@example.org", description="Service contact e-mail")
 

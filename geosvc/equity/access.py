@@ -37,8 +37,8 @@ from scipy import sparse
 
 from geosvc.crs import normalize_crs
 from geosvc.equity import areal
-from geosvc.equity.exposure import REST, STATE, place_group_frame, place_labels
-from geosvc.equity.population import TOTAL
+from geosvc.equity.constants import REST, STATE, TOTAL
+from geosvc.equity.exposure import place_group_frame, place_labels
 from geosvc.errors import InvalidParameter
 
 METHOD = (

@@ -41,17 +41,15 @@ import pandas as pd
 from scipy import sparse
 
 from geosvc.equity import areal, disparity, moe
-from geosvc.equity.population import TOTAL
+from geosvc.equity.constants import REST, STATE, TOTAL
 from geosvc.errors import InvalidParameter
 
-STATE = "state"
-"""Place id of the whole-state row when no places are given."""
-REST = "rest"
 METHOD = (
     f"{areal.METHOD}; population per place weighted the same way against the place polygon; "
     "MOEs approximate (fixed weights), share MOE by the delta method"
 )
-_COMPARE = ["rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high"]
+COMPARISONS = ("rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high")
+"""Comparison columns of the exposure and access tables (RD per 1,000)."""
 
 
 @dataclass(frozen=True)
@@ -230,10 +228,8 @@ def _reference(measures, columns, reference, exposed_w, base, counts, errors, ha
 def _table(measures, ref, columns, reference, index, names) -> pd.DataFrame:
     """The long place × group table, with rates, reliability and RR / RD against the reference."""
     share, se = measures["share"], moe.standard_error(measures["share_moe"])
-    rr = disparity.rate_ratio(share, ref[0], se, ref[1])
-    rd = disparity.rate_difference(share, ref[0], se, ref[1])
-    compared = dict(zip(_COMPARE, [*rr, *(1000 * np.asarray(v) for v in rd)]))
-    itself = np.array(columns) == (TOTAL if reference == REST else reference)
+    itself = np.broadcast_to(np.array(columns) == (TOTAL if reference == REST else reference), share.shape)
+    compared = disparity.compare(share, ref[0], se, ref[1], itself=itself, scale=1000, names=COMPARISONS)
     cv = moe.coefficient_of_variation(share, measures["share_moe"])
     values = {
         **measures,
@@ -241,7 +237,7 @@ def _table(measures, ref, columns, reference, index, names) -> pd.DataFrame:
         "cv": cv,
         "reliability": moe.reliability(cv),
         "use_caution": moe.use_caution(cv),
-        **{name: np.where(itself, np.nan, v) for name, v in compared.items()},
+        **compared,
     }
     return place_group_frame(index, names, columns, values)
 

@@ -13,17 +13,15 @@ import numpy as np
 import pandas as pd
 
 from geosvc.equity import disparity
+from geosvc.equity.constants import ALL_PLACES, REST, TOTAL
+from geosvc.equity.exposure import COMPARISONS
 from geosvc.equity.moe import coefficient_of_variation, standard_error
 from geosvc.equity.suppression import DERIVED, additive_lines, apply_disclosure_control
 
-TOTAL = "total"
-REST = "rest"
-ALL_PLACES = "_all"
 INLINE_MIN_POPULATION = 250
 """Minimum population of a caller-drawn zone (per place) before any of its counts is published."""
 INLINE_ROUNDING = 5
 """Counts from caller-drawn zones are rounded to a multiple of this before suppression."""
-COMPARISONS = ["rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high"]
 UNSTABLE = "rates with CV > 30% carry use_caution = true; CV > 40% have reliability 'low'"
 
 
@@ -47,20 +45,15 @@ def rerate(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     se = standard_error(t["share_moe"].to_numpy(float))
     ref = reference_rows(t, reference).fillna(-1).to_numpy(int)
     has = ref >= 0
+    at = np.where(has, ref, 0)
     if reference == REST:
-        total = t.iloc[np.where(has, ref, 0)]
-        pop = total["population"].to_numpy(float) - t["population"].to_numpy(float)
-        exp = total["exposed"].to_numpy(float) - t["exposed"].to_numpy(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ref_share = np.where(pop > 0, exp / pop, np.nan)
+        total = t.iloc[at]
+        ref_share = disparity.rest_rate(t["exposed"], t["population"], total["exposed"], total["population"])
     else:
-        ref_share = t["share"].to_numpy(float)[np.where(has, ref, 0)]
-    ref_se = se[np.where(has, ref, 0)]
-    rr = disparity.rate_ratio(t["share"], ref_share, se, ref_se)
-    rd = disparity.rate_difference(t["share"], ref_share, se, ref_se)
-    for name, values in zip(COMPARISONS, [*rr, *(1000 * np.asarray(v) for v in rd)]):
-        t[name] = np.where(has, np.asarray(values, dtype=float), np.nan)
-    return t
+        ref_share = t["share"].to_numpy(float)[at]
+    compared = disparity.compare(t["share"].to_numpy(float), ref_share, se, se[at], itself=~has, scale=1000,
+                                 names=COMPARISONS)
+    return t.assign(**compared)
 
 
 def structure(table: pd.DataFrame, reference: str, counts: tuple[str, ...]) -> tuple[pd.DataFrame, list]:

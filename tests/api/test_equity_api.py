@@ -246,5 +246,6 @@ def test_operations_are_in_the_openapi_document_with_examples(client):
         post = doc["paths"][f"/equity/{operation}"]["post"]
         assert post["operationId"] == f"equity{operation.capitalize()}"
         assert any(p["name"] == "f" and p.get("description") for p in post["parameters"])
-    schema = doc["components"]["schemas"]["ExposureRequest"]
+    schema = doc["paths"]["/equity/exposure"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["examples"] and schema["properties"]["population"]["description"]
+    assert schema["properties"]["hazard"]["properties"]["filter_lang"] and "$ref" not in str(schema)

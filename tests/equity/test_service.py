@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from geosvc.equity.exposure import exposure_table
 from geosvc.equity.report import encode, to_csv, to_json
-from geosvc.equity.requests import parse_request
-from geosvc.equity.service import EquityService, disparity_report
+from geosvc.equity.disparity import disparity_report
+from geosvc.equity.requests import DisparityRequest, ExposureRequest, parse_request
+from geosvc.equity.service import EquityService
 from geosvc.errors import InvalidParameter, NotFound
 
 K = 11
@@ -50,7 +51,7 @@ def test_published_values_equal_the_unprotected_computation(service, by_town):
     """Disclosure control withholds values; it never alters a published one."""
     units = service.units("ct-tracts-2010", None, "nh_white")
     places, _, _ = service.places("ct-towns", None)
-    zone, *_ = service.hazard(parse_request("exposure", BY_TOWN).hazard, units)
+    zone, *_ = service.hazard(parse_request(ExposureRequest, BY_TOWN).hazard, units)
     raw = exposure_table(units.frame, zone, places, groups=units.groups, reference="nh_white",
                          place_name="place_name").table.set_index(["place_id", "group"])
     out = by_town.rows[by_town.rows["place_id"] != "_all"].set_index(["place_id", "group"])
@@ -218,7 +219,7 @@ def test_access_statewide_shares_grow_with_distance(service):
 def test_disparity_reproduces_chesson_2017():
     groups = [{"id": g, "population": p * 1e6, "events": c} for g, p, c in zip(
         ["white", "black", "hispanic", "asian", "aian"], [200, 40, 55, 20, 3], [70800, 563240, 52360, 4480, 2820])]
-    report = disparity_report(parse_request("disparity", {"groups": groups, "reference": "white"}), K)
+    report = disparity_report(parse_request(DisparityRequest, {"groups": groups, "reference": "white"}), K)
     assert round(report.summary["index_of_disparity"], 1) == 166.5
     assert round(report.summary["weighted_index_of_disparity"], 1) == 137.2
     assert round(report.summary["gini"], 3) == 0.724
@@ -228,7 +229,7 @@ def test_disparity_reproduces_chesson_2017():
 
 def test_disparity_rate_intervals_are_garwood():
     groups = [{"id": "a", "population": 100_000, "events": 20}, {"id": "b", "population": 100_000, "events": 40}]
-    rows = disparity_report(parse_request("disparity", {"groups": groups, "per": 100_000}), K).rows
+    rows = disparity_report(parse_request(DisparityRequest, {"groups": groups, "per": 100_000}), K).rows
     a = rows.set_index("group").loc["a"]
     assert (round(a["rate_low"], 3), round(a["rate_high"], 3)) == (12.217, 30.888)
 
@@ -236,7 +237,7 @@ def test_disparity_rate_intervals_are_garwood():
 def test_disparity_from_rates_protects_the_implied_events():
     groups = [{"id": "a", "population": 1000, "rate": 5}, {"id": "b", "population": 3000, "rate": 10},
               {"id": "c", "population": 2000, "rate": 30}]
-    report = disparity_report(parse_request("disparity", {"groups": groups, "per": 1000}), K)
+    report = disparity_report(parse_request(DisparityRequest, {"groups": groups, "per": 1000}), K)
     rows = report.rows.set_index("group")
     assert pd.isna(rows.loc["a", "events"]) and pd.isna(rows.loc["a", "rate"])  # 5 events implied
     assert rows.loc["c", "events"] == pytest.approx(60) and rows.loc["c", "rate"] == pytest.approx(30)
@@ -247,7 +248,7 @@ def test_disparity_from_rates_protects_the_implied_events():
 @given(st.lists(st.integers(0, 60), min_size=2, max_size=6), st.integers(K, 25))
 def test_disparity_never_publishes_a_small_count(events, k):
     groups = [{"id": f"g{i}", "population": 1000 + 97 * i, "events": e} for i, e in enumerate(events)]
-    report = disparity_report(parse_request("disparity", {"groups": groups, "k": k}), K)
+    report = disparity_report(parse_request(DisparityRequest, {"groups": groups, "k": k}), K)
     body = to_json(report)
     assert small_counts([r["events"] for r in body["results"]], k) == []
     hidden = sum(r["events"] is None for r in body["results"])
@@ -385,13 +386,3 @@ def test_different_inline_zones_never_share_cached_weights(service):
     shifted = {"type": "Polygon", "coordinates": [[[x + 0.3, y] for x, y in HARTFORD_BOX["coordinates"][0]]]}
     first, second, again = total(HARTFORD_BOX), total(shifted), total(HARTFORD_BOX)
     assert first == again and first != second and second > 0
-
-
-def test_routes_and_processes_share_one_service_per_settings(published):
-    from geosvc.equity.service import shared_service
-    from geosvc.settings import Settings
-
-    settings, store = published
-    first = shared_service(settings, store)
-    carried = Settings.model_validate(settings.model_dump(mode="json"))  # what a processor receives
-    assert shared_service(carried) is first and first.store is store

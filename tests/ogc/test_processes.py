@@ -43,9 +43,7 @@ def http(base):
 def test_process_resources_load_by_dotted_path():
     from pygeoapi.plugin import load_plugin
 
-    from geosvc.settings import load_settings
-
-    resources = process_resources(load_settings())
+    resources = process_resources()
     assert set(resources) == set(PROCESSORS)
     processor = load_plugin("process", resources["equity-exposure"]["processor"])
     assert processor.metadata["id"] == "equity-exposure"
@@ -96,18 +94,18 @@ def test_execute_geojson_and_csv(http):
     assert rows[0]["events_suppressed"] == "primary_small_count"
 
 
-@pytest.mark.parametrize(("process_id", "inputs", "words"), [
-    ("equity-exposure", {**EXPOSURE, "k": 2}, "'k'"),
-    ("equity-exposure", {**EXPOSURE, "groups": ["martians"]}, "martians"),
-    ("equity-exposure", {**EXPOSURE, "population": "no-such-layer"}, "no-such-layer"),
-    ("equity-exposure", {**EXPOSURE, "f": "xml"}, "format"),
-    ("equity-access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "within_km": -1},
+@pytest.mark.parametrize(("process_id", "inputs", "status", "words"), [
+    ("equity-exposure", {**EXPOSURE, "k": 2}, 400, "'k'"),
+    ("equity-exposure", {**EXPOSURE, "groups": ["martians"]}, 400, "martians"),
+    ("equity-exposure", {**EXPOSURE, "population": "no-such-layer"}, 404, "no-such-layer"),  # as /equity
+    ("equity-exposure", {**EXPOSURE, "f": "xml"}, 400, "format"),
+    ("equity-access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "within_km": -1}, 400,
      "within_km"),
-    ("equity-svi", {"units": [{"FIPS": "1"}, {"FIPS": "2"}]}, "SVI variables"),
+    ("equity-svi", {"units": [{"FIPS": "1"}, {"FIPS": "2"}]}, 400, "SVI variables"),
 ])
-def test_bad_inputs_fail_with_a_400_naming_the_cause(http, process_id, inputs, words):
+def test_bad_inputs_fail_with_a_4xx_naming_the_cause(http, process_id, inputs, status, words):
     response = http.post(f"/ogc/processes/{process_id}/execution", json={"inputs": inputs})
-    assert response.status_code == 400, response.text
+    assert response.status_code == status, response.text
     assert words in response.json()["description"]
 
 
