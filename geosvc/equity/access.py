@@ -1,6 +1,6 @@
 """Access to facilities by group: straight-line distance to the nearest one and 2SFCA (methods §6).
 
-Each population unit is represented by its **area centroid** in EPSG:5070 (no finer population data
+Each population unit is represented by its **area centroid** in EPSG:5070 (:func:`centroids`) (no finer population data
 is assumed; a point unit is its own point). Distances are straight lines in EPSG:5070 metres,
 reported in km.
 
@@ -72,11 +72,11 @@ class AccessResult:
     method: str = METHOD
 
 
-def representative_points(units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+def centroids(units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     """Area centroids of the units in EPSG:5070 (points stay as they are).
 
     >>> from shapely import box
-    >>> pts = representative_points(gpd.GeoSeries([box(0, 0, 2000, 1000)], crs="EPSG:5070"))
+    >>> pts = centroids(gpd.GeoSeries([box(0, 0, 2000, 1000)], crs="EPSG:5070"))
     >>> shapely.get_coordinates(pts).tolist()
     [[1000.0, 500.0]]
     """
@@ -89,7 +89,8 @@ def representative_points(units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
 
 
 def facility_points(facilities: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-    """Facility points in EPSG:5070; refuses a layer without points or with other geometry."""
+    """Facility locations in EPSG:5070: a Point, or a MultiPoint (one facility on several sites, whose
+    distance is that of its nearest site); refuses a layer without locations or with other geometry."""
     if facilities.crs is None:
         raise InvalidParameter("has no CRS", param="facilities")
     geoms = np.asarray(facilities.geometry.to_crs(areal.EQUAL_AREA_CRS).array, dtype=object)
@@ -97,8 +98,8 @@ def facility_points(facilities: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     if not present.any():
         raise InvalidParameter("has no facility with a location", param="facilities")
     kinds = shapely.get_type_id(geoms[present])
-    if (kinds != shapely.GeometryType.POINT).any():
-        raise InvalidParameter("must be points (a facility is a location)", param="facilities")
+    if not np.isin(kinds, [shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT]).all():
+        raise InvalidParameter("must be points or multipoints (a facility is a location)", param="facilities")
     return geoms
 
 
@@ -217,7 +218,7 @@ def access_table(
             raise InvalidParameter(f"must be a positive distance in km (got {value})", param=name)
     columns = _columns(units, groups, reference)
     counts = units[columns].astype(float)
-    points = representative_points(units)
+    points = centroids(units)
     sites = facility_points(facilities)
     supply = _capacity(facilities, capacity)
     keep = ~(shapely.is_missing(sites) | shapely.is_empty(sites))

@@ -79,11 +79,6 @@ class AreaWeights:
     source_area: np.ndarray
     stats: dict = field(default_factory=dict, compare=False)
 
-    @property
-    def shared_area(self) -> sparse.csr_matrix:
-        """``a_ij`` in m² (the weights times the source areas)."""
-        return sparse.diags(self.source_area) @ self.matrix
-
 
 class WeightCache:
     """A small LRU cache of :class:`AreaWeights`, keyed by source and target keys.

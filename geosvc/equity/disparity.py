@@ -281,32 +281,6 @@ def dissimilarity(group: ArrayLike, total: ArrayLike) -> np.ndarray:
                         - other / other.sum(axis=-1, keepdims=True)).sum(axis=-1)
 
 
-def exposure_weighted_mean(population: ArrayLike, hazard: ArrayLike) -> np.ndarray:
-    """Population-weighted exposure ē_g = Σ_i N_ig e_i / Σ_i N_ig for a continuous hazard.
-
-    Parameters
-    ----------
-    population : array-like, shape (n_units,) or (n_units, n_groups)
-        Group populations per unit.
-    hazard : array-like, shape (n_units,)
-        Hazard value per unit; a missing value makes the result missing (never read as 0).
-
-    Returns
-    -------
-    ndarray, shape () or (n_groups,)
-
-    Examples
-    --------
-    >>> exposure_weighted_mean([[100, 0], [300, 50]], [2.0, 4.0]).tolist()
-    [3.5, 4.0]
-    """
-    n, e = _f(population), _f(hazard)
-    if n.ndim == 2:
-        e = e[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (n * e).sum(axis=0) / n.sum(axis=0)
-
-
 def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
     """The ``disparity`` operation: rates by group from events over population (or given rates),
     RR/RD against the reference and the inequality indices, under disclosure control."""

@@ -71,17 +71,6 @@ def use_caution(cv: ArrayLike) -> np.ndarray:
     return np.asarray(cv, dtype=float) > CV_CAUTION
 
 
-def unreliable(cv: ArrayLike) -> np.ndarray:
-    """True where CV > 40%: a rate is treated as unreliable.
-
-    Examples
-    --------
-    >>> unreliable([0.4, 0.45]).tolist()
-    [False, True]
-    """
-    return np.asarray(cv, dtype=float) > CV_UNRELIABLE
-
-
 def moe_sum(estimates: ArrayLike, moes: ArrayLike, axis: int = -1) -> np.ndarray:
     """MOE of a sum (or difference) of estimates along ``axis``: √Σ MOE².
 

@@ -193,7 +193,7 @@ def describe_validation_error(exc: ValidationError) -> InvalidParameter:
 
 
 def parse_request(model: type[EquityRequest], data: bytes | dict[str, Any]) -> EquityRequest:
-    """Validate ``data`` (a JSON body or a decoded dict) as ``model``; :class:`InvalidParameter` if malformed.
+    r"""Validate ``data`` (a JSON body or a decoded dict) as ``model``; :class:`InvalidParameter` if malformed.
 
     A body is decoded strictly: lone surrogates, ``NaN``/``Infinity`` and numbers that overflow a
     double are refused here, so they never reach the computations.
@@ -207,7 +207,7 @@ def parse_request(model: type[EquityRequest], data: bytes | dict[str, Any]) -> E
     >>> parse_request(DisparityRequest, b'{"groups": [{"id": "a\\ud800", "population": 1, "events": 1}]}')
     Traceback (most recent call last):
     ...
-    geosvc.errors.InvalidParameter: parameter 'body': not valid JSON (no low surrogate in string: line 1 column 23 (char 22))
+    geosvc.errors.InvalidParameter: parameter 'body': not valid JSON (no low surrogate in string: line 1 column 22 (char 21))
     """
     if isinstance(data, bytes | bytearray | memoryview):
         try:
