@@ -45,6 +45,34 @@ def _depth(text: str) -> int:
     return deepest
 
 
+def _nesting(value: Any) -> int:
+    """Deepest nesting of decoded JSON (objects and arrays), measured without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_FILTER_DEPTH:
+                stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def check_filter(value: str | dict) -> None:
+    """Refuse (400) a filter longer than :data:`MAX_FILTER_CHARS` or nested deeper than :data:`MAX_FILTER_DEPTH`.
+
+    >>> check_filter({"op": "not", "args": [{"op": "=", "args": [{"property": "a"}, 1]}]})
+    >>> check_filter("(" * 100 + "a = 1" + ")" * 100)
+    Traceback (most recent call last):
+    ...
+    geosvc.errors.InvalidParameter: parameter 'filter': filter is nested too deeply (at most 64 levels)
+    """
+    if not isinstance(value, str):
+        if _nesting(value) > MAX_FILTER_DEPTH:
+            raise InvalidParameter(f"filter is nested too deeply (at most {MAX_FILTER_DEPTH} levels)", param="filter")
+        value = json.dumps(value)
+    _check_size(value)
+
+
 def _check_size(text: str) -> None:
     if len(text) > MAX_FILTER_CHARS:
         raise InvalidParameter(f"filter is too long ({len(text)} characters; at most {MAX_FILTER_CHARS})",
@@ -90,8 +118,9 @@ def parse_filter(text: str | dict, lang: str | None) -> ast.Node:
     if not isinstance(text, str):
         if lang != "cql2-json":
             raise InvalidParameter("a cql2-text filter must be a string", param="filter")
-        text = json.dumps(text)  # re-encoded so that the size bounds apply before any recursion
-    _check_size(text)
+        check_filter(text)
+        text = json.dumps(text)
+    check_filter(text)
     try:
         if lang == "cql2-json":
             return parse_cql2_json(_fix_json_bboxes(json.loads(text)))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from geosvc.cql2 import check_filter
 from geosvc.errors import InvalidParameter
 
 Reference = str
@@ -55,6 +56,13 @@ class Hazard(EquityRequest):
                                                        [-72.8, 41.8], [-72.8, 41.6]]]}],
     )
     crs: str | None = Field(None, description="CRS of the inline geometry (default CRS84)", examples=["EPSG:26918"])
+
+    @field_validator("filter")
+    @classmethod
+    def _bounded_filter(cls, value: str | dict | None) -> str | dict | None:
+        if value is not None:
+            check_filter(value)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> Hazard:
