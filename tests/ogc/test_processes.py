@@ -11,7 +11,7 @@ import io
 
 import httpx
 import pytest
-from support.equity_catalog import DROUGHT, publish_equity_sample, small_counts
+from support.equity_catalog import DROUGHT, comb_zone, publish_equity_sample, small_counts
 from support.published_catalog import running_server
 
 from geosvc.ogc.processes import CONFORMANCE, PROCESSORS, process_resources
@@ -28,9 +28,13 @@ INPUTS = {
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    settings, _ = publish_equity_sample(tmp_path_factory.mktemp("processes-store"))
-    with running_server(settings) as url:
+def published(tmp_path_factory):
+    return publish_equity_sample(tmp_path_factory.mktemp("processes-store"))
+
+
+@pytest.fixture(scope="module")
+def base(published):
+    with running_server(published[0]) as url:
         yield url
 
 
@@ -116,3 +120,47 @@ def test_openapi_documents_the_processes_without_external_refs(http):
     paths = response.json()["paths"]
     assert {f"/processes/{p}/execution" for p in PROCESSORS} <= set(paths)
     assert '"$ref": "http' not in response.text and '"$ref":"http' not in response.text
+
+
+def test_processes_run_past_the_pygeoapi_mount_and_refuse_hostile_inputs(http):
+    """The execution route is geosvc's (before the pygeoapi mount): a lone surrogate is a 400, not a 500."""
+    body = b'{"inputs": {"groups": [{"id": "a\\ud800", "population": 5000, "events": 70}, ' \
+           b'{"id": "b", "population": 9000, "events": 90}]}}'
+    response = http.post("/ogc/processes/equity-disparity/execution", content=body,
+                         headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "surrogate" in response.json()["description"]
+    comb = http.post("/ogc/processes/equity-exposure/execution",
+                     json={"inputs": {"hazard": {"geometry": comb_zone(750)}, "population": "ct-tracts-2010"}})
+    assert comb.status_code == 200, comb.text[:300]
+
+
+def test_two_apps_in_one_process_answer_from_their_own_store(published, tmp_path):
+    """Each app's routes and processes use its own EquityService: no process-wide service or cache."""
+    from fastapi.testclient import TestClient
+
+    from geosvc.api.app import create_app
+    from geosvc.records.loader import load_records
+    from geosvc.settings import load_settings
+    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.publish import publish_layer
+    from geosvc.validate.layer import validate_layer
+
+    full_settings, full_store = published
+    other = load_settings(store_dir=tmp_path / "hospitals-only")
+    store = GpkgStore(other)
+    record = load_records(other.layers_dir, ["ct-hospitals"])["ct-hospitals"]
+    publish_layer(record, validate_layer(record, other), store, other)
+
+    first = create_app(full_settings, full_store)
+    # the same settings on another store, built after the first: it must not take over the first's processes
+    second = create_app(full_settings, store)
+    disparity = {"inputs": INPUTS["equity-disparity"]}
+    with TestClient(first) as a, TestClient(second) as b:
+        for client, status in ((a, 200), (b, 404)):
+            process = client.post("/ogc/processes/equity-exposure/execution", json={"inputs": EXPOSURE})
+            route = client.post("/equity/exposure", json=EXPOSURE)
+            assert (process.status_code, route.status_code) == (status, status), process.text[:200]
+        assert a.app.state.equity is not b.app.state.equity
+        assert a.app.state.equity.store is full_store and b.app.state.equity.store is store
+        assert a.post("/ogc/processes/equity-disparity/execution", json=disparity).json()["provenance"] == \
+            b.post("/ogc/processes/equity-disparity/execution", json=disparity).json()["provenance"]
