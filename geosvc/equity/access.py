@@ -44,7 +44,7 @@ from geosvc.errors import InvalidParameter
 METHOD = (
     "straight-line distance in EPSG:5070 from each unit's area centroid to the nearest facility; "
     "2SFCA (Luo & Wang 2003) with a straight-line catchment; groups weighted by population; "
-    "places by areal weights (area-weighted, allocate_total=False)"
+    "places by areal weights over the study area (each unit shared among the places by its area inside them)"
 )
 _STATS = ["mean_km", "p50_km", "p90_km", "share_within", "access_per_1000"]
 
@@ -177,6 +177,7 @@ def access_table(
     place_name: str | None = None,
     cache: areal.WeightCache | None = None,
     keys: dict[str, str] | None = None,
+    overall: str | None = None,
 ) -> AccessResult:
     """Distance to the nearest facility and 2SFCA access by place × group.
 
@@ -196,8 +197,9 @@ def access_table(
         The "share within" distance and the 2SFCA catchment d0, km (> 0).
     capacity : str, optional
         Facility column holding capacity S_j (default 1 per facility; ≥ 0, not missing).
-    place_name, cache, keys
-        As in :func:`geosvc.equity.exposure.exposure_table`.
+    place_name, cache, keys, overall
+        As in :func:`geosvc.equity.exposure.exposure_table` (units are shared among the places by
+        their area inside the study area).
 
     Returns
     -------
@@ -236,7 +238,12 @@ def access_table(
     else:
         keys = keys or {}
         weights = areal.area_weights(units, places, cache=cache, key=(keys.get("units"), keys.get("places"), "none")).matrix
+        (weights,) = areal.over_study_area(weights)
         index, names = places.index, place_labels(places, place_name)
+        if overall is not None:
+            weights = areal.with_overall(weights)
+            index = index.append(pd.Index([overall])).rename(index.name)
+            names = pd.concat([names, pd.Series(["all places"], index=[overall])])
 
     stats = {c: _group_stats(weights, counts[c].to_numpy(), distance, access, within_km) for c in counts}
     table = _assemble(stats, columns, index, names)

@@ -335,6 +335,39 @@ def _aligned(weights: AreaWeights, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+STUDY_TOLERANCE = 1e-6
+"""A unit more than this share *over* 100% inside the targets means the targets overlap."""
+
+
+def over_study_area(base: sparse.csr_matrix, *others: sparse.csr_matrix) -> list[sparse.csr_matrix]:
+    """Rescale weights ``a_ij / a_i`` into non-overlapping targets to ``a_ij / a_i^S``, where
+    ``a_i^S = Σ_j a_ij`` (from ``base``) is the area of unit i inside the study area (the union of
+    the targets); ``others`` (e.g. the same targets within a hazard) get the same denominators.
+
+    TIGER tracts reach over water while town boundaries follow the shoreline: dividing by the whole
+    area would leave the water's share of each shore tract's people in no town. Units with no area
+    in any target keep their weights (all zero).
+
+    >>> base, masked = over_study_area(sparse.csr_matrix([[0.3, 0.5], [0.0, 0.0]]), sparse.csr_matrix([[0.2, 0.0], [0.0, 0.0]]))
+    >>> base.toarray().round(3).tolist(), masked.toarray().round(3).tolist()
+    ([[0.375, 0.625], [0.0, 0.0]], [[0.25, 0.0], [0.0, 0.0]])
+    """
+    share = np.asarray(base.sum(axis=1)).ravel()
+    if (share > 1 + STUDY_TOLERANCE).any():
+        raise InvalidParameter("the places overlap (a unit lies more than once inside them)", param="places")
+    scale = sparse.diags(np.where(share > 0, 1 / np.where(share > 0, share, 1), 1.0))
+    return [sparse.csr_matrix(scale @ m) for m in (base, *others)]
+
+
+def with_overall(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The weights plus one last target holding every other target (the overall row of a by-place answer).
+
+    >>> with_overall(sparse.csr_matrix([[0.25, 0.75], [0.0, 1.0]])).toarray().tolist()
+    [[0.25, 0.75, 1.0], [0.0, 1.0, 1.0]]
+    """
+    return sparse.csr_matrix(sparse.hstack([matrix, sparse.csr_matrix(matrix.sum(axis=1))]))
+
+
 def weighted_sum(matrix: sparse.csr_matrix, values) -> np.ndarray:
     """``matrix.T @ values`` (sources × targets weights, sources × k values) where a missing (NaN)
     value makes missing every target it has weight in.

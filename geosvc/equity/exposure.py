@@ -46,8 +46,12 @@ from geosvc.errors import InvalidParameter
 
 METHOD = (
     f"{areal.METHOD}; population per place weighted the same way against the place polygon; "
-    "MOEs approximate (fixed weights), share MOE by the delta method"
+    "MOEs approximate (fixed weights; of several zero estimates only the largest MOE counts, once), "
+    "share MOE by the delta method"
 )
+STUDY_AREA = ("denominator a_i = the area of unit i inside the study area (the land covered by the places: "
+              "sum_j area(i ∩ place_j)), so units reaching over water give all their people to the places")
+WHOLE_UNIT = "denominator a_i = the whole area of unit i (no places: the units are the study area)"
 COMPARISONS = ("rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high")
 """Comparison columns of the exposure and access tables (RD per 1,000)."""
 
@@ -71,6 +75,7 @@ class ExposureResult:
     table: pd.DataFrame
     places: pd.DataFrame
     method: str = METHOD
+    outside: float = 0.0  # people of units with no area in any place (so in no place's row)
 
 
 def exposure_table(
@@ -83,6 +88,8 @@ def exposure_table(
     place_name: str | None = None,
     cache: areal.WeightCache | None = None,
     keys: dict[str, str] | None = None,
+    study_area: bool = True,
+    overall: str | None = None,
 ) -> ExposureResult:
     """Population, exposure, shares and disparities by place × group.
 
@@ -104,6 +111,11 @@ def exposure_table(
     cache : WeightCache, optional
         Overlay weights cache; ``keys`` (``units``, ``places``, ``hazard``: layer id + version
         strings) name the inputs, otherwise they are hashed.
+    study_area : bool
+        With places: divide by each unit's area inside the places (:func:`~geosvc.equity.areal.over_study_area`,
+        methods §1) rather than its whole area (tobler's denominator).
+    overall : str, optional
+        With places: add a last place with this id holding all of them (their additive line's total).
 
     Returns
     -------
@@ -131,18 +143,29 @@ def exposure_table(
         base = sparse.csr_matrix(np.ones((len(units), 1)))
         index = pd.Index([STATE], name="place_id")
         names = pd.Series([STATE], index=index)
+        exposed = exposed_w.matrix
+        outside = 0.0
     else:
         base = areal.area_weights(units, places, cache=cache, key=(keys.get("units"), keys.get("places"), "none")).matrix
-        exposed_w = areal.area_weights(
+        exposed = areal.area_weights(
             units, places, within=hazard, cache=cache, check_overlaps=False,
             key=(keys.get("units"), keys.get("places"), keys.get("hazard")),
-        )
+        ).matrix
         index, names = places.index, place_labels(places, place_name)
+        if study_area:
+            base, exposed = areal.over_study_area(base, exposed)
+        outside = float(np.nansum(counts[:, 0] * (1 - np.asarray(base.sum(axis=1)).ravel())))
+        if overall is not None:
+            base, exposed = areal.with_overall(base), areal.with_overall(exposed)
+            index = index.append(pd.Index([overall])).rename(index.name)
+            names = pd.concat([names, pd.Series(["all places"], index=[overall])])
 
-    measures = _measures(exposed_w.matrix, base, counts, errors, has_moe)
-    ref = _reference(measures, columns, reference, exposed_w.matrix, base, counts, errors, has_moe)
+    measures = _measures(exposed, base, counts, errors, has_moe)
+    ref = _reference(measures, columns, reference, exposed, base, counts, errors, has_moe)
     table = _table(measures, ref, columns, reference, index, names)
-    return ExposureResult(table=table, places=_disparity(measures, columns, index))
+    method = f"{METHOD}; {STUDY_AREA if places is not None and study_area else WHOLE_UNIT}"
+    return ExposureResult(table=table, places=_disparity(measures, columns, index), method=method,
+                          outside=max(outside, 0.0))
 
 
 def place_labels(places: gpd.GeoDataFrame | gpd.GeoSeries, place_name: str | None) -> pd.Series:

@@ -211,13 +211,11 @@ class EquityService:
         run = dict(groups=units.groups, reference=request.reference, within_km=request.within_km,
                    catchment_km=request.catchment_km, capacity=request.capacity_field)
         result = access_table(units.frame, facilities, places, place_name="place_name" if places is not None else None,
-                              cache=self.weights, keys={"units": unit_key, "places": _text(places_key)}, **run)
+                              cache=self.weights, keys={"units": unit_key, "places": _text(places_key)},
+                              overall=ALL_PLACES, **run)
         budget.check("access by place")
         table = result.table
-        if places is not None:
-            overall = access_table(units.frame, facilities, None, **run).table
-            table = pd.concat([table, overall.assign(place_id=ALL_PLACES, place_name="all places")], ignore_index=True)
-        else:
+        if places is None:
             table = table.assign(place_name=self.settings.state_name)
         table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
         table.insert(table.columns.get_loc("population") + 1, "within", table["share_within"] * table["population"])
@@ -272,22 +270,16 @@ class EquityService:
         def compute():
             run = dict(groups=units.groups, reference=request.reference, cache=self.weights)
             keys = {"units": unit_key, "places": _text(places_key), "hazard": _text(zone_key)}
-            result = exposure_table(units.frame, zone, places, keys=keys,
+            result = exposure_table(units.frame, zone, places, keys=keys, overall=ALL_PLACES,
                                     place_name="place_name" if places is not None else None, **run)
             budget.check("exposure by place")
             table, summary = result.table, result.places
-            if places is not None:
-                overall = exposure_table(units.frame, zone, None, keys={"units": unit_key, "hazard": _text(zone_key)},
-                                         **run)
-                table = pd.concat([table, overall.table.assign(place_id=ALL_PLACES, place_name="all places")],
-                                  ignore_index=True)
-                summary = pd.concat([summary, overall.places.set_axis([ALL_PLACES])])
-            else:
+            if places is None:
                 table = table.assign(place_name=self.settings.state_name)
             table.insert(table.columns.get_loc("group") + 1, "group_label", table["group"].map(units.counts.labels))
             summary.index = summary.index.astype(str).rename("place_id")
             table, lines = structure(table, request.reference, ("population", "exposed"))
-            return table, lines, summary, result.method
+            return table, lines, summary, (result.method, result.outside)
 
         if inline:
             table, lines, place_summary, description = compute()
@@ -303,8 +295,11 @@ class EquityService:
                   _provenance(places_layer, "places")]
         method = {
             "name": "area-weighted exposure",
-            "description": description,
-            "formula": "exposed_jg = sum_i N_ig * area(i ∩ place_j ∩ hazard) / area(i)  (allocate_total=False)",
+            "description": description[0],
+            "formula": "exposed_jg = sum_i N_ig * area(i ∩ place_j ∩ hazard) / a_i  (allocate_total=False)",
+            "denominator": "a_i = area of unit i inside the study area (the land covered by the places layer)"
+                           if places is not None else "a_i = area of unit i (no places: the units are the study area)",
+            "outside_study_area": _outside_note(description[1]) if places is not None else None,
             "rates": "share = exposed / population; rate per 1,000 = 1000 * share",
             "reference": request.reference,
             "comparisons": "RR = share_g / share_ref, RD = (share_g - share_ref) per 1,000, 95% CIs from the "
@@ -330,6 +325,13 @@ class EquityService:
         return self._cache.remember(FrameKey("state", version_of(units.layer)), lambda: _geojson_text(gpd.GeoSeries(
             [units.frame.geometry.make_valid().union_all()], index=pd.Index([STATE], name="place_id"),
             crs=units.frame.crs)))
+
+
+def _outside_note(people: float) -> str:
+    """How many people live in units that lie in no place at all (rounded: a note, not a count cell)."""
+    rounded = int(round(people / 100.0) * 100)
+    return (f"about {rounded:,} people live in units with no area in any place (in no place's row)" if rounded
+            else "every unit has area in the places")
 
 
 def _text(key) -> str | None:
