@@ -215,15 +215,15 @@ def _check_hazard(hazard: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
 def _measures(exposed_w, base, counts: np.ndarray, errors: np.ndarray, has_moe: np.ndarray) -> dict[str, np.ndarray]:
     """Places × columns: population, exposed, their MOEs, share and its MOE (delta method)."""
     population, exposed = areal.weighted_sum(base, counts), areal.weighted_sum(exposed_w, counts)
-    squared = np.where(has_moe, errors, 0.0) ** 2
+    errors = np.where(has_moe, errors, 0.0)
     blank = np.where(has_moe, 0.0, np.nan)  # NaN for columns without MOE
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(population > 0, exposed / population, np.nan)
     return {
         "population": population,
-        "population_moe": np.sqrt(areal.weighted_sum(base.power(2), squared)) + blank,
+        "population_moe": moe.moe_areal(base.T, errors, counts) + blank,
         "exposed": exposed,
-        "exposed_moe": np.sqrt(areal.weighted_sum(exposed_w.power(2), squared)) + blank,
+        "exposed_moe": moe.moe_areal(exposed_w.T, errors, counts) + blank,
         "share": share,
         "share_moe": _share_moe(exposed_w, base, counts, errors, has_moe),
     }
@@ -243,7 +243,9 @@ def _reference(measures, columns, reference, exposed_w, base, counts, errors, ha
         share, se = measures["share"][:, [at]], moe.standard_error(measures["share_moe"][:, [at]])
         return np.broadcast_to(share, measures["share"].shape), np.broadcast_to(se, measures["share"].shape)
     rest = counts[:, [0]] - counts
-    rest_errors = np.sqrt(np.nan_to_num(errors[:, [0]]) ** 2 + errors**2)  # the total's MOE counts 0 if absent
+    total_errors = np.broadcast_to(np.nan_to_num(errors[:, [0]]), errors.shape)  # the total's MOE counts 0 if absent
+    rest_errors = moe.moe_sum(np.stack([np.broadcast_to(counts[:, [0]], counts.shape), counts]),
+                              np.stack([total_errors, errors]), axis=0)
     other = _measures(exposed_w, base, rest, rest_errors, has_moe)
     return other["share"], moe.standard_error(other["share_moe"])
 

@@ -184,3 +184,19 @@ def test_town_totals_add_up_to_the_state_over_the_study_area():
         assert gain > was_low / (1 - was_low) - 0.02, town  # the whole-area figure was that share too low
     assert (study.loc[study.index != "all places", "population"]
             >= whole.loc[whole.index != "all places", "population"] - 1e-6).all()
+
+
+def test_moe_of_several_zero_estimates_counts_the_largest_once():
+    """Regression (methods §3): the MOE of a sum with several zero estimates took all their MOEs
+    root-sum-of-squares; the Census rule counts only the largest zero-estimate MOE, once."""
+    units = gpd.GeoDataFrame(
+        {"total": [400.0, 300.0, 500.0], "total_moe": [60.0, 50.0, 70.0],
+         "g": [0.0, 0.0, 50.0], "g_moe": [20.0, 30.0, 40.0]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000), box(2000, 0, 3000, 1000)], crs="EPSG:26918")
+    place = gpd.GeoDataFrame({"name": ["all"]}, geometry=[box(0, 0, 3000, 1000)], index=["p"], crs="EPSG:26918")
+    zone = gpd.GeoSeries([box(0, 0, 3000, 1000)], crs="EPSG:26918")
+    row = rows(exposure_table(units, zone, place, groups=["g"])).loc[("p", "g")]
+    assert row["population_moe"] == pytest.approx(50.0) and row["exposed_moe"] == pytest.approx(50.0)
+    assert row["population_moe"] < np.sqrt(20**2 + 30**2 + 40**2) - 3
+    total = rows(exposure_table(units, zone, place, groups=["g"])).loc[("p", "total")]
+    assert total["population_moe"] == pytest.approx(np.sqrt(60**2 + 50**2 + 70**2))  # no zeros: unchanged
