@@ -386,3 +386,43 @@ def test_different_inline_zones_never_share_cached_weights(service):
     shifted = {"type": "Polygon", "coordinates": [[[x + 0.3, y] for x, y in HARTFORD_BOX["coordinates"][0]]]}
     first, second, again = total(HARTFORD_BOX), total(shifted), total(HARTFORD_BOX)
     assert first == again and first != second and second > 0
+
+
+def _unexplained_nulls(frame: pd.DataFrame) -> dict[str, int]:
+    """Null values of ``frame`` whose ``<column>_suppressed`` gives no reason, by column."""
+    found = {}
+    for column in frame.columns:
+        if f"{column}_suppressed" in frame.columns:
+            count = int((frame[column].isna() & frame[f"{column}_suppressed"].isna()).sum())
+            if count:
+                found[column] = count
+    return found
+
+
+@pytest.mark.parametrize("body", [
+    ("access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "places": "ct-towns"}),
+    ("access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "reference": "rest"}),
+    ("exposure", BY_TOWN),
+    ("exposure", {**BY_TOWN, "reference": "rest", "hazard": {"collection": "us-drought-20161004",
+                                                             "filter": "DM >= 4"}}),
+], ids=["access-by-town", "access-state", "exposure-by-town", "exposure-nothing-exposed"])
+def test_every_null_value_carries_a_reason(service, body):
+    """Regression: two access groups (missing tract values) were all null, and the weighted index of
+    disparity was null where nothing is exposed, with no reason code."""
+    report = service.run(*body)
+    assert _unexplained_nulls(report.rows) == {}
+    if report.places is not None:
+        assert _unexplained_nulls(report.places) == {}
+    reasons = set(report.rows.filter(like="_suppressed").stack().dropna())
+    assert reasons >= ({"missing_input"} if body[0] == "access" else {"no_margin_of_error", "is_reference"})
+    if body[1].get("hazard", {}).get("filter") == "DM >= 4":  # no D4 drought in Connecticut: nobody exposed
+        assert set(report.places["weighted_index_of_disparity_suppressed"]) <= {"undefined", "derived_from_suppressed"}
+        assert "undefined" in set(report.places["weighted_index_of_disparity_suppressed"])
+
+
+def test_missing_group_values_are_explained_not_zeroed(service):
+    report = service.run("access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010",
+                                    "groups": ["below_poverty", "limited_english"]})
+    rows = report.rows.set_index("group")
+    for group in ("below_poverty", "limited_english"):
+        assert np.isnan(rows.loc[group, "mean_km"]) and rows.loc[group, "mean_km_suppressed"] == "missing_input"
