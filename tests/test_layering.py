@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "geosvc"
-PURE = ["geosvc.records", "geosvc.sources", "geosvc.validate", "geosvc.store", "geosvc.equity", "geosvc.report"]
+PURE = ["geosvc.records", "geosvc.sources", "geosvc.validate", "geosvc.store", "geosvc.equity", "geosvc.report",
+        "geosvc.cql2"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -46,6 +46,7 @@ from shapely.errors import GEOSException
 
 from geosvc.crs import normalize_crs
 from geosvc.equity.cache import Lru
+from geosvc.equity.moe import moe_areal
 from geosvc.errors import InvalidParameter
 
 EQUAL_AREA_CRS = "EPSG:5070"
@@ -300,6 +301,7 @@ def interpolate(weights: AreaWeights, values: pd.DataFrame, moe: pd.DataFrame | 
         Counts indexed like the sources (aligned by label).
     moe : DataFrame, optional
         90% margins of error of some columns; returned as ``<column>_moe`` = ``√Σ (w_ij·MOE_i)²``
+        (:func:`geosvc.equity.moe.moe_areal`: of several zero estimates, the largest MOE once)
         (approximate: the weights are treated as fixed).
 
     Returns
@@ -321,9 +323,9 @@ def interpolate(weights: AreaWeights, values: pd.DataFrame, moe: pd.DataFrame | 
     out = pd.DataFrame(weighted_sum(weights.matrix, frame), index=weights.target_index, columns=frame.columns)
     if moe is not None and len(moe.columns):
         errors = _aligned(weights, moe)
-        squared = weighted_sum(weights.matrix.power(2), errors.to_numpy(float) ** 2)
+        margins = moe_areal(weights.matrix.T, errors.to_numpy(float), frame[errors.columns].to_numpy(float))
         for n, column in enumerate(errors.columns):
-            out[f"{column}_moe"] = np.sqrt(squared[:, n])
+            out[f"{column}_moe"] = margins[:, n]
     return out
 
 
