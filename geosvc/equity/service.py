@@ -340,7 +340,7 @@ def _text(key) -> str | None:
 
 
 def _zone(frame: gpd.GeoDataFrame, bounds: tuple[float, ...]) -> gpd.GeoSeries:
-    """The union of the hazard polygons within the units' extent (padded), as one geometry.
+    """The union of the hazard polygons within the units' extent (padded), as one (Multi)Polygon.
 
     Parts of a national hazard layer far from the population units cannot change any answer;
     cutting them once per layer version and filter spares every request their reprojection.
@@ -348,7 +348,11 @@ def _zone(frame: gpd.GeoDataFrame, bounds: tuple[float, ...]) -> gpd.GeoSeries:
     geoms = frame.geometry.make_valid() if not frame.geometry.is_valid.all() else frame.geometry
     minx, miny, maxx, maxy = bounds
     window = shapely.box(minx - _PAD, miny - _PAD, maxx + _PAD, maxy + _PAD)
-    return gpd.GeoSeries([shapely.intersection(geoms.union_all(), window)], crs=frame.crs)
+    cut = shapely.intersection(geoms.union_all(), window)
+    polygons = [p for p in shapely.get_parts(cut) if p.geom_type in _POLYGONAL and not p.is_empty]
+    # nothing selected (or only edges touching the window): an empty zone, so nobody is exposed
+    zone = shapely.multipolygons(polygons) if polygons else shapely.Polygon()
+    return gpd.GeoSeries([zone], crs=frame.crs)
 
 
 def _geojson_text(geometries: gpd.GeoSeries) -> pd.Series:

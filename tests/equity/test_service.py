@@ -426,3 +426,12 @@ def test_missing_group_values_are_explained_not_zeroed(service):
     rows = report.rows.set_index("group")
     for group in ("below_poverty", "limited_english"):
         assert np.isnan(rows.loc[group, "mean_km"]) and rows.loc[group, "mean_km_suppressed"] == "missing_input"
+
+
+def test_a_filter_selecting_no_hazard_feature_exposes_nobody(service):
+    """Regression: an empty selection became an empty GeometryCollection, refused as 'not polygons'."""
+    report = service.run("exposure", {"hazard": {"collection": "us-drought-20161004", "filter": "DM > 99"},
+                                      "population": "ct-tracts-2010"})
+    total = report.rows.set_index("group").loc["total"]
+    assert total["exposed"] == 0 and total["population"] > 3_000_000
+    assert "0 feature(s) selected" in " ".join(report.method["hazard"])
