@@ -56,6 +56,7 @@ ALL = "all"
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 _CHUNK = 512  # pairs intersected at once (bounds the memory held by intermediate geometries)
 _CLIP_PAD = 0.01  # pad of the sources' extent (fraction of its size) when clipping huge targets
+_LOCAL_PAD = 0.0173  # metres (plus 0.01% of the box) padding a box: unlikely to fall on a zone's edge
 MAX_CUT_VERTICES = 500_000
 """Most vertices of a mask clipped to the sources' boxes (summed over the sources): bounds the work
 (about 20 µs a vertex) a mask can cause; a zone beyond it is refused as too intricate."""
@@ -487,10 +488,14 @@ def _local_parts(mask: shapely.Geometry, bounds: np.ndarray) -> np.ndarray:
     first, and every predicate and intersection works on a few vertices. A clipped part that GEOS
     leaves invalid (rare: rectangle clipping is not robust) is repaired.
     """
+    # Padded boxes: GEOS rectangle clipping mishandles mask edges lying on the rectangle's edge (a
+    # zone edge on a tract's bounding box), and the part outside the box never meets the tract anyway.
+    pad = 1e-4 * (bounds[:, 2:] - bounds[:, :2]).max(axis=1) + _LOCAL_PAD
+    boxes = bounds + np.column_stack([-pad, -pad, pad, pad])
     try:  # shapely's public wrapper takes one rectangle; its ufunc broadcasts over many
-        parts = shapely.lib.clip_by_rect(mask, *bounds.T)
+        parts = shapely.lib.clip_by_rect(mask, *boxes.T)
     except (AttributeError, TypeError):
-        parts = np.array([shapely.clip_by_rect(mask, *b) for b in bounds.tolist()], dtype=object)
+        parts = np.array([shapely.clip_by_rect(mask, *b) for b in boxes.tolist()], dtype=object)
     parts = np.asarray(parts, dtype=object)
     broken = ~shapely.is_valid(parts)
     if broken.any():

@@ -334,7 +334,7 @@ def test_a_comb_of_3000_vertices_is_answered_promptly(client, interface):
     started = time.monotonic()
     response = _post(client, interface, "exposure", body)
     assert response.status_code == 200, response.text[:300]
-    assert time.monotonic() - started < 12
+    assert time.monotonic() - started < 20  # within the default time budget (it took 22-43 s, ~2 s now)
     rows = response.json()["results"]
     assert max(r["exposed"] or 0 for r in rows if r["place_id"] == "_all" and r["group"] == "total") > 100_000
 
