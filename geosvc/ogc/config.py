@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer, Store

@@ -24,8 +24,8 @@ from geosvc.errors import InvalidParameter, RecordError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.coverage import coverage_links
 from geosvc.ogc.coverage_guard import QueryGuard
-from geosvc.ogc.cql import evaluate_filter, parse_filter
-from geosvc.ogc.crs import check_crs_uri
+from geosvc.cql2 import evaluate_filter, parse_filter
+from geosvc.crs import check_crs_uri
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 

@@ -7,7 +7,7 @@ import dataclasses
 from pygeoapi.config import validate_config
 
 from geosvc.ogc.config import MOUNT_PATH, PROVIDER, build_config, served_layers, vector_resource
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 
 from support.sample_store import RESTRICTED_ID
 
