@@ -80,6 +80,7 @@ def check_page(browser: Browser, name: str) -> None:
     errors = [e for e in browser.errors() if not PROBES.search(e)]
     assert errors == [], errors
     assert serious_violations(browser) == []
+    assert browser.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1, f"{name} scrolls sideways"
     browser.screenshot(ARTIFACTS / f"portal-{name}.png")
     browser.viewport(390, 844, mobile=True)
     try:
@@ -223,3 +224,14 @@ def test_explorer_url_captures_the_question_and_access_runs(server, browser):
     browser.open(f"{server}/portal/explorer{query}")
     assert browser.wait_for("document.body.dataset.explorer", timeout=90) == "done"
     assert browser.evaluate("document.querySelector('input[name=question]:checked').value") == "access"
+
+
+def test_explorer_shows_the_services_refusal(server, browser):
+    query = {**DROUGHT_QUERY, "filter": "DM >>> 2"}
+    browser.open(f"{server}/portal/explorer?{urlencode(query)}")
+    assert browser.wait_for("document.body.dataset.explorer", timeout=60) == "error"
+    refusal = httpx.post(f"{server}/equity/exposure?f=json", json={**DROUGHT, "hazard": {**DROUGHT["hazard"], "filter": "DM >>> 2"}})
+    assert refusal.status_code == 400
+    shown = browser.evaluate("document.getElementById('status').textContent")
+    assert shown == "The service refused the question: " + refusal.json()["description"]
+    assert browser.evaluate("document.getElementById('results').hidden")

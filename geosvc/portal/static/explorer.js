@@ -161,7 +161,7 @@
   function chart() {
     var box = document.getElementById("chart"), keys = RATIO[state.question];
     var ref = state.body.reference, rows = overallRows().filter(function (r) { return r.group !== ref && r.group !== "total"; });
-    var W = 360, rowH = 34, left = 150, right = 20, top = 24, H = top + rows.length * rowH + 30;
+    var W = 420, rowH = 34, left = 200, right = 20, top = 24, H = top + rows.length * rowH + 30;
     var values = [1];
     rows.forEach(function (r) { [keys[0], keys[1], keys[2]].forEach(function (k) { if (k && r[k] != null) { values.push(r[k]); } }); });
     var lo = Math.min.apply(null, values) * 0.9, hi = Math.max.apply(null, values) * 1.1;
@@ -201,7 +201,10 @@
 
   function quantileBreaks(values) {
     var sorted = values.slice().sort(function (a, b) { return a - b; }), breaks = [];
-    for (var i = 1; i < COLOURS.length; i++) { breaks.push(sorted[Math.floor(i * (sorted.length - 1) / COLOURS.length)]); }
+    for (var i = 1; i < COLOURS.length; i++) {
+      var b = sorted[Math.floor(i * (sorted.length - 1) / COLOURS.length)];
+      if (b < sorted[sorted.length - 1] && (!breaks.length || b > breaks[breaks.length - 1])) { breaks.push(b); }
+    }
     return breaks;
   }
 
@@ -210,7 +213,9 @@
     var key = group + "_" + metric, features = state.geojson.features;
     var values = features.map(function (f) { return f.properties[key]; }).filter(function (v) { return v != null; });
     var breaks = quantileBreaks(values.length ? values : [0]);
-    function colour(v) { var i = 0; while (i < breaks.length && v > breaks[i]) { i++; } return COLOURS[i]; }
+    var classes = breaks.length + 1;
+    function shade(i) { return COLOURS[classes > 1 ? Math.round(i * (COLOURS.length - 1) / (classes - 1)) : COLOURS.length - 1]; }
+    function colour(v) { var i = 0; while (i < breaks.length && v > breaks[i]) { i++; } return shade(i); }
     if (!emap) {
       emap = GeosvcMap.create(document.getElementById("emap"), null);
       GeosvcMap.basemap(emap);
@@ -232,8 +237,8 @@
     legend.textContent = "";
     legend.appendChild(el("p", {}, label + " — " + document.getElementById("map-group").selectedOptions[0].textContent));
     var list = legend.appendChild(el("ul"));
-    COLOURS.forEach(function (c, i) {
-      var li = list.appendChild(el("li")), lo = i ? breaks[i - 1] : Math.min.apply(null, values.length ? values : [0]);
+    COLOURS.slice(0, classes).forEach(function (unused, i) {
+      var c = shade(i), li = list.appendChild(el("li")), lo = i ? breaks[i - 1] : Math.min.apply(null, values.length ? values : [0]);
       li.appendChild(el("span", {class: "swatch", style: "background:" + c}));
       li.appendChild(document.createTextNode((i ? "> " : "≥ ") + Number(lo).toLocaleString("en-US", {maximumFractionDigits: 2})));
     });
