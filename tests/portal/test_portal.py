@@ -91,6 +91,12 @@ def check_page(browser: Browser, name: str) -> None:
         browser.call("Emulation.clearDeviceMetricsOverride")
 
 
+def tile_source(server: str, layer_id: str) -> str:
+    """How the portal must draw ``layer_id``: from its vector tiles once the service has them, else its items."""
+    probe = httpx.get(f"{server}/ogc/collections/{layer_id}/tiles/WebMercatorQuad/0/0/0")
+    return "tiles" if probe.is_success else "items"
+
+
 def drawn_paths(browser: Browser, selector: str) -> int:
     """SVG paths with geometry drawn inside ``selector``'s Leaflet overlay or tile panes."""
     return browser.evaluate(
@@ -154,10 +160,16 @@ def test_layer_page_draws_its_map(server, browser, layer_id):
     want = basemap + count if layer_id != "ct-towns" else 2 * basemap
     assert browser.wait_for(f"document.querySelectorAll('#map .leaflet-overlay-pane path, #map .leaflet-tile-pane path').length >= {want} && 1")
     assert drawn_paths(browser, "#map") >= want
+    sources = browser.evaluate("document.getElementById('map').dataset.sources").split()
+    assert sources == [f"ct-towns:{tile_source(server, 'ct-towns')}", f"{layer_id}:{tile_source(server, layer_id)}"]
     rows = browser.evaluate("Array.from(document.querySelectorAll('table.data tbody tr')).map(r => Array.from(r.cells).map(c => c.textContent))")
     fields = httpx.get(f"{server}/ogc/collections/{layer_id}/queryables?f=json").json()["properties"]
     assert {row[0] for row in rows} <= set(fields) and len(rows) >= 3
     assert all(row[2] for row in rows[:3]), rows[:3]  # example values
+    listing = httpx.get(f"{server}/ogc/collections/{layer_id}/downloads?f=json")
+    browser.wait_for("document.getElementById('downloads').dataset.checked")
+    shown = browser.evaluate("Array.from(document.querySelectorAll('#downloads:not([hidden]) a')).map(a => a.href)")
+    assert shown == ([d["href"] for d in listing.json()["downloads"]] if listing.is_success else [])
     text = browser.evaluate("document.querySelector('main').innerText")
     for needle in ("Licence", "Contact", "Extent", "Version history", "v1 published", "QGIS", f"/ogc/collections/{layer_id}"):
         assert needle in text, needle

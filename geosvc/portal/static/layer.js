@@ -17,7 +17,7 @@
   fetch(section.dataset.url, {headers: {Accept: "application/json"}}).then(function (r) {
     if (!r.ok) { return; }
     return r.json().then(function (doc) {
-      var links = (doc.links || doc.downloads || []).filter(function (l) { return l.href && l.rel !== "self"; });
+      var links = (doc.downloads || doc.links || []).filter(function (l) { return l.href && l.rel !== "self"; });
       if (!links.length) { return; }
       var list = document.getElementById("download-list");
       links.forEach(function (l) {
@@ -27,5 +27,5 @@
       });
       section.hidden = false;
     });
-  }).catch(function () {});
+  }).catch(function () {}).then(function () { section.dataset.checked = "yes"; });
 })();

@@ -32,6 +32,8 @@ var GeosvcMap = (function () {
   /* Add `collection` to `map` with `style`; resolves to the Leaflet layer (null if nothing answers). */
   function overlay(map, collection, style, bbox) {
     return hasTiles(collection).then(function (tiles) {
+      var drawn = map.getContainer().dataset;  // which source drew each collection, e.g. "ct-towns:tiles"
+      drawn.sources = (drawn.sources ? drawn.sources + " " : "") + collection + ":" + (tiles ? "tiles" : "items");
       if (tiles) {
         var styles = {}; styles[collection] = style;
         return L.vectorGrid.protobuf(tileUrl(collection), {
