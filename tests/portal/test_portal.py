@@ -39,7 +39,7 @@ PROBES = re.compile(r"^Failed to load resource: the server responded with a stat
 _SERVE = ("import geosvc.api.app as app\nfrom geosvc.settings import load_settings\n"
           "hook = 'geosvc.api.routes.portal:install_portal'\n"
           "app.INSTALLERS = app.INSTALLERS if hook in app.INSTALLERS else (*app.INSTALLERS, hook)\n"
-          "app.serve(load_settings())\n")
+          "from geosvc.api.server import serve\nserve(load_settings())\n")
 
 
 @pytest.fixture(scope="module")
