@@ -20,6 +20,7 @@ from support.serverproc import free_port, running
 
 from geosvc.records.loader import load_records
 from geosvc.settings import load_settings
+from geosvc.validate.layer import validate_layer
 
 pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("portal")]
 
@@ -45,7 +46,8 @@ _SERVE = ("import geosvc.api.app as app\nfrom geosvc.settings import load_settin
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     store_dir = tmp_path_factory.mktemp("portal-store")
-    publish_catalog(store_dir)
+    settings, store = publish_catalog(store_dir)
+    store.record_validation(validate_layer(load_records(settings.layers.dir)["ct-towns"], settings))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {"GEOSVC_STORE_DIR": str(store_dir), "GEOSVC_PORT": str(port), "GEOSVC_PORTAL_NAME": NAME}
@@ -134,6 +136,13 @@ def test_catalog_search_filters_and_sort(server):
         assert sorted(cards(keyword="towns")) == sorted(r.id for r in records if "towns" in r.keywords)
         assert cards(agency="US Census Bureau") and "ct-hospitals" not in cards(agency="US Census Bureau")
         assert cards(q="no such layer anywhere") == []
+        page = http.get(f"{server}/portal").text
+        card = lambda layer_id: page.split(f'data-layer="{layer_id}"', 1)[1].split("</li>", 1)[0]  # noqa: E731
+        assert 'valid-ok">validated<' in card("ct-towns")  # its validation run is in the store
+        assert 'valid-not-validated">not validated<' in card("us-drought-20161004")
+        assert re.search(r'fresh-stale" title="next update due [\d-]+">stale<', card("ct-hospitals"))
+        assert 'fresh-static" title="static layer">static<' in card("ct-towns")
+        assert 'sens-public">public<' in card("ct-towns")
         assert sorted(cards(sort="title")) != [] and len(cards(sort="updated")) == len(everything)
         bad = http.get(f"{server}/portal", params={"sort": "size"})
         assert bad.status_code == 400 and "sort" in bad.json()["description"]
@@ -221,7 +230,10 @@ def test_explorer_url_captures_the_question_and_access_runs(server, browser):
     browser.open(f"{server}/portal/explorer")
     browser.evaluate("document.querySelector('input[value=access]').click()")
     browser.evaluate("document.getElementById('places').value = ''")
-    browser.evaluate("document.querySelector('#explorer button[type=submit]').click()")
+    browser.evaluate("document.getElementById('catchment_km').focus()")  # submitted from the keyboard
+    for kind in ("keyDown", "char", "keyUp"):
+        browser.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                     **({"text": "\r"} if kind == "char" else {}))
     assert browser.wait_for("document.body.dataset.explorer", timeout=90) == "done"
     query = browser.evaluate("location.search")
     assert "question=access" in query and "facilities=ct-hospitals" in query

@@ -5,7 +5,7 @@
   var bbox = JSON.parse(el.dataset.bbox);
   var map = GeosvcMap.create(el, bbox);
   GeosvcMap.basemap(map).then(function () {
-    var style = {color: "#1f5fbf", weight: 1.2, fillColor: "#3d7fe0", fillOpacity: 0.25};
+    var style = {color: "#1f5fbf", weight: 1.2, fillColor: "#3d7fe0", fillOpacity: 0.25, radius: 4};
     if (el.dataset.kind === "raster") {
       L.rectangle([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], style).addTo(map);
     } else {
