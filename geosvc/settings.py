@@ -136,7 +136,7 @@ class ContactSettings(Section):
 
 class PortalSettings(Section):
     name: str = Field("geosvc", min_length=1, description="Service name shown on the portal pages")
-    logo: str = Field("/portal/static/logo.svg", pattern=r"^/[^/]",
+    logo: str = Field("/ogc/static/img/geosvc.svg", pattern=r"^/[^/]",
                       description="Logo of the portal pages: a path on this host (nothing is loaded from another host)")
 
 

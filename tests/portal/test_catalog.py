@@ -101,11 +101,12 @@ def test_templates_load_assets_only_from_this_host():
         root, rest = (STATIC_DIR, ref.removeprefix("/portal/static/")) if ref.startswith("/portal/") else \
             (static_dir(), ref.removeprefix("/ogc/static/"))
         assert (root / rest).is_file(), ref
-    assert load_settings().portal.logo.startswith("/portal/static/") and (STATIC_DIR / "logo.svg").is_file()
+    logo = load_settings().portal.logo
+    assert logo.startswith("/ogc/static/") and (static_dir() / logo.removeprefix("/ogc/static/")).is_file()
 
 
 def test_portal_settings_name_and_a_logo_on_this_host_only():
-    settings = load_settings(portal_name="CT Planning Data", portal_logo="/portal/static/logo.svg")
+    settings = load_settings(portal_name="CT Planning Data", portal_logo="/ogc/static/img/geosvc.svg")
     assert settings.portal.name == "CT Planning Data"
     for logo in ("https://cdn.example.org/logo.png", "//cdn.example.org/logo.png", "logo.png"):
         with pytest.raises(ValueError, match="logo"):

@@ -119,6 +119,9 @@ def test_root_is_the_portal_for_browsers_and_json_for_clients(server):
         bad = http.get(f"{server}/?f=xml")
         assert bad.status_code == 400 and "'f'" in bad.json()["description"]
         assert "/" in http.get(f"{server}/openapi.json").json()["paths"]
+        ogc = http.get(f"{server}/ogc?f=html").text  # pygeoapi's pages carry the same name and logo
+        assert f'<img src="{server}/ogc/static/img/geosvc.svg"' in ogc and f"{NAME}: Connecticut layers" in ogc
+        assert "pygeoapi.png" not in ogc and http.get(f"{server}/ogc/static/img/geosvc.svg").status_code == 200
 
 
 def test_catalog_search_filters_and_sort(server):
