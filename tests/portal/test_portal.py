@@ -111,8 +111,10 @@ def test_root_is_the_portal_for_browsers_and_json_for_clients(server):
         page = http.get(f"{server}/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert f"<span>{NAME}</span>" in page.text and "pygeoapi" not in page.text.lower()
+        vary = lambda response: {v.strip() for v in response.headers["vary"].split(",")}  # noqa: E731
+        assert "Accept" in vary(page) and page.headers["cache-control"] == "private, no-cache"
         root = http.get(f"{server}/")
-        assert root.headers["content-type"] == "application/json"
+        assert root.headers["content-type"] == "application/json" and "Accept" in vary(root)
         assert {link["rel"] for link in root.json()["links"]} >= {"service", "data", "service-doc"}
         assert http.get(f"{server}/", headers={"Accept": "application/json, text/html;q=0.5"}).json()["title"]
         assert http.get(f"{server}/?f=html").headers["content-type"].startswith("text/html")

@@ -49,9 +49,9 @@ def install_portal(app: FastAPI, layers: list[PublishedLayer], settings: Setting
     app.include_router(create_router())
 
     async def root(request: Request) -> Response:
-        if wants_html(request):
-            return catalog_page(request)
-        return JSONResponse(json_root.endpoint(request))
+        response = catalog_page(request) if wants_html(request) else JSONResponse(json_root.endpoint(request))
+        response.headers["Vary"] = "Accept"
+        return response
 
     app.router.routes.insert(0, APIRoute("/", root, methods=["GET"], include_in_schema=False))
 
@@ -103,4 +103,6 @@ def explorer_page(request: Request) -> HTMLResponse:
 
 def _page(request: Request, template: str, **context) -> HTMLResponse:
     settings: Settings = request.app.state.settings
-    return HTMLResponse(render(template, portal=settings.portal, path=request.url.path, **context))
+    # the pages list what this caller may see: never stored by a shared cache
+    return HTMLResponse(render(template, portal=settings.portal, path=request.url.path, **context),
+                        headers={"Cache-Control": "private, no-cache"})
