@@ -20,6 +20,7 @@ from support.serverproc import free_port, running
 
 from geosvc.records.loader import load_records
 from geosvc.settings import load_settings
+from geosvc.store.publish import publish_layer
 from geosvc.validate.layer import validate_layer
 
 pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("portal")]
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("portal")]
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 NAME = "CT Planning Data"
+RESTRICTED = "ct-towns-restricted"  # published, served to nobody anonymous
 # The README's drought question (Equity API section)
 DROUGHT = {"hazard": {"collection": "us-drought-20161004", "filter": "DM >= 2"}, "population": "ct-tracts-2010",
            "groups": ["hispanic", "nh_white", "nh_black"], "places": "ct-towns", "reference": "nh_white"}
@@ -47,7 +49,10 @@ _SERVE = ("import geosvc.api.app as app\nfrom geosvc.settings import load_settin
 def server(tmp_path_factory):
     store_dir = tmp_path_factory.mktemp("portal-store")
     settings, store = publish_catalog(store_dir)
-    store.record_validation(validate_layer(load_records(settings.layers.dir)["ct-towns"], settings))
+    towns = load_records(settings.layers.dir)["ct-towns"]
+    store.record_validation(validate_layer(towns, settings))
+    hidden = towns.model_copy(update={"id": RESTRICTED, "title": "Restricted towns", "sensitivity": "restricted"})
+    assert publish_layer(hidden, validate_layer(hidden, settings), store, settings).record.sensitivity == "restricted"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {"GEOSVC_STORE_DIR": str(store_dir), "GEOSVC_PORT": str(port), "GEOSVC_PORTAL_NAME": NAME}
@@ -151,7 +156,14 @@ def test_catalog_search_filters_and_sort(server):
         assert sorted(cards(sort="title")) != [] and len(cards(sort="updated")) == len(everything)
         bad = http.get(f"{server}/portal", params={"sort": "size"})
         assert bad.status_code == 400 and "sort" in bad.json()["description"]
-        assert http.get(f"{server}/portal/layers/no-such-layer").status_code == 404
+        missing = http.get(f"{server}/portal/layers/no-such-layer")
+        assert missing.status_code == 404
+        # a restricted layer shows nowhere to an anonymous caller, and its page is the same 404
+        assert RESTRICTED not in everything and "Restricted towns" not in http.get(f"{server}/portal").text
+        hidden = http.get(f"{server}/portal/layers/{RESTRICTED}")
+        assert hidden.status_code == 404 and hidden.json()["description"] == missing.json()["description"].replace(
+            "no-such-layer", RESTRICTED)
+        assert RESTRICTED not in http.get(f"{server}/portal/explorer").text
 
 
 def test_catalog_page_in_chromium(server, browser):
