@@ -58,7 +58,7 @@ CONFIG_EXTENSIONS = (
 )
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
               "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata",
-              "geosvc.api.routes.access:install_access")
+              "geosvc.api.routes.access:install_access", "geosvc.api.routes.portal:install_portal")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
 GZIP_MIN = 1024
