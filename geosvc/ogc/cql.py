@@ -7,12 +7,12 @@ a function call, and CQL2 JSON ``{"bbox": [...]}`` is read in the wrong order.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 from pygeofilter import ast, values
@@ -165,7 +165,7 @@ def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84) -> ast.No
         if lang == "cql2-json":
             if _json_depth(text) > MAX_JSON_DEPTH:
                 raise InvalidParameter(f"nested deeper than {MAX_JSON_DEPTH} levels", param="filter")
-            node = parse_cql2_json(_fix_json_bboxes(json.loads(text)))
+            node = parse_cql2_json(_fix_json_bboxes(orjson.loads(text)))  # strict: no lone surrogates
             node = True if node is True else False if node is False else _fix_like(node)
         else:
             prepared, literals = _prepare_text(text)

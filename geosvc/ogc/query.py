@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import orjson
 import pandas as pd
@@ -43,6 +44,24 @@ class ItemsQuery:
     hits: bool = False
     limit: int = DEFAULT_LIMIT  # the page size asked for (``select.limit`` is 0 for hits)
     passthrough: dict[str, str] = field(default_factory=dict)  # echoed in links
+
+
+def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    """``(key, value)`` pairs of a raw query string; 400 naming the pair whose escapes are not UTF-8."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    decoded = []
+    for key, value in pairs:
+        try:
+            decoded.append((_utf8(key, "strict"), _utf8(value, "strict")))
+        except UnicodeDecodeError:
+            raise InvalidParameter(
+                "is not UTF-8 text (percent-escapes must encode UTF-8)", param=_utf8(key, "replace")
+            ) from None
+    return decoded
+
+
+def _utf8(text: str, errors: str) -> str:
+    return text.encode("latin-1").decode("utf-8", errors)
 
 
 def _single(params: list[tuple[str, str]]) -> dict[str, str]:
