@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import rasterio
-from pyproj import Transformer
-from pyproj.exceptions import ProjError
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geosvc.crs import CRS84_URI, crs_uri, parse_crs
+from geosvc.crs import CRS84_URI, bbox_to_crs, bbox_to_crs84, check_crs_uri, crs_uri
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.exceptions import error_response_parts
 from geosvc.store.base import Store
@@ -117,30 +115,6 @@ def _band_count(params: QueryParams, grid: Grid) -> int:
     return len(names) or grid.bands
 
 
-def check_bbox_crs(value: str, supported: Iterable[str]) -> str:
-    """The canonical URI of ``value`` if it is one of ``supported`` CRS URIs, else 400."""
-    crs = parse_crs(value.strip())
-    uri = crs_uri(crs) if crs is not None and crs.to_authority() else None
-    known = {crs_uri(s) for s in supported}
-    if uri not in known:
-        raise InvalidParameter(
-            f"unsupported CRS '{value}'; supported: {', '.join(sorted(known))}", param="bbox-crs"
-        )
-    return uri
-
-
-def bbox_to_crs(bbox: Bounds, source: str, target: str) -> Bounds:
-    """Transform a box given in ``source`` axis order to ``target`` axis order (densified edges);
-    non-finite values where the box leaves the domain of the transformation."""
-    if crs_uri(source) == crs_uri(target):
-        return bbox
-    transformer = Transformer.from_crs(parse_crs(source), parse_crs(target))
-    try:
-        return tuple(transformer.transform_bounds(*bbox, densify_pts=21))
-    except ProjError:
-        return (math.inf,) * 4
-
-
 def check_coverage_query(params: QueryParams, source: Path, serve_crs: Iterable[str]) -> None:
     """Raise :class:`InvalidParameter` for any coverage query pygeoapi would mishandle or that is too big."""
     for key in params:
@@ -160,7 +134,8 @@ def check_coverage_query(params: QueryParams, source: Path, serve_crs: Iterable[
         if "subset" in params:
             raise InvalidParameter("bbox and subset cannot be combined", param="subset")
         box = _check_box(_numbers(params["bbox"], "bbox"), "bbox")
-        box_crs = check_bbox_crs(params.get("bbox-crs", CRS84_URI), [*serve_crs, grid.crs])
+        box_crs = check_crs_uri(params.get("bbox-crs", CRS84_URI), [*serve_crs, grid.crs], param="bbox-crs")
+        bbox_to_crs84(box, box_crs)  # 400 outside the area of use of bbox-crs
         _check_window(bbox_to_crs(box, box_crs, grid.crs), grid, bands, "bbox", params["bbox"])
     elif "subset" in params:
         _check_window(_subset_window(params["subset"], grid.axes), grid, bands, "subset", params["subset"])

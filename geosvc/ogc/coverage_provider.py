@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from pygeoapi.provider.rasterio_ import RasterioProvider
 
-from geosvc.crs import CRS84_URI, crs_uri
-from geosvc.ogc.coverage_guard import bbox_to_crs
+from geosvc.crs import CRS84_URI, bbox_to_crs, crs_uri
 
 
 class CogCoverageProvider(RasterioProvider):

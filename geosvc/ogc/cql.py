@@ -23,7 +23,7 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from geosvc.errors import InvalidParameter
 from geosvc.store.query import SPATIAL_ATTRIBUTES
-from geosvc.ogc.crs import CRS84, bbox_to_crs84, geometry_to_crs84
+from geosvc.crs import CRS84_URI, bbox_to_crs84, geometry_to_crs84
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 
@@ -148,7 +148,7 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
-def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84) -> ast.Node:
+def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84_URI) -> ast.Node:
     """Parse a ``filter`` value (``lang`` defaults to cql2-text) with geometry literals in CRS84.
 
     Raises a 400 naming ``filter`` on any syntax error, on more than ``MAX_FILTER_CHARS`` characters
@@ -196,9 +196,11 @@ def to_crs84(node, filter_crs: str):
         return _geometry_literal(shapely.box(node.x1, node.y1, node.x2, node.y2), filter_crs)
     if isinstance(node, ast.Function) and node.name.lower() == "bbox":
         coords = _bbox4(list(node.arguments))
-        return values.Geometry(shapely.geometry.mapping(shapely.box(*bbox_to_crs84(tuple(coords), filter_crs))))
+        box = shapely.box(*bbox_to_crs84(tuple(coords), filter_crs, param="filter"))
+        return values.Geometry(shapely.geometry.mapping(box))
     if isinstance(node, ast.BBox):
-        box = shapely.box(*bbox_to_crs84((node.minx, node.miny, node.maxx, node.maxy), node.crs or filter_crs))
+        corners = (node.minx, node.miny, node.maxx, node.maxy)
+        box = shapely.box(*bbox_to_crs84(corners, node.crs or filter_crs, param="filter"))
         return ast.GeometryIntersects(to_crs84(node.lhs, filter_crs), values.Geometry(shapely.geometry.mapping(box)))
     if isinstance(node, list):
         return [to_crs84(item, filter_crs) for item in node]
@@ -234,14 +236,14 @@ class _Evaluator(GeoPandasEvaluator):
 
     @handle(values.Envelope)
     def envelope(self, node):
-        bounds = bbox_to_crs84((node.x1, node.y1, node.x2, node.y2), self.filter_crs)
+        bounds = bbox_to_crs84((node.x1, node.y1, node.x2, node.y2), self.filter_crs, param="filter")
         return shapely.box(*bounds)
 
     @handle(ast.Function)
     def function(self, node, *arguments):
         if node.name.lower() == "bbox" and len(arguments) in (4, 6):
             coords = _bbox4(list(arguments))
-            return shapely.box(*bbox_to_crs84(tuple(coords), self.filter_crs))
+            return shapely.box(*bbox_to_crs84(tuple(coords), self.filter_crs, param="filter"))
         raise InvalidParameter(f"unsupported function '{node.name}' in filter", param="filter")
 
     @handle(ast.TemporalPredicate, subclasses=True)

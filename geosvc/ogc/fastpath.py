@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geosvc.errors import GeosvcError, InvalidParameter, NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.context import CURRENT, OgcRequest, use_context_executor
-from geosvc.ogc.crs import is_crs84
+from geosvc.crs import is_crs84
 from geosvc.ogc.exceptions import error_response_parts, exception_body
 from geosvc.ogc.httpcache import cache_headers, not_modified
 from geosvc.ogc.query import (

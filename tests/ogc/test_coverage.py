@@ -24,10 +24,10 @@ from rasterio.windows import Window
 from starlette.datastructures import QueryParams
 
 from geosvc.api.errors import install_error_handlers
-from geosvc.crs import CRS84_URI
+from geosvc.crs import CRS84_URI, bbox_to_crs
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.coverage import COG_MEDIA_TYPE, coverage_links, coverage_router, raster_resource
-from geosvc.ogc.coverage_guard import bbox_to_crs, check_coverage_query, raster_grid
+from geosvc.ogc.coverage_guard import check_coverage_query, raster_grid
 from support.published_catalog import served_catalog
 
 RASTER = "ct-population-density"

@@ -11,7 +11,7 @@ import shapely
 
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.cql import evaluate_filter, parse_filter
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI
 
 EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 
@@ -25,7 +25,7 @@ def frame():
     )
 
 
-def _mask(text, frame, lang=None, crs=CRS84):
+def _mask(text, frame, lang=None, crs=CRS84_URI):
     return evaluate_filter(parse_filter(text, lang), frame, crs).tolist()
 
 
