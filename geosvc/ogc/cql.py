@@ -7,6 +7,7 @@ a function call, and CQL2 JSON ``{"bbox": [...]}`` is read in the wrong order.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from typing import Any
 
@@ -148,11 +149,39 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
+def _json_int(text: str) -> int:
+    number = int(text)
+    if not -(2**63) <= number < 2**63:
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise InvalidParameter(f"integer {shown} does not fit in 64 bits", param="filter")
+    return number
+
+
+def _load_json(text: str) -> Any:
+    """The JSON value of ``text``; 400 on integers beyond 64 bits and on lone surrogates (``"\\ud800"``)."""
+    value = json.loads(text, parse_int=_json_int)
+    try:
+        orjson.dumps(value)  # refuses strings that are not valid Unicode (lone surrogates)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidParameter(f"not valid Unicode text: {exc}", param="filter") from None
+    return value
+
+
+MAX_COLLECTION_DEPTH = 8
+
+
+def _collection_depth(geometry: Any) -> int:
+    if not (isinstance(geometry, dict) and geometry.get("type") == "GeometryCollection"):
+        return 0
+    return 1 + max((_collection_depth(g) for g in geometry.get("geometries") or []), default=0)
+
+
 def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84_URI) -> ast.Node:
     """Parse a ``filter`` value (``lang`` defaults to cql2-text) with geometry literals in CRS84.
 
-    Raises a 400 naming ``filter`` on any syntax error, on more than ``MAX_FILTER_CHARS`` characters
-    and on JSON nested deeper than ``MAX_JSON_DEPTH``.
+    Raises a 400 naming ``filter`` on any syntax error, on more than ``MAX_FILTER_CHARS`` characters,
+    on JSON nested deeper than ``MAX_JSON_DEPTH`` and on GeometryCollections nested deeper than
+    ``MAX_COLLECTION_DEPTH``.
     """
     lang = lang or "cql2-text"
     if lang not in FILTER_LANGS:
@@ -165,7 +194,7 @@ def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84_URI) -> as
         if lang == "cql2-json":
             if _json_depth(text) > MAX_JSON_DEPTH:
                 raise InvalidParameter(f"nested deeper than {MAX_JSON_DEPTH} levels", param="filter")
-            node = parse_cql2_json(_fix_json_bboxes(orjson.loads(text)))  # strict: no lone surrogates
+            node = parse_cql2_json(_fix_json_bboxes(_load_json(text)))
             node = True if node is True else False if node is False else _fix_like(node)
         else:
             prepared, literals = _prepare_text(text)
@@ -187,6 +216,9 @@ def _geometry_literal(geom: shapely.Geometry, filter_crs: str) -> values.Geometr
 def to_crs84(node, filter_crs: str):
     """The same expression with every geometry literal (incl. ``BBOX(...)``) as CRS84 GeoJSON."""
     if isinstance(node, values.Geometry):
+        if _collection_depth(node.geometry) > MAX_COLLECTION_DEPTH:
+            raise InvalidParameter(f"GeometryCollections nested deeper than {MAX_COLLECTION_DEPTH} levels",
+                                   param="filter")
         try:
             geom = shapely.geometry.shape(node.geometry)
         except Exception as exc:
