@@ -3,9 +3,9 @@
 Stock ``RasterioProvider.query`` calls ``CRS.from_epsg(bbox_crs)``, so a URI fails with a 500, and it
 reprojects only two corners of the box. Here the box (already checked by
 :mod:`geosvc.ogc.coverage_guard`) is transformed to the raster's own CRS with densified edges and
-handed to the stock code as a native-CRS box, clipped (like a subset) to the raster, so the
-CoverageJSON domain describes the cells returned (stock code echoes the request). The CoverageJSON domain also names the native CRS by
-its proper URI (stock code writes ``…/OGC/1.3/<epsg>`` for projected rasters), and the band is named
+handed to the stock code as a native-CRS box; boxes and subsets are clipped to the raster, so the
+CoverageJSON domain describes the cells returned (stock code echoes the request). The domain also
+names the native CRS by its proper URI (stock code writes ``…/OGC/1.3/<epsg>`` for projected rasters), and the band is named
 ``band_<n>`` and described by the GeoTIFF band description (stock code reads names from GRIB only, so a
 GeoTIFF band is the parameter ``None``).
 """
