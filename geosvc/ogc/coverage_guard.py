@@ -111,7 +111,7 @@ def _check_cells(pixels: int, bands: int, param: str) -> None:
 
 
 def _band_count(params: QueryParams, grid: Grid) -> int:
-    names = [n for n in params.get("properties", "").split(",") if n.strip()]
+    names = {n.strip() for n in params.get("properties", "").split(",") if n.strip()}
     return len(names) or grid.bands
 
 
@@ -142,7 +142,8 @@ def check_coverage_query(params: QueryParams, source: Path, serve_crs: Iterable[
     elif params.get("f", "json").lower() != "gtiff" or "properties" in params:
         # the whole raster is decoded (CoverageJSON, or a band selection); a plain GeoTIFF is sent as is
         b, (rx, ry) = grid.bounds, grid.res
-        _check_cells(round((b[2] - b[0]) / rx) * round((b[3] - b[1]) / ry), bands, "f")
+        _check_cells(round((b[2] - b[0]) / rx) * round((b[3] - b[1]) / ry), bands,
+                     "properties" if "properties" in params else "f")
 
 
 def _subset_window(text: str, axes: tuple[str, str]) -> Bounds:

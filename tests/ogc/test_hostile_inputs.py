@@ -12,14 +12,18 @@ import socket
 import types
 
 import httpx
+import numpy as np
 import pytest
 import rasterio
+import rasterio.transform
 from fastapi.testclient import TestClient
+from starlette.datastructures import QueryParams
 from support.published_catalog import served_catalog
 from support.sample_store import RESTRICTED_ID, publish_samples
 
 from geosvc.crs import CRS84_URI, bbox_to_crs, crs_uri
-from geosvc.ogc.coverage_guard import MAX_WINDOW_SIDE
+from geosvc.errors import InvalidParameter
+from geosvc.ogc.coverage_guard import MAX_OUTPUT_CELLS, MAX_WINDOW_SIDE, check_coverage_query
 from geosvc.settings import load_settings
 
 TOWNS = "/ogc/collections/ct-towns/items"
@@ -267,3 +271,45 @@ def test_anonymous_health_shows_no_paths_and_no_unserved_layers(tmp_path):
     for root in {str(tmp_path), str(settings.store.dir), str(settings.data.root)}:
         assert root not in text
     assert not any(piece.startswith("/") and len(piece) > 1 for piece in text.replace('"', " ").split()), text
+
+
+# ---- the output bound, on a generated multi-band raster ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_bands(tmp_path_factory):
+    """A 3000 x 2000, 3-band GeoTIFF in EPSG:5070 (18M cells; seeded noise in one row)."""
+    path = tmp_path_factory.mktemp("raster") / "three.tif"
+    data = np.zeros((3, 2000, 3000), dtype="uint8")
+    data[:, 0, :] = np.random.default_rng(8).integers(0, 255, (3, 3000), dtype="uint8")
+    transform = rasterio.transform.from_origin(1_800_000, 2_400_000, 30, 30)
+    with rasterio.open(path, "w", driver="GTiff", width=3000, height=2000, count=3, dtype="uint8",
+                       crs="EPSG:5070", transform=transform, compress="deflate") as dst:
+        dst.write(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("f=json", "f"),  # the whole raster as CoverageJSON: 18M cells
+        ("subset=x(1800000:1890000),y(2340000:2400000)", "subset"),  # all of it, all bands
+        ("bbox", "bbox"),  # a lon/lat box around all of it
+    ],
+)
+def test_output_beyond_the_cell_bound_is_400(three_bands, query, param):
+    if query == "bbox":
+        around = bbox_to_crs((1_800_000, 2_340_000, 1_890_000, 2_400_000), EPSG + "5070", CRS84_URI)
+        query = "bbox=" + ",".join(map(str, around))
+    with pytest.raises(InvalidParameter) as refused:
+        check_coverage_query(QueryParams(query), three_bands, [CRS84_URI])
+    assert refused.value.param == param
+    assert f"at most {MAX_OUTPUT_CELLS}" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["f=GTiff", "f=json&properties=1", "properties=1,1,2", "subset=x(1800000:1890000),y(2340000:2400000)&properties=2"],
+)
+def test_output_within_the_cell_bound_passes(three_bands, query):
+    check_coverage_query(QueryParams(query), three_bands, [CRS84_URI])
