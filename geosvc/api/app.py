@@ -35,8 +35,8 @@ from geosvc.api.errors import install_error_handlers
 from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
 from geosvc.api.routes import registry
 from geosvc.api.served import served_layers
-from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
 from geosvc.crs import warm_transformers
+from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
 from geosvc.ogc.fastpath import OgcDocuments, OgcFastPath
 from geosvc.ogc.mount import load_pygeoapi
 from geosvc.ogc.openapi import conformance_document

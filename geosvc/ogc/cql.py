@@ -22,9 +22,9 @@ from pygeofilter.backends.geopandas.evaluate import GeoPandasEvaluator
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
+from geosvc.crs import CRS84_URI, bbox_to_crs84, geometry_to_crs84
 from geosvc.errors import InvalidParameter
 from geosvc.store.query import SPATIAL_ATTRIBUTES
-from geosvc.crs import CRS84_URI, bbox_to_crs84, geometry_to_crs84
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 

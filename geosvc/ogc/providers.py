@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
+from geosvc.crs import CRS84_URI
 from geosvc.errors import GeosvcError, InvalidParameter
 from geosvc.ogc.context import current
-from geosvc.crs import CRS84_URI
 from geosvc.ogc.query import ItemsQuery, render_feature, render_features
 from geosvc.store.base import PublishedLayer
 

@@ -6,8 +6,8 @@ import dataclasses
 
 from pygeoapi.config import validate_config
 
-from geosvc.ogc.config import MOUNT_PATH, PROVIDER, build_config, served_layers, vector_resource
 from geosvc.crs import CRS84_URI
+from geosvc.ogc.config import MOUNT_PATH, PROVIDER, build_config, served_layers, vector_resource
 
 from support.sample_store import RESTRICTED_ID
 

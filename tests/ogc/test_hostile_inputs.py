@@ -313,3 +313,18 @@ def test_output_beyond_the_cell_bound_is_400(three_bands, query, param):
 )
 def test_output_within_the_cell_bound_passes(three_bands, query):
     check_coverage_query(QueryParams(query), three_bands, [CRS84_URI])
+
+
+# ---- one accept rule for CRS parameters -------------------------------------------------------------
+
+
+def test_crs_parameters_share_one_rule(client):
+    forms = [EPSG + "4326", EPSG.replace("http:", "https:") + "4326", "[EPSG:4326]", "urn:ogc:def:crs:EPSG::4326"]
+    for form in forms:
+        response = client.get(TOWNS, params={"crs": form, "limit": 1})
+        assert response.status_code == 200, (form, response.text[:200])
+        assert response.headers["content-crs"] == f"<{EPSG}4326>"
+    for param in ("crs", "bbox-crs"):
+        for bad in ("EPSG:4326", "WGS 84", EPSG + "26918", "x" * 5000):  # not a URI / not served / junk
+            extra = {"bbox": "41,-73,42,-72"} if param == "bbox-crs" else {}
+            _refused(client.get(TOWNS, params={param: bad, **extra}), param)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geosvc.errors import InvalidParameter
 from geosvc.crs import CRS84_URI
+from geosvc.errors import InvalidParameter
 from geosvc.ogc.query import MAX_LIMIT, parse_bbox, parse_datetime, parse_limit, parse_sortby
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
