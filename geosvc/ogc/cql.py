@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -16,11 +17,12 @@ import numpy as np
 import orjson
 import pandas as pd
 import shapely
+from lark import Lark
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import handle
 from pygeofilter.backends.geopandas.evaluate import GeoPandasEvaluator
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+from pygeofilter.parsers.cql2_text import parser as cql2_text_parser
 
 from geosvc.crs import CRS84_URI, bbox_to_crs84, geometry_to_crs84
 from geosvc.errors import InvalidParameter
@@ -52,6 +54,34 @@ def _fix_json_bboxes(node: Any) -> Any:
     if isinstance(node, list):
         return [_fix_json_bboxes(v) for v in node]
     return node
+
+
+_OLD_CONDITION = """?condition: condition_1
+          | condition "AND"i condition_1                                 -> and_
+          | condition "OR"i condition_1                                   -> or_"""
+_CONDITION = """?condition: condition_and
+          | condition "OR"i condition_and -> or_
+
+?condition_and: condition_1
+          | condition_and "AND"i condition_1 -> and_"""
+
+
+def _text_parser() -> Lark:
+    """pygeofilter's CQL2-text parser with AND binding tighter than OR (its grammar gives them one precedence)."""
+    folder = Path(cql2_text_parser.__file__).parent
+    grammar = (folder / "grammar.lark").read_text()
+    if _OLD_CONDITION not in grammar:
+        raise RuntimeError("pygeofilter's CQL2-text grammar changed; review geosvc.ogc.cql")
+    return Lark(grammar.replace(_OLD_CONDITION, _CONDITION), parser="lalr", maybe_placeholders=False,
+                transformer=cql2_text_parser.CQLTransformer(), import_paths=[str(folder.parent), str(folder)])
+
+
+_TEXT_PARSER = _text_parser()
+
+
+def parse_cql2_text(text: str) -> ast.Node:
+    """CQL2 text -> pygeofilter AST (with CQL2's operator precedence)."""
+    return _TEXT_PARSER.parse(text)
 
 
 _BOOLEAN = re.compile(r"(?<![\w'])(TRUE|FALSE)(?![\w'])", re.IGNORECASE)

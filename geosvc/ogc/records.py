@@ -237,8 +237,8 @@ def filter_records(records: list[dict], node: ast.Node) -> list[dict]:
 
 
 def catalog_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
-    """The layers listed in the catalog: published and public."""
-    return [layer for layer in layers if layer.record.sensitivity == "public"]
+    """The layers listed in the catalog: those of the caller's view (see geosvc.api.live)."""
+    return list(layers)
 
 
 def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:
