@@ -100,6 +100,7 @@ class ServerSettings(Section):
 
 class EquitySettings(Section):
     suppression_k: int = Field(11, ge=2, description="Minimum cell size (callers may raise it, never lower it)")
+    time_budget_s: float = Field(20.0, gt=0, description="Wall-time budget of one equity request (s)")
     rate_limit: str = Field("30/minute", pattern=r"^\d+/(second|minute|hour|day)$",
                             description="Equity requests allowed per caller, e.g. '30/minute'")
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import shapely
 
+from geosvc.cql2 import evaluate_filter, parse_filter
 from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.cql import evaluate_filter, parse_filter
 
 EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 
