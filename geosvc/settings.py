@@ -135,6 +135,12 @@ class ContactSettings(Section):
     email: str = Field("gis@example.org", description="Service contact e-mail")
 
 
+class PortalSettings(Section):
+    name: str = Field("geosvc", min_length=1, description="Service name shown on the portal pages")
+    logo: str = Field("/ogc/static/img/geosvc.svg", pattern=r"^/[^/]",
+                      description="Logo of the portal pages: a path on this host (nothing is loaded from another host)")
+
+
 LEGACY_ENV: dict[str, tuple[str, str]] = {
     "GEOSVC_HOST": ("server", "host"),
     "GEOSVC_PORT": ("server", "port"),
@@ -218,6 +224,7 @@ class Settings(BaseSettings):
     contact: ContactSettings = ContactSettings()
     sync: SyncSettings = SyncSettings()
     auth: AuthSettings = AuthSettings()
+    portal: PortalSettings = PortalSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -58,7 +58,7 @@ CONFIG_EXTENSIONS = (
 )
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
               "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata",
-              "geosvc.api.routes.access:install_access")
+              "geosvc.api.routes.access:install_access", "geosvc.api.routes.portal:install_portal")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
 GZIP_MIN = 1024
@@ -100,6 +100,14 @@ def audit_read(access_store, scope, layer: PublishedLayer, body: bytes | None) -
     audit(access_store, caller_of(scope), "read", scope["path"], layers=[layer.id], params=params, answer=body)
 
 
+def audit_equity(access_store, scope, report, body: bytes) -> None:
+    """Append an equity answer to the audit trail (who, route, parameters, layers, answer hash, cells withheld)."""
+    withheld = report.protections.get("withheld", {}) if isinstance(report.protections, dict) else {}
+    audit(access_store, caller_of(scope), "equity", scope["path"],
+          layers=[layer["id"] for layer in report.provenance()["layers"]], params=report.parameters,
+          answer=body, withheld=sum(int(v) for v in withheld.values()) if isinstance(withheld, dict) else None)
+
+
 class OgcMount:
     """The ``/ogc`` mount: the pygeoapi app of the snapshot the request started on."""
 
@@ -138,6 +146,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.registry = live
     app.state.access_store = open_access_store(settings)
     app.state.audit_read = functools.partial(audit_read, app.state.access_store)
+    app.state.audit_equity = functools.partial(audit_equity, app.state.access_store)
     app.state.started_at = None
     app.state.on_shutdown = lambda: None  # geosvc.api.server makes a served process exit surely
     install_error_handlers(app)

@@ -11,6 +11,9 @@ run concurrently: no lock is held while computing. Every operation returns a pro
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Mapping
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +65,9 @@ class Units:
     groups: list[str]  # reported groups (the reference group included)
 
 
+_READABLE: contextvars.ContextVar[Mapping[str, PublishedLayer]] = contextvars.ContextVar("geosvc_equity_readable")
+
+
 class EquityService:
     """Runs equity operations on the published layers of one store.
 
@@ -83,30 +89,38 @@ class EquityService:
         self._cache: Lru = Lru(cache_size)
         self._answers: Lru[Report] = Lru(max(4, cache_size // 4))  # answers keep their encodings: fewer
 
-    def run(self, operation: str, request: EquityRequest | dict | bytes, budget: Budget | None = None) -> Report:
+    def run(self, operation: str, request: EquityRequest | dict | bytes, budget: Budget | None = None,
+            layers: Mapping[str, PublishedLayer] | None = None) -> Report:
         """Run the registered ``operation`` on a request model, a dict or a JSON body (validated here).
 
-        ``budget`` defaults to ``settings.equity.time_budget_s`` from now.
+        ``budget`` defaults to ``settings.equity.time_budget_s`` from now; ``layers`` are the versions
+        the caller may read (the request's registry view; default: the store's public layers).
         """
         entry = lookup_operation(operation)
         if not isinstance(request, entry.request):
             request = parse_request(entry.request, request)
         if budget is None:
             budget = Budget(self.settings.equity.time_budget_s)
-        return entry.run(self, request, budget)
+        token = _READABLE.set(layers if layers is not None else self.public_layers())
+        try:
+            return entry.run(self, request, budget)
+        finally:
+            _READABLE.reset(token)
 
     # -- layers ------------------------------------------------------------------------------
     def layer(self, layer_id: str, param: str) -> PublishedLayer:
-        """The latest published public vector version (404 when unknown or restricted, 400 for a raster).
-
-        Restricted layers are not served until access control exists, so they are not analysed either.
-        """
-        layer = self.store.get(layer_id)
-        if layer.record.sensitivity != "public":
+        """The version of a layer the caller may read (404 as for an unknown id otherwise; 400 for a raster)."""
+        readable = _READABLE.get(None)
+        layer = (readable if readable is not None else self.public_layers()).get(layer_id)
+        if layer is None:
             raise NotFound("no published version", layer=layer_id)
         if layer.kind != "vector":
             raise InvalidParameter(f"'{layer_id}' is a {layer.kind} layer, not a vector collection", param=param)
         return layer
+
+    def public_layers(self) -> dict[str, PublishedLayer]:
+        """The store's served public layers (what anyone may analyse)."""
+        return {layer.id: layer for layer in self.store.published() if layer.record.sensitivity == "public"}
 
     def frame(self, layer: PublishedLayer) -> gpd.GeoDataFrame:
         """Features of a published version in CRS84 (cached per version; do not mutate)."""

@@ -121,7 +121,7 @@ def metadata_section(settings: Settings) -> dict[str, Any]:
     """Service-level metadata."""
     return {
         "identification": {
-            "title": f"geosvc: {settings.state.name} layers",
+            "title": f"{settings.portal.name}: {settings.state.name} layers",
             "description": f"Published {settings.state.name} layers from the geosvc registry (OGC API)",
             "keywords": ["geospatial", "ogc api", settings.state.name.lower()],
             "keywords_type": "theme",

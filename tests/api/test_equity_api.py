@@ -44,11 +44,9 @@ app.exitQgis()
 
 
 def _equity_app(settings, store) -> FastAPI:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.store = store
-    install_equity(app, store.published(), settings)
-    return app
+    from geosvc.api.app import create_app
+
+    return create_app(settings, store)
 
 
 @pytest.fixture(scope="module")

@@ -65,8 +65,11 @@ def _add_operation(router: APIRouter, op: Operation) -> None:
     async def endpoint(request: Request, f: Annotated[Format | None, _F] = None) -> Response:
         fmt = negotiate(f, request.headers.get("accept"))
         service: EquityService = request.app.state.equity
-        report = await run_in_threadpool(service.run, op.name, await request.body())
-        return respond(report, fmt, request.headers.get("accept-encoding"))
+        report = await run_in_threadpool(service.run, op.name, await request.body(), None,
+                                         request.state.snapshot.layers)
+        response = respond(report, fmt, request.headers.get("accept-encoding"))
+        request.app.state.audit_equity(request.scope, report, response.body)
+        return response
 
     router.add_api_route(
         f"/{op.name}", endpoint, methods=["POST"], operation_id=f"equity{op.name.capitalize()}",

@@ -86,8 +86,10 @@ def install_process_execution(app: FastAPI) -> None:
 def _add_execution(app: FastAPI, name: str) -> None:
     async def execute(request: Request) -> Response:
         inputs, fmt = execution_inputs(await request.body())
-        report = await run_in_threadpool(request.app.state.equity.run, name, inputs)
+        report = await run_in_threadpool(request.app.state.equity.run, name, inputs, None,
+                                         request.state.snapshot.layers)
         body, media_type = encode(report, fmt)
+        request.app.state.audit_equity(request.scope, report, body)
         return Response(body, media_type=media_type)
 
     app.add_api_route(f"/ogc/processes/{PREFIX}{name}/execution", execute, methods=["POST"],
