@@ -40,8 +40,8 @@ from geosvc.auth.store import open_access_store
 from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
 from geosvc.api.routes import registry
 from geosvc.api.served import served_layers
-from geosvc.crs import warm_transformers
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
+from geosvc.crs import warm_transformers
 from geosvc.ogc.fastpath import OgcDocuments, OgcFastPath
 from geosvc.ogc.mount import MountedOgc, load_pygeoapi
 from geosvc.ogc.openapi import conformance_document
