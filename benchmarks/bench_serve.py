@@ -69,14 +69,15 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int) -> list[tuple[float, ...]]:
-    """``n`` random ``BOX``-sized bboxes inside the state extent that touch at least one feature."""
+def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int,
+                  box: float = BOX) -> list[tuple[float, ...]]:
+    """``n`` random ``box``-sized bboxes inside the state extent that touch at least one feature."""
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = state_bbox
     boxes: list[tuple[float, ...]] = []
     while len(boxes) < n:
-        x, y = rng.uniform(minx, maxx - BOX), rng.uniform(miny, maxy - BOX)
-        bbox = (round(x, 6), round(y, 6), round(x + BOX, 6), round(y + BOX, 6))
+        x, y = rng.uniform(minx, maxx - box), rng.uniform(miny, maxy - box)
+        bbox = (round(x, 6), round(y, 6), round(x + box, 6), round(y + box, 6))
         if len(layer.sindex.query(shapely.box(*bbox), predicate="intersects")):
             boxes.append(bbox)
     return boxes
@@ -154,7 +155,8 @@ def qgis_load(service: services.Service, landing_path: str, collection: str, key
 
 
 def publish(store_dir: Path, layer_id: str):
-    """Publish ``layer_id`` into a fresh store through the CLI; return its PublishedLayer and settings."""
+    """Publish ``layer_id`` into a fresh store through the CLI; return its PublishedLayer, its GeoPackage
+    and the settings."""
     env = {**os.environ, "GEOSVC_STORE_DIR": str(store_dir)}
     subprocess.run([str(services.GEOSVC), "publish", layer_id], check=True, env=env, cwd=ROOT,
                    capture_output=True, text=True)
@@ -162,7 +164,9 @@ def publish(store_dir: Path, layer_id: str):
     from geosvc.store.gpkg import GpkgStore
 
     settings = load_settings(store_dir=store_dir)
-    return GpkgStore(settings).get(layer_id), settings
+    store = GpkgStore(settings)
+    layer = store.get(layer_id)
+    return layer, store.file(layer), settings
 
 
 def versions(dsn: str) -> dict[str, str]:
@@ -248,17 +252,17 @@ def _arguments(argv) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def start_services(stack: contextlib.ExitStack, work: Path, layer, only: list[str] | None):
+def start_services(stack: contextlib.ExitStack, work: Path, layer, gpkg: Path, only: list[str] | None):
     """The published tracts as GeoJSON and in a fresh PostGIS cluster; the four services running on them.
 
     Returns the services and the cluster's DSN; ``stack`` stops everything.
     """
     key = layer.record.id_field
     geojson = work / "tracts.geojson"
-    gpd.read_file(layer.path, layer=layer.id).to_file(geojson, driver="GeoJSON")
+    gpd.read_file(gpkg, layer=layer.id).to_file(geojson, driver="GeoJSON")
     pg_port = services.free_port()
     dsn = stack.enter_context(postgis.cluster(pg_port))
-    postgis.load_layer(dsn, layer.path, layer.id, TABLE, key)
+    postgis.load_layer(dsn, gpkg, layer.id, TABLE, key)
     pg = {"host": "127.0.0.1", "port": pg_port, "dbname": postgis.DBNAME, "user": postgis.USER, "password": ""}
     svcs = [
         services.geosvc(work / "store", layer.id),
@@ -305,10 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_serve-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
-        layer, settings = publish(work / "store", args.layer)
-        frame = gpd.read_file(layer.path, layer=layer.id)
+        layer, gpkg, settings = publish(work / "store", args.layer)
+        frame = gpd.read_file(gpkg, layer=layer.id)
         bboxes = random_bboxes(frame, settings.state.bbox, args.urls, args.seed)
-        svcs, dsn = start_services(stack, work, layer, args.only)
+        svcs, dsn = start_services(stack, work, layer, gpkg, args.only)
         identity = compare_features(svcs, frame, layer.record.id_field, bboxes[: args.samples])
         results = load_all(svcs, bboxes, work, args)
         qgis = qgis_loads(svcs, layer, frame, bboxes[0], work)
