@@ -82,10 +82,19 @@ def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, 
 
 
 def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline: float | None) -> FeaturePage:
-    """Count the matches (if asked) and read one page, in sort order then feature order."""
+    """Count the matches (if asked) and read one page, in sort order then feature order.
+
+    With a condition and a count, the matches are found once (their fids and sort keys, materialised)
+    and both the count and the page come from them in one statement, so the R-tree and the exact
+    spatial tests run once per request.
+    """
     clauses, params, joined = where(layer, query)
     source = f"{ITEMS} i" + (f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if joined or query.wkb else "")
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
+    page = [-1 if query.limit is None else query.limit, query.offset]
+    if query.count and clauses and (query.limit is None or query.limit > 0):
+        return _count_and_page(path, layer, query, source, condition, params, columns, page, deadline)
     matched = None
     if query.count:
         if clauses:
@@ -96,14 +105,36 @@ def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline
     if query.limit is None or query.limit > 0:
         order = [f"({_DIALECT.column(n)} IS NULL), {_DIALECT.column(n)}{'' if asc else ' DESC'}"
                  for n, asc in query.sortby]
-        columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
-        sql = f"SELECT {columns} FROM {source}{condition} ORDER BY {', '.join([*order, 'i.fid'])}"
-        page_params = list(params)
-        sql += " LIMIT ? OFFSET ?"
-        page_params += [-1 if query.limit is None else query.limit, query.offset]
-        for r in run(path, sql, page_params, deadline):
-            rows.append(FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if query.wkb else None))
+        sql = f"SELECT {columns} FROM {source}{condition} ORDER BY {', '.join([*order, 'i.fid'])} LIMIT ? OFFSET ?"
+        rows = [_row(r, query.wkb) for r in run(path, sql, [*params, *page], deadline)]
     return FeaturePage(matched=matched, rows=rows)
+
+
+def _row(r: tuple, wkb: bool) -> FeatureRow:
+    return FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if wkb else None)
+
+
+def _count_and_page(path: Path, layer: PublishedLayer, query: FeatureQuery, source: str, condition: str,
+                    params: list, columns: str, page: list, deadline: float | None) -> FeaturePage:
+    """The count and the page of a conditional query from one evaluation of the condition."""
+    keys, order = ["i.fid AS k_fid"], []
+    for j, (name, asc) in enumerate(query.sortby):
+        column = _DIALECT.column(name)
+        keys += [f"({column} IS NULL) AS k_null{j}", f"{column} AS k{j}"]
+        order += [f"k_null{j}", f"k{j}{'' if asc else ' DESC'}"]
+    order.append("k_fid")
+    join = f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if query.wkb else ""
+    sql = (
+        f"WITH m AS MATERIALIZED (SELECT {', '.join(keys)} FROM {source}{condition}), "
+        f"p AS (SELECT * FROM m ORDER BY {', '.join(order)} LIMIT ? OFFSET ?) "
+        f"SELECT (SELECT COUNT(*) FROM m), {columns} FROM p JOIN {ITEMS} i ON i.fid = p.k_fid{join} "
+        f"ORDER BY {', '.join(f'p.{k}' for k in order)}"
+    )
+    found = run(path, sql, [*params, *page], deadline)
+    if not found:  # an empty page (offset past the end) carries no count
+        matched = run(path, f"SELECT COUNT(*) FROM {source}{condition}", params, deadline)[0][0]
+        return FeaturePage(matched=matched, rows=[])
+    return FeaturePage(matched=found[0][0], rows=[_row(r[1:], query.wkb) for r in found])
 
 
 def select_feature(path: Path, layer: PublishedLayer, fid: str, wkb: bool, deadline: float | None) -> FeatureRow | None:
