@@ -28,7 +28,6 @@ import datetime as dt
 import http.client
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ import shapely
 import yaml
 
 from baselines import cpu, postgis, services
+from baselines.services import serverproc
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
@@ -173,9 +173,9 @@ def worker_pids(master: int) -> list[int]:
     """uvicorn's worker processes (spawned children running the app, not multiprocessing's helpers)."""
     pids = []
     for pid in children(master):
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        if b"resource_tracker" not in cmdline:
-            pids.append(pid)
+        with contextlib.suppress(OSError):  # exited meanwhile
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
     return sorted(pids)
 
 
@@ -193,12 +193,10 @@ def rss_mb(pid: int) -> dict[str, float]:
     return fields
 
 
-def wait_200(url: str, proc: subprocess.Popen, start: float, timeout: float = 300) -> float:
-    """Seconds from ``start`` to the first 200 answer of ``url`` (polling every 20 ms)."""
-    last = "no answer"
+def wait_200(url: str, timeout: float = 300) -> float:
+    """Seconds until the first 200 answer of ``url`` (asking every 20 ms)."""
+    start, last = time.perf_counter(), "no answer"
     while time.perf_counter() - start < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             response = httpx.get(url, timeout=30)
             if response.status_code == 200:
@@ -211,31 +209,41 @@ def wait_200(url: str, proc: subprocess.Popen, start: float, timeout: float = 30
 
 
 @contextlib.contextmanager
+def watch_workers(master: int):
+    """Every worker pid the supervisor has run while the block runs (sampled every 0.2 s): more than
+    ``--workers`` means uvicorn restarted workers."""
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.2):
+            with contextlib.suppress(OSError):
+                seen.update(worker_pids(master))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextlib.contextmanager
 def geosvc_server(env: dict[str, str], workers: int, log: Path):
-    """``geosvc serve --workers N`` as a real process; yields (process, port, start-up seconds)."""
+    """``geosvc serve --workers N`` as a real process; yields (process, port, start-up seconds and CPU)."""
     port = services.free_port()
     base = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen([str(services.GEOSVC), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers)], env={**os.environ, **env}, cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT)
-        try:
-            health = wait_200(f"{base}/health", proc, start)
-            items = wait_200(f"{base}/ogc/collections/{POINTS}/items?f=json&limit=100&bbox=-72.7,41.5,-72.6,41.6",
-                             proc, start)
-            while len(worker_pids(proc.pid)) < workers:  # both workers up (they start together)
-                time.sleep(0.05)
-            cpu_s = {pid: cpu.tree_seconds([pid]) for pid in worker_pids(proc.pid)}
-            yield proc, port, {"health_s": health, "items_s": items, "worker_cpu_s": cpu_s,
-                               "master_cpu_s": cpu.tree_seconds([proc.pid]) - sum(cpu_s.values())}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    command = [str(services.GEOSVC), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    start = time.perf_counter()
+    with serverproc.running(command, f"{base}/health", log, env=env, cwd=ROOT, timeout=300, poll=0.02) as proc:
+        health = time.perf_counter() - start
+        items = health + wait_200(f"{base}/ogc/collections/{POINTS}/items?f=json&limit=100&bbox=-72.7,41.5,-72.6,41.6")
+        while len(worker_pids(proc.pid)) < workers:  # every worker up (they start together)
+            time.sleep(0.05)
+        cpu_s = {pid: cpu.tree_seconds([pid]) for pid in worker_pids(proc.pid)}
+        yield proc, port, {"health_s": health, "items_s": items, "worker_cpu_s": cpu_s,
+                           "master_cpu_s": cpu.tree_seconds([proc.pid]) - sum(cpu_s.values())}
 
 
 def geosvc_service(port: int, layer_id: str, pids: list[int]) -> services.Service:
@@ -471,6 +479,11 @@ def render(res: dict, meta: dict, args) -> str:
         for pid, v in per.items():
             lines.append(f"| {pid} | {phase} | {v['VmRSS']:.0f} | {v['RssAnon']:.0f} | {v['RssFile']:.0f} | "
                          f"{v['Pss']:.0f} | {v['VmHWM']:.0f} |")
+    restarts = len(res["workers_seen"]) - args.workers
+    lines += ["", f"Worker processes seen during the run (sampled every 0.2 s from the start-up on): "
+              f"{len(res['workers_seen'])} for `--workers {args.workers}`"
+              + (f" — **uvicorn restarted workers {restarts} time(s)** (its supervisor kills a worker that does not "
+                 "answer its health ping within 5 s, `timeout_worker_healthcheck`)." if restarts > 0 else ".")]
     lines += ["", "RssFile is file-backed memory (shared libraries, the GeoPackages' pages read through SQLite), "
               "counted in full in every process that maps it; PSS splits shared pages between the processes."]
     lines += ["", "Publish-to-served: `geosvc publish ct-hospitals` with the record's description changed (a new "
@@ -511,15 +524,16 @@ def main(argv: list[str] | None = None) -> int:
     res: dict = {"load_start": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
                  "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
     with contextlib.ExitStack() as stack:
-        if args.keep:
-            args.keep.mkdir(parents=True)
-            work = args.keep
+        work = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_scale-")))
+        if (work / "prepared.json").exists():  # --keep of an earlier run: its data and store
+            env, res["generated"], res["publish_all_s"] = json.loads((work / "prepared.json").read_text())
         else:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_scale-")))
-        env = roots(work)
-        res["generated"] = generate(work / "data", args.points, args.parcels)
-        print(f"generated: {res['generated']}", file=sys.stderr, flush=True)
-        res["publish_all_s"] = cli(env, "publish")
+            work.mkdir(parents=True, exist_ok=True)
+            env = roots(work)
+            res["generated"] = generate(work / "data", args.points, args.parcels)
+            print(f"generated: {res['generated']}", file=sys.stderr, flush=True)
+            res["publish_all_s"] = cli(env, "publish")
+            (work / "prepared.json").write_text(json.dumps([env, res["generated"], res["publish_all_s"]]))
         print(f"published in {res['publish_all_s']:.1f} s", file=sys.stderr, flush=True)
         from geosvc.settings import load_settings
         from geosvc.store.gpkg import GpkgStore
@@ -538,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.enter_context(services.running(tipg, work))
 
         proc, port, res["start"] = stack.enter_context(geosvc_server(env, args.workers, work / "geosvc.log"))
+        seen = stack.enter_context(watch_workers(proc.pid))
         workers = worker_pids(proc.pid)
         print(f"geosvc up: {res['start']}, workers {workers}", file=sys.stderr, flush=True)
 
@@ -550,11 +565,12 @@ def main(argv: list[str] | None = None) -> int:
             res["agreement"][lid] = agreement(svcs, frame, bboxes[: args.samples])
             for limit in ((100,) if lid == TRACTS else (100, 1000)):
                 cases += [(lid, limit, s, bboxes) for s in svcs]
-        res["rss"] = {"after warm-up": {pid: rss_mb(pid) for pid in workers}}
+        res["rss"] = {"after warm-up": {pid: rss_mb(pid) for pid in worker_pids(proc.pid)}}
         res["best"] = load(cases, work, args)
-        res["rss"]["after the load"] = {pid: rss_mb(pid) for pid in workers}
-        res["publish"] = [publish_to_served(env, port, workers, i) for i in range(1, args.republish + 1)]
-        res["rss"]["after the republishes"] = {pid: rss_mb(pid) for pid in workers}
+        res["rss"]["after the load"] = {pid: rss_mb(pid) for pid in worker_pids(proc.pid)}
+        res["publish"] = [publish_to_served(env, port, worker_pids(proc.pid), i) for i in range(1, args.republish + 1)]
+        res["rss"]["after the republishes"] = {pid: rss_mb(pid) for pid in worker_pids(proc.pid)}
+        res["workers_seen"] = sorted(seen)
         meta = versions(dsn)
     res["load_end"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     text = render(res, meta, args)
