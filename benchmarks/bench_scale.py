@@ -209,16 +209,18 @@ def wait_200(url: str, timeout: float = 300) -> float:
 
 
 @contextlib.contextmanager
-def watch_workers(master: int):
-    """Every worker pid the supervisor has run while the block runs (sampled every 0.2 s): more than
-    ``--workers`` means uvicorn restarted workers."""
+def watch_workers(port: int):
+    """Every worker pid that the server on ``port`` (a child of this process) runs while the block runs,
+    sampled every 0.1 s: more than ``--workers`` means uvicorn restarted workers."""
     seen: set[int] = set()
     stop = threading.Event()
 
     def sample():
-        while not stop.wait(0.2):
-            with contextlib.suppress(OSError):
-                seen.update(worker_pids(master))
+        while not stop.wait(0.1):
+            for pid in children(os.getpid()):
+                with contextlib.suppress(OSError):
+                    if f"--port\0{port}\0".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        seen.update(worker_pids(pid))
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -231,19 +233,21 @@ def watch_workers(master: int):
 
 @contextlib.contextmanager
 def geosvc_server(env: dict[str, str], workers: int, log: Path):
-    """``geosvc serve --workers N`` as a real process; yields (process, port, start-up seconds and CPU)."""
+    """``geosvc serve --workers N`` as a real process; yields (process, port, the worker pids seen so far,
+    start-up seconds and CPU)."""
     port = services.free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(services.GEOSVC), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     start = time.perf_counter()
-    with serverproc.running(command, f"{base}/health", log, env=env, cwd=ROOT, timeout=300, poll=0.02) as proc:
+    with (watch_workers(port) as seen,
+          serverproc.running(command, f"{base}/health", log, env=env, cwd=ROOT, timeout=300, poll=0.02) as proc):
         health = time.perf_counter() - start
         items = health + wait_200(f"{base}/ogc/collections/{POINTS}/items?f=json&limit=100&bbox=-72.7,41.5,-72.6,41.6")
         while len(worker_pids(proc.pid)) < workers:  # every worker up (they start together)
             time.sleep(0.05)
         cpu_s = {pid: cpu.tree_seconds([pid]) for pid in worker_pids(proc.pid)}
-        yield proc, port, {"health_s": health, "items_s": items, "worker_cpu_s": cpu_s,
-                           "master_cpu_s": cpu.tree_seconds([proc.pid]) - sum(cpu_s.values())}
+        yield proc, port, seen, {"health_s": health, "items_s": items, "worker_cpu_s": cpu_s,
+                                 "master_cpu_s": cpu.tree_seconds([proc.pid]) - sum(cpu_s.values())}
 
 
 def geosvc_service(port: int, layer_id: str, pids: list[int]) -> services.Service:
@@ -480,7 +484,7 @@ def render(res: dict, meta: dict, args) -> str:
             lines.append(f"| {pid} | {phase} | {v['VmRSS']:.0f} | {v['RssAnon']:.0f} | {v['RssFile']:.0f} | "
                          f"{v['Pss']:.0f} | {v['VmHWM']:.0f} |")
     restarts = len(res["workers_seen"]) - args.workers
-    lines += ["", f"Worker processes seen during the run (sampled every 0.2 s from the start-up on): "
+    lines += ["", f"Worker processes seen during the run (sampled every 0.1 s from the start-up on): "
               f"{len(res['workers_seen'])} for `--workers {args.workers}`"
               + (f" — **uvicorn restarted workers {restarts} time(s)** (its supervisor kills a worker that does not "
                  "answer its health ping within 5 s, `timeout_worker_healthcheck`)." if restarts > 0 else ".")]
@@ -551,8 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         tipg = services.tipg(url, TABLES[POINTS], workers=args.workers, postmaster=postgis.postmaster_pid(dsn))
         stack.enter_context(services.running(tipg, work))
 
-        proc, port, res["start"] = stack.enter_context(geosvc_server(env, args.workers, work / "geosvc.log"))
-        seen = stack.enter_context(watch_workers(proc.pid))
+        proc, port, seen, res["start"] = stack.enter_context(geosvc_server(env, args.workers, work / "geosvc.log"))
         workers = worker_pids(proc.pid)
         print(f"geosvc up: {res['start']}, workers {workers}", file=sys.stderr, flush=True)
 
