@@ -56,9 +56,11 @@ def _prepared(wkb: bytes) -> shapely.Geometry:
     return geom
 
 
-_RELATE = {
-    "intersects": shapely.intersects, "disjoint": shapely.disjoint, "within": shapely.within,
-    "contains": shapely.contains, "touches": shapely.touches, "crosses": shapely.crosses,
+# ``feature op literal`` as ``literal op' feature`` (the converse relation), so the prepared literal
+# is the geometry GEOS tests against: prepared predicates only speed up calls on their first argument
+_CONVERSE = {
+    "intersects": shapely.intersects, "disjoint": shapely.disjoint, "within": shapely.contains,
+    "contains": shapely.within, "touches": shapely.touches, "crosses": shapely.crosses,
     "overlaps": shapely.overlaps, "equals": shapely.equals,
 }
 
@@ -68,7 +70,7 @@ def _relate(op: str, blob: bytes | None, wkb: bytes) -> int:
     geom = gpkg_geometry(blob)
     if geom is None:
         return 0
-    return int(bool(_RELATE[op](geom, _prepared(wkb))))
+    return int(bool(_CONVERSE[op](_prepared(wkb), geom)))
 
 
 class SqliteDialect(Dialect):
