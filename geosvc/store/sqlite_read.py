@@ -122,6 +122,7 @@ def open_version(path: Path) -> sqlite3.Connection:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=True)
         con.execute("PRAGMA case_sensitive_like = ON")
+        con.execute("PRAGMA cache_size = -256")  # 256 KiB per connection and thread: the OS caches the file
         con.execute("PRAGMA query_only = ON")
         con.create_function("geosvc_relate", 3, _relate, deterministic=True)
     except sqlite3.Error as exc:
