@@ -20,7 +20,7 @@ from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.httpcache import cache_headers, entity_tags
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
-from geosvc.tiles.build import TileCache, build_tile
+from geosvc.tiles.build import MAX_FEATURES, TileCache, build_tile
 from geosvc.tiles.grid import EXTENT, MAX_ZOOM, TMS_ID, TileAddress, tile_matrix_set_document, web_mercator_quad
 from geosvc.tiles.mvt import MIN_SIZE_UNITS, MVT_MEDIA_TYPE, SIMPLIFY_UNITS
 
@@ -34,7 +34,9 @@ DEFAULT_MAX_ZOOM = 16  # advertised as the tileset's most detailed level; deeper
 OVERVIEW_NOTE = (f"Tiles of {EXTENT} units; geometries clipped to the tile plus a buffer and simplified to "
                  f"{SIMPLIFY_UNITS / (EXTENT / 256):g} px; lines and polygons smaller than "
                  f"{MIN_SIZE_UNITS / (EXTENT / 256):g} px both ways are left out, and only the first point of "
-                 f"each {MIN_SIZE_UNITS / (EXTENT / 256):g} px cell is kept (zoom in to see them).")
+                 f"each {MIN_SIZE_UNITS / (EXTENT / 256):g} px cell is kept. A tile holds at most {MAX_FEATURES:,} "
+                 "features: where more would show, the smallest size kept is doubled until they fit (dense "
+                 "layers appear as you zoom in); past the cap, points are the first in feature order.")
 TILE_PARAMS = frozenset({"f", "properties"})
 METADATA_PARAMS = frozenset({"f"})
 

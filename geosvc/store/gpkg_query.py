@@ -61,6 +61,9 @@ def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, 
         )
         params += [x0, x1, y0, y1, x0, x1, y0, y1, shapely.to_wkb(shapely.box(x0, y0, x1, y1))]
         joined = True
+    if query.min_size is not None:
+        clauses.append("((i.minx = i.maxx AND i.miny = i.maxy) OR i.maxx - i.minx >= ? OR i.maxy - i.miny >= ?)")
+        params += list(query.min_size)
     for name, value in query.equals:
         clauses.append(_equals(layer, name, value, params))
         joined = True

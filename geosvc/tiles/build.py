@@ -1,8 +1,13 @@
 """One vector tile of one published version, read through the store seam, with a small LRU of answers.
 
 A backend that can build tiles itself (PostGIS: ``ST_AsMVT``) implements :class:`TileBuilder`; every
-other store is read with ``store.query`` (bbox of the tile plus its buffer, every match, WKB) and the
-tile is encoded here (:mod:`geosvc.tiles.mvt`).
+other store is read with ``store.query`` (bbox of the tile plus its buffer, WKB, lines and polygons
+smaller than half a pixel left out by the store) and the tile is encoded here (:mod:`geosvc.tiles.mvt`).
+
+The work per tile is bounded: a read returns at most :data:`MAX_FEATURES` + 1 rows; when a tile would
+hold more, the smallest size kept is doubled and the tile read again (at most :data:`MAX_DOUBLINGS`
+times), so dense layers thin out at low zoom ("drop the smallest as needed") instead of growing without
+bound. Points are never dropped by size: past the cap a tile holds the first points in feature order.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import orjson
 from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.query import FeatureQuery
 from geosvc.tiles.grid import BUFFER, EXTENT, TileAddress
-from geosvc.tiles.mvt import EMPTY, VectorTile, encode
+from geosvc.tiles.mvt import EMPTY, MIN_SIZE_UNITS, VectorTile, encode
 
 CACHE_BYTES = 64 * 1024 * 1024
+MAX_FEATURES = 10_000
+MAX_DOUBLINGS = 6  # up to 32 px
 
 
 @runtime_checkable
@@ -43,15 +50,24 @@ def build_tile(store: Store, layer: PublishedLayer, address: TileAddress, proper
         return EMPTY
     if isinstance(store, TileBuilder):
         return store.tile(layer, address, properties, deadline)
-    page = store.query(layer, FeatureQuery(bbox=bounds, limit=None, count=False, wkb=True), deadline)
-    if not page.rows:
+    points = "point" in (layer.geometry_type or "").lower()
+    min_size = MIN_SIZE_UNITS
+    for _ in range(MAX_DOUBLINGS + 1):
+        query = FeatureQuery(bbox=bounds, limit=MAX_FEATURES + 1, count=False, wkb=True,
+                             min_size=None if points else address.units_in_degrees(min_size))
+        rows = store.query(layer, query, deadline).rows
+        if len(rows) <= MAX_FEATURES or points:
+            break
+        min_size *= 2
+    rows = rows[:MAX_FEATURES]
+    if not rows:
         return EMPTY
     wanted = tuple(properties)
     props = []
-    for row in page.rows:
+    for row in rows:
         values = orjson.loads(row.props_json)
         props.append({name: values[name] for name in wanted if values.get(name) is not None})
-    return encode(layer.id, [row.wkb for row in page.rows], props, address)
+    return encode(layer.id, [row.wkb for row in rows], props, address, min_size)
 
 
 class TileCache:

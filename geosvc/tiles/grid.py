@@ -67,6 +67,12 @@ class TileAddress:
         return (max(west, -180.0), max(south, -90.0), min(east, 180.0), min(north, 90.0))
 
 
+    def units_in_degrees(self, units: float) -> tuple[float, float]:
+        """``units`` of this tile's MVT grid as (longitude, latitude) degrees, at the tile."""
+        west, south, east, north = self.lonlat_bounds()
+        return (east - west) * units / EXTENT, (north - south) * units / EXTENT
+
+
 def mercator_to_lonlat(x: float, y: float) -> tuple[float, float]:
     """EPSG:3857 metres -> CRS84 degrees (spherical formulas, exact for this projection)."""
     return math.degrees(x / RADIUS), math.degrees(math.atan(math.sinh(y / RADIUS)))

@@ -168,3 +168,21 @@ def test_collections_conformance_and_landing_page_declare_tiles(client):
     assert schemes
     served = client.get(urlsplit(schemes[0]).path).json()
     assert [t["id"] for t in served["tileMatrixSets"]] == ["WebMercatorQuad"]
+
+
+def test_dense_tiles_keep_the_largest_features_up_to_the_cap(store, monkeypatch):
+    from geosvc.tiles import build
+    from geosvc.tiles.grid import TileAddress
+
+    layer = store.get(TOWNS)
+    tile = tile_at(*HARTFORD, 8)
+    address = TileAddress(8, tile.x, tile.y)
+    full = build.build_tile(store, layer, address, ["NAME"])
+    monkeypatch.setattr(build, "MAX_FEATURES", 40)
+    capped = build.build_tile(store, layer, address, ["NAME"])
+    assert full.features > 40 >= capped.features > 0 and capped.min_size > full.min_size
+    kept = decode(capped.data)
+    assert {f["properties"]["NAME"] for f in kept} < {f["properties"]["NAME"] for f in decode(full.data)}
+    for feature in kept:  # every feature kept is at least the doubled size (in tile units, clipped)
+        minx, miny, maxx, maxy = shape(feature["geometry"]).bounds
+        assert max(maxx - minx, maxy - miny) >= capped.min_size - 1
