@@ -42,7 +42,7 @@ class TileAddress:
         """Validate a ``{z}/{y}/{x}`` address of WebMercatorQuad; :class:`InvalidParameter` names the bad part."""
         values = {}
         for name, text in (("tileMatrix", z), ("tileRow", y), ("tileCol", x)):
-            if not text.isdigit():
+            if not (text.isascii() and text.isdigit()):
                 raise InvalidParameter(f"'{text}' is not a non-negative integer", param=name)
             values[name] = int(text)
         zoom = values["tileMatrix"]

@@ -114,7 +114,7 @@ def test_overview_leaves_out_subpixel_polygons(client):
 
 
 @pytest.mark.parametrize("z, y, x, param", [(25, 0, 0, "tileMatrix"), (2, 4, 0, "tileRow"), (2, 0, 4, "tileCol"),
-                                            ("a", 0, 0, "tileMatrix"), (3, -1, 0, "tileRow")])
+                                            ("a", 0, 0, "tileMatrix"), (3, -1, 0, "tileRow"), ("\u00b2", 0, 0, "tileMatrix")])
 def test_bad_tile_address_is_a_400(client, z, y, x, param):
     response = client.get(f"/ogc/collections/{TOWNS}/tiles/WebMercatorQuad/{z}/{y}/{x}")
     assert response.status_code == 400
