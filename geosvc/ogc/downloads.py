@@ -15,11 +15,10 @@ import hashlib
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
-from geosvc.errors import InvalidParameter, NotFound
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.httpcache import cache_headers, entity_tags
 from geosvc.ogc.qlr import QLR_MEDIA_TYPE, features_qlr, tiles_qlr
-from geosvc.ogc.tiles import tile_template
+from geosvc.ogc.tiles import check_params, tile_template, vector_collection
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 from geosvc.store.downloads import DownloadCache, formats_for, lookup_format
@@ -46,19 +45,6 @@ def add_download_links(config: dict, layers: list[PublishedLayer], settings: Set
                 {"rel": "related", "type": "application/json",
                  "title": "Downloads: GeoPackage, GeoJSON, CSV, Shapefile, FlatGeobuf, QGIS layer file",
                  "href": downloads_url(ogc_url, layer.id)})
-
-
-def _vector_layer(request: Request, collection_id: str) -> PublishedLayer:
-    layer = request.state.snapshot.layers.get(collection_id)
-    if layer is None or layer.kind != "vector":
-        raise NotFound(f"no vector collection '{collection_id}'", layer=collection_id)
-    return layer
-
-
-def _no_params(request: Request) -> None:
-    unknown = sorted(set(request.query_params) - {"f"})
-    if unknown:
-        raise InvalidParameter(f"unknown query parameter(s) {', '.join(unknown)}", param=unknown[0])
 
 
 def download_etag(layer: PublishedLayer, key: str) -> str:
@@ -90,8 +76,8 @@ def downloads_router(cache: DownloadCache, prefix: str = MOUNT_PATH) -> APIRoute
     @router.get("/collections/{collection_id}/downloads", operation_id="getCollectionDownloads",
                 summary="Download formats of a vector collection's current version, with sizes and SHA-256")
     def listing(collection_id: str, request: Request) -> dict:
-        layer = _vector_layer(request, collection_id)
-        _no_params(request)
+        layer = vector_collection(request, collection_id)
+        check_params(request, frozenset({"f"}), ("json",))
         base = downloads_url(request.app.state.settings.base_url + MOUNT_PATH, layer.id)
         entries = []
         for fmt in formats_for(layer):
@@ -110,8 +96,8 @@ def downloads_router(cache: DownloadCache, prefix: str = MOUNT_PATH) -> APIRoute
     @router.get("/collections/{collection_id}/downloads/{key}", operation_id="getCollectionDownload",
                 summary="One download of a vector collection's current version", response_class=Response)
     def download(collection_id: str, key: str, request: Request) -> Response:
-        layer = _vector_layer(request, collection_id)
-        _no_params(request)
+        layer = vector_collection(request, collection_id)
+        check_params(request, frozenset(), ())
         inm = request.headers.get("if-none-match")
         if inm is not None and ({"*", download_etag(layer, key)} & entity_tags(inm)):
             return Response(status_code=304, headers={"etag": download_etag(layer, key)})

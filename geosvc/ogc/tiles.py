@@ -74,7 +74,8 @@ def add_tile_links(config: dict, layers: list[PublishedLayer], settings: Setting
             resource.setdefault("links", []).extend(tile_links(layer, ogc_url))
 
 
-def _check_params(request: Request, allowed: frozenset[str], formats: tuple[str, ...]) -> None:
+def check_params(request: Request, allowed: frozenset[str], formats: tuple[str, ...]) -> None:
+    """400 on a query parameter not in ``allowed`` or an ``f`` not in ``formats``."""
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise InvalidParameter(f"unknown query parameter(s) {', '.join(unknown)}", param=unknown[0])
@@ -83,7 +84,8 @@ def _check_params(request: Request, allowed: frozenset[str], formats: tuple[str,
         raise InvalidParameter(f"format '{f}' is not offered here (use {' or '.join(formats)})", param="f")
 
 
-def _vector_layer(request: Request, collection_id: str) -> PublishedLayer:
+def vector_collection(request: Request, collection_id: str) -> PublishedLayer:
+    """The vector layer of the request's snapshot, else the 404 of an unknown collection."""
     layer = request.state.snapshot.layers.get(collection_id)
     if layer is None or layer.kind != "vector":
         raise NotFound(f"no vector collection '{collection_id}'", layer=collection_id)
@@ -185,7 +187,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
     @router.get("/tileMatrixSets", operation_id="getTileMatrixSets", summary="Tiling schemes offered")
     @router.get("/TileMatrixSets", include_in_schema=False)
     def tile_matrix_sets(request: Request) -> Response:
-        _check_params(request, METADATA_PARAMS, ("json",))
+        check_params(request, METADATA_PARAMS, ("json",))
         tms = web_mercator_quad()
         href = f"{ogc_url(request)}/tileMatrixSets/{TMS_ID}"
         return _json(request, {"tileMatrixSets": [{"id": TMS_ID, "title": tms.title, "uri": tms.uri, "links": [
@@ -194,7 +196,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
     @router.get("/tileMatrixSets/{tms_id}", operation_id="getTileMatrixSet", summary="A tiling scheme")
     @router.get("/TileMatrixSets/{tms_id}", include_in_schema=False)
     def tile_matrix_set(tms_id: str, request: Request) -> Response:
-        _check_params(request, METADATA_PARAMS, ("json",))
+        check_params(request, METADATA_PARAMS, ("json",))
         if tms_id != TMS_ID:
             raise NotFound(f"no tile matrix set '{tms_id}' (offered: {TMS_ID})")
         return _json(request, tile_matrix_set_document())
@@ -202,8 +204,8 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
     @router.get("/collections/{collection_id}/tiles", operation_id="getCollectionTilesets",
                 summary="Vector tilesets of a collection")
     def tilesets(collection_id: str, request: Request) -> Response:
-        layer = _vector_layer(request, collection_id)
-        _check_params(request, METADATA_PARAMS, ("json",))
+        layer = vector_collection(request, collection_id)
+        check_params(request, METADATA_PARAMS, ("json",))
         base = ogc_url(request)
         return _json(request, {"tilesets": [tileset_summary(layer, base)],
                                "links": [{"rel": "self", "type": "application/json", "title": "Tilesets",
@@ -212,8 +214,8 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
     @router.get("/collections/{collection_id}/tiles/{tms_id}", operation_id="getCollectionTileset",
                 summary="Tileset metadata of a collection (OGC tileset and TileJSON)")
     def tileset_metadata(collection_id: str, tms_id: str, request: Request) -> Response:
-        layer = _vector_layer(request, collection_id)
-        _check_params(request, METADATA_PARAMS, ("json", "tilejson"))
+        layer = vector_collection(request, collection_id)
+        check_params(request, METADATA_PARAMS, ("json", "tilejson"))
         if tms_id != TMS_ID:
             raise NotFound(f"no tileset '{tms_id}' for '{collection_id}' (offered: {TMS_ID})", layer=layer.id)
         return _json(request, tileset(layer, ogc_url(request)), layer)
@@ -223,8 +225,8 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
                 summary="One Mapbox Vector Tile of a collection", response_class=Response,
                 responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {"description": "Empty tile"}})
     def get_tile(collection_id: str, tms_id: str, z: str, y: str, x: str, request: Request) -> Response:
-        layer = _vector_layer(request, collection_id)
-        _check_params(request, TILE_PARAMS, ("mvt",))
+        layer = vector_collection(request, collection_id)
+        check_params(request, TILE_PARAMS, ("mvt",))
         if tms_id != TMS_ID:
             raise NotFound(f"no tileset '{tms_id}' for '{collection_id}' (offered: {TMS_ID})", layer=layer.id)
         address = TileAddress.parse(z, y, x)
