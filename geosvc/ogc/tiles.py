@@ -13,6 +13,7 @@ import hashlib
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from geosvc.errors import InvalidParameter, NotFound
@@ -170,9 +171,7 @@ def _json_type(kind: str) -> str:
     return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(kind, "string")
 
 
-def _json(request: Request, body: dict, layer: PublishedLayer | None = None) -> Response:
-    import orjson
-
+def _json(body: dict, layer: PublishedLayer | None = None) -> Response:
     headers = cache_headers(layer, private=layer.record.sensitivity != "public") if layer is not None else {}
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
@@ -190,7 +189,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         check_params(request, METADATA_PARAMS, ("json",))
         tms = web_mercator_quad()
         href = f"{ogc_url(request)}/tileMatrixSets/{TMS_ID}"
-        return _json(request, {"tileMatrixSets": [{"id": TMS_ID, "title": tms.title, "uri": tms.uri, "links": [
+        return _json({"tileMatrixSets": [{"id": TMS_ID, "title": tms.title, "uri": tms.uri, "links": [
             {"rel": f"{REL}/tiling-scheme", "type": "application/json", "title": TMS_ID, "href": href}]}]})
 
     @router.get("/tileMatrixSets/{tms_id}", operation_id="getTileMatrixSet", summary="A tiling scheme")
@@ -199,7 +198,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         check_params(request, METADATA_PARAMS, ("json",))
         if tms_id != TMS_ID:
             raise NotFound(f"no tile matrix set '{tms_id}' (offered: {TMS_ID})")
-        return _json(request, tile_matrix_set_document())
+        return _json(tile_matrix_set_document())
 
     @router.get("/collections/{collection_id}/tiles", operation_id="getCollectionTilesets",
                 summary="Vector tilesets of a collection")
@@ -207,7 +206,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         layer = vector_collection(request, collection_id)
         check_params(request, METADATA_PARAMS, ("json",))
         base = ogc_url(request)
-        return _json(request, {"tilesets": [tileset_summary(layer, base)],
+        return _json({"tilesets": [tileset_summary(layer, base)],
                                "links": [{"rel": "self", "type": "application/json", "title": "Tilesets",
                                           "href": tiles_url(base, layer.id)}]}, layer)
 
@@ -218,7 +217,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         check_params(request, METADATA_PARAMS, ("json", "tilejson"))
         if tms_id != TMS_ID:
             raise NotFound(f"no tileset '{tms_id}' for '{collection_id}' (offered: {TMS_ID})", layer=layer.id)
-        return _json(request, tileset(layer, ogc_url(request)), layer)
+        return _json(tileset(layer, ogc_url(request)), layer)
 
     @router.head("/collections/{collection_id}/tiles/{tms_id}/{z}/{y}/{x}", include_in_schema=False)
     @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{y}/{x}", operation_id="getCollectionTile",
