@@ -152,18 +152,25 @@ def time_tiles(client, base: str, tiles, properties: list[str | None]) -> dict:
 
 
 def qgis_render(ogc_url: str, work: Path) -> dict:
-    """QGIS 3.22 rendering the two views from vector tiles and from OAPIF (fresh layers, one process)."""
+    """QGIS 3.22 rendering the two views from vector tiles, then (another process) from OAPIF."""
     spec = {"template": f"{ogc_url}/collections/{LAYER}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}", "layer": LAYER,
             "zmax": 16,
             "views": [{"name": "state z8", "center": list(STATE_CENTER), "zoom": 8, "size": [512, 384]},
-                      {"name": "town z14", "center": list(TOWN_CENTER), "zoom": 14, "size": [1024, 768]}],
-            "oapif": {"landing": ogc_url, "typename": LAYER}}
-    (work / "qgis.json").write_text(json.dumps(spec))
-    proc = subprocess.run(["/usr/bin/python3", str(PROBE), str(work / "qgis.json")], capture_output=True, text=True,
+                      {"name": "town z14", "center": list(TOWN_CENTER), "zoom": 14, "size": [1024, 768]}]}
+    out = _probe({**spec, "png": str(work / "qgis")}, work / "qgis-tiles.json")
+    oapif = _probe({**spec, "tiles": False, "oapif": {"landing": ogc_url, "typename": LAYER}}, work / "qgis-oapif.json")
+    out["oapif"] = oapif.get("oapif", {"error": oapif.get("error")})
+    return out
+
+
+def _probe(spec: dict, path: Path) -> dict:
+    path.write_text(json.dumps(spec))
+    proc = subprocess.run(["/usr/bin/python3", str(PROBE), str(path)], capture_output=True, text=True,
                           timeout=1800, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    if proc.returncode:
-        return {"error": proc.stderr.strip()[-400:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if lines:  # QGIS may crash on exit after printing
+        return json.loads(lines[-1])
+    return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}"}
 
 
 def render(params: dict, latency: dict, qgis: dict) -> str:
@@ -183,19 +190,23 @@ def render(params: dict, latency: dict, qgis: dict) -> str:
                      f"{r['cold_max']:.1f} | {r['warm_p50']:.1f} | {r['kb_p50']:.1f} | {r['kb_max']:.1f} | {r['empty']} |")
     lines += ["", "Cold: the first request of a tile and attribute choice (z8 repeats its few tiles with 4 "
               "`properties` choices, each built anew). Warm: the same tile again (in-process LRU of encoded tiles). "
-              "At z8 a ~200 m parcel is a third of a pixel: the overview rule (lines and polygons under half a "
-              "pixel are left out) drops them all, so the z8 tiles are empty but still cost the read of every "
-              "parcel under them through the store seam.", ""]
+              "Overview rule: a tile holds at most 10,000 features; where more parcels would show, the smallest "
+              "size kept doubles until they fit (the store leaves the smaller ones out of the read), so at z8 the "
+              "~200 m parcels are thinned to the largest or left out (some z8 tiles are empty), and they all show "
+              "from about z10.", ""]
     if "error" in qgis:
         lines.append(f"QGIS render: failed ({qgis['error']}).")
     else:
         lines += [f"QGIS {qgis['qgis_version']} offscreen render (fresh layer, `QgsMapRendererSequentialJob`, "
                   "wall seconds until the image is complete; coverage = share of non-background pixels):", "",
                   "| view | vector tiles s | tiles coverage | OAPIF s | OAPIF coverage |", "|---|---:|---:|---:|---:|"]
+        oapif_views = qgis.get("oapif") or {}
         for name, tiles in qgis["tiles"].items():
-            oapif = qgis.get("oapif", {}).get(name, {})
+            oapif = oapif_views.get(name, {})
             lines.append(f"| {name} | {tiles['seconds']:.2f} | {tiles['coverage']:.2f} | "
                          f"{oapif.get('seconds', float('nan')):.2f} | {oapif.get('coverage', float('nan')):.2f} |")
+        if oapif_views.get("error"):
+            lines += ["", f"OAPIF render failed: {oapif_views['error']}"]
     return "\n".join(lines) + "\n"
 
 

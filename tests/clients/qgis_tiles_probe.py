@@ -11,7 +11,7 @@ Run with Debian's system python (PyQGIS 3.22), offscreen::
      "views": [{"name": "state", "center": [lon, lat], "zoom": 8, "size": [512, 384]}],
      "oapif": {"landing": "http://127.0.0.1:PORT/ogc", "typename": "ct-towns"},          (optional)
      "point": {"lonlat": [lon, lat], "attribute": "NAME", "value": "Hartford", "other": "Glastonbury"},
-     "qlr": ["/path/a.qlr"], "png": "/tmp/out"}                                                (optional)
+     "qlr": ["/path/a.qlr"], "png": "/tmp/out", "tiles": true}                                 (optional)
 
 For each view it renders the tiles (QGIS' default vector-tile style) at the resolution of that
 WebMercatorQuad zoom and reports the wall time and the share of non-background pixels (and the same
@@ -134,7 +134,7 @@ def main(spec_path: str) -> int:
     app.initQgis()
     tiles = _tiles_layer(spec)
     result = {"qgis_version": Qgis.version(), "valid": tiles.isValid(), "zmax": tiles.sourceMaxZoom()}
-    if tiles.isValid():
+    if tiles.isValid() and spec.get("tiles", True):  # "tiles": false renders only the OAPIF layer
         result["tiles"] = _views(spec, tiles, "tiles")
         if spec.get("point"):
             result["point"] = _point(spec)
