@@ -192,8 +192,8 @@ def render(params: dict, latency: dict, qgis: dict) -> str:
               "`properties` choices, each built anew). Warm: the same tile again (in-process LRU of encoded tiles). "
               "Overview rule: a tile holds at most 10,000 features; where more parcels would show, the smallest "
               "size kept doubles until they fit (the store leaves the smaller ones out of the read), so at z8 the "
-              "~200 m parcels are thinned to the largest or left out (some z8 tiles are empty), and they all show "
-              "from about z10.", ""]
+              "~200 m parcels (under a pixel there) are thinned to the largest or left out: some z8 tiles are "
+              "empty and the state view from tiles is nearly blank, where OAPIF draws every parcel.", ""]
     if "error" in qgis:
         lines.append(f"QGIS render: failed ({qgis['error']}).")
     else:
