@@ -16,9 +16,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
 from geosvc.ogc.config import MOUNT_PATH
-from geosvc.ogc.httpcache import cache_headers, entity_tags
+from geosvc.ogc.httpcache import entity_tags
 from geosvc.ogc.qlr import QLR_MEDIA_TYPE, features_qlr, tiles_qlr
-from geosvc.ogc.tiles import check_params, tile_template, vector_collection
+from geosvc.ogc.tiles import audit_if_restricted, check_params, read_headers, tile_template, vector_collection
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 from geosvc.store.downloads import DownloadCache, formats_for, lookup_format
@@ -55,8 +55,8 @@ def _digest(hex_sha256: str) -> str:
     return f"sha-256=:{base64.b64encode(bytes.fromhex(hex_sha256)).decode()}:"
 
 
-def _headers(layer: PublishedLayer, key: str, filename: str, sha256: str) -> dict[str, str]:
-    return {**cache_headers(layer, private=layer.record.sensitivity != "public"),
+def _headers(request: Request, layer: PublishedLayer, key: str, filename: str, sha256: str) -> dict[str, str]:
+    return {**read_headers(request, layer),
             "etag": download_etag(layer, key), "repr-digest": _digest(sha256),
             "content-disposition": f'attachment; filename="{filename}"'}
 
@@ -101,14 +101,15 @@ def downloads_router(cache: DownloadCache, prefix: str = MOUNT_PATH) -> APIRoute
         inm = request.headers.get("if-none-match")
         if inm is not None and ({"*", download_etag(layer, key)} & entity_tags(inm)):
             return Response(status_code=304, headers={"etag": download_etag(layer, key)})
+        audit_if_restricted(request, layer)
         if key in QLR_FORMATS:
             body = _qlr(request, layer, key)
             filename = f"{layer.id}-v{layer.version}.{key}"
             return Response(body, media_type=QLR_MEDIA_TYPE,
-                            headers=_headers(layer, key, filename, hashlib.sha256(body).hexdigest()))
+                            headers=_headers(request, layer, key, filename, hashlib.sha256(body).hexdigest()))
         file = cache.get(layer, lookup_format(layer, key))
         return FileResponse(file.path, media_type=file.format.media_type,
-                            headers=_headers(layer, key, file.filename, file.sha256))
+                            headers=_headers(request, layer, key, file.filename, file.sha256))
 
     return router
 

@@ -86,11 +86,27 @@ def check_params(request: Request, allowed: frozenset[str], formats: tuple[str, 
 
 
 def vector_collection(request: Request, collection_id: str) -> PublishedLayer:
-    """The vector layer of the request's snapshot, else the 404 of an unknown collection."""
+    """The vector layer of the caller's snapshot, else the 404 of an unknown collection."""
     layer = request.state.snapshot.layers.get(collection_id)
     if layer is None or layer.kind != "vector":
         raise NotFound(f"no vector collection '{collection_id}'", layer=collection_id)
     return layer
+
+
+def is_restricted(request: Request, layer: PublishedLayer) -> bool:
+    """True if reads of ``layer`` are restricted for this caller (privately cached, audited)."""
+    return layer.id in request.state.snapshot.restricted
+
+
+def read_headers(request: Request, layer: PublishedLayer) -> dict[str, str]:
+    """Validators of the version; a restricted layer's answers are private (never in shared caches)."""
+    return cache_headers(layer, private=is_restricted(request, layer))
+
+
+def audit_if_restricted(request: Request, layer: PublishedLayer) -> None:
+    """Record a read of a restricted layer in the audit trail."""
+    if is_restricted(request, layer):
+        request.app.state.audit_read(request.scope, layer, None)
 
 
 def _properties(layer: PublishedLayer, text: str | None) -> tuple[str, ...]:
@@ -171,8 +187,7 @@ def _json_type(kind: str) -> str:
     return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(kind, "string")
 
 
-def _json(body: dict, layer: PublishedLayer | None = None) -> Response:
-    headers = cache_headers(layer, private=layer.record.sensitivity != "public") if layer is not None else {}
+def _json(body: dict, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
 
@@ -208,7 +223,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         base = ogc_url(request)
         return _json({"tilesets": [tileset_summary(layer, base)],
                                "links": [{"rel": "self", "type": "application/json", "title": "Tilesets",
-                                          "href": tiles_url(base, layer.id)}]}, layer)
+                                          "href": tiles_url(base, layer.id)}]}, read_headers(request, layer))
 
     @router.get("/collections/{collection_id}/tiles/{tms_id}", operation_id="getCollectionTileset",
                 summary="Tileset metadata of a collection (OGC tileset and TileJSON)")
@@ -217,7 +232,7 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         check_params(request, METADATA_PARAMS, ("json", "tilejson"))
         if tms_id != TMS_ID:
             raise NotFound(f"no tileset '{tms_id}' for '{collection_id}' (offered: {TMS_ID})", layer=layer.id)
-        return _json(tileset(layer, ogc_url(request)), layer)
+        return _json(tileset(layer, ogc_url(request)), read_headers(request, layer))
 
     @router.head("/collections/{collection_id}/tiles/{tms_id}/{z}/{y}/{x}", include_in_schema=False)
     @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{y}/{x}", operation_id="getCollectionTile",
@@ -231,10 +246,11 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
         address = TileAddress.parse(z, y, x)
         properties = _properties(layer, request.query_params.get("properties"))
         etag = tile_etag(layer, address, properties)
-        headers = {**cache_headers(layer, private=layer.record.sensitivity != "public"), "etag": etag}
+        headers = {**read_headers(request, layer), "etag": etag}
         inm = request.headers.get("if-none-match")
         if inm is not None and ({"*", etag} & entity_tags(inm)):
             return Response(status_code=304, headers=headers)
+        audit_if_restricted(request, layer)
         key = (layer.id, layer.version, address, properties)
         tile = cache.get(key)
         if tile is None:
