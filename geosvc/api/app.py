@@ -61,8 +61,7 @@ CONFIG_EXTENSIONS = (
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
               "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata",
               "geosvc.api.routes.access:install_access", "geosvc.api.routes.portal:install_portal",
-              "geosvc.ogc.tiles:install_tiles",
-              "geosvc.ogc.downloads:install_downloads")
+              "geosvc.ogc.tiles:install_tiles", "geosvc.ogc.downloads:install_downloads")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE", "geosvc.ogc.tiles:CONFORMANCE")
 GZIP_MIN = 1024
