@@ -55,12 +55,15 @@ CONFIG_EXTENSIONS = (
     "geosvc.ogc.assets:add_html_assets",
     "geosvc.ogc.processes:add_processes",
     "geosvc.ogc.linked_data:add_jsonld",
+    "geosvc.ogc.tiles:add_tile_links",
+    "geosvc.ogc.downloads:add_download_links",
 )
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
               "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata",
-              "geosvc.api.routes.access:install_access", "geosvc.api.routes.portal:install_portal")
+              "geosvc.api.routes.access:install_access", "geosvc.api.routes.portal:install_portal",
+              "geosvc.ogc.tiles:install_tiles", "geosvc.ogc.downloads:install_downloads")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
-                      "geosvc.ogc.processes:CONFORMANCE")
+                      "geosvc.ogc.processes:CONFORMANCE", "geosvc.ogc.tiles:CONFORMANCE")
 GZIP_MIN = 1024
 
 

@@ -86,6 +86,9 @@ def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, 
         clauses.append(exact)
         params += exact_params
         joined = True
+    if query.min_size is not None:
+        clauses.append("((i.minx = i.maxx AND i.miny = i.maxy) OR i.maxx - i.minx >= ? OR i.maxy - i.miny >= ?)")
+        params += list(query.min_size)
     for name, value in query.equals:
         clauses.append(_equals(layer, name, value, params))
         joined = True

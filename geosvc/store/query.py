@@ -21,7 +21,9 @@ class FeatureQuery:
 
     ``bbox`` is CRS84; ``interval`` bounds (UTC, inclusive, either open) apply to the record's time
     field; ``filter`` is a parsed CQL2 expression whose geometry literals are CRS84; ``sortby`` is
-    ``((name, ascending), ...)`` and ties keep feature order; ``limit=None`` returns every match.
+    ``((name, ascending), ...)`` and ties keep feature order; ``limit=None`` returns every match;
+    ``min_size=(width, height)`` (degrees) keeps only features whose CRS84 envelope is at least that
+    wide or that tall, and every point (what a map tile can show at its resolution).
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -33,6 +35,7 @@ class FeatureQuery:
     limit: int | None = 10
     count: bool = True  # compute numberMatched
     wkb: bool = False  # also return each geometry as WKB (for reprojection or analysis)
+    min_size: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

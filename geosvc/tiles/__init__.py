@@ -1,0 +1,1 @@
+"""Vector tiles (Mapbox Vector Tile) of published layers on the WebMercatorQuad grid; no web framework."""
