@@ -36,6 +36,7 @@ from geosvc.ogc.query import (
     render_features,
 )
 from geosvc.store.base import PublishedLayer, Store
+from geosvc.store.sqlite_read import VersionUnreadable
 
 _PREFIX = re.escape(MOUNT_PATH)
 _METADATA = re.compile(rf"^{_PREFIX}/collections/([^/]+)(?:/queryables|/schema)?/?$")
@@ -220,7 +221,7 @@ class OgcFastPath:
         try:
             return read()
         except StoreError as exc:
-            if "cannot be read" in exc.message or "missing" in exc.message:
+            if isinstance(exc, VersionUnreadable):
                 self.registry.unreadable(layer, exc.message)
             raise
 

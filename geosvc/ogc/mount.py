@@ -19,10 +19,23 @@ from typing import Any
 
 import orjson
 import yaml
+from pygeoapi import l10n
 
 from geosvc.ogc.openapi import fix_openapi
 
 _BUILD_LOCK = threading.Lock()  # guards the process environment pygeoapi is configured through
+
+
+class _NeverKept(dict):
+    """pygeoapi 0.24 caches the translated configuration per locale for the whole process
+    (``pygeoapi.l10n._cfg_cache``), so every HTML page would render with the first configuration it
+    ever saw: an older snapshot's, or another app's. Nothing is kept: each page translates its own."""
+
+    def __setitem__(self, key, value) -> None:
+        return None
+
+
+l10n._cfg_cache = _NeverKept()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ _OPEN_PER_THREAD = 64
 _local = threading.local()
 
 
+class VersionUnreadable(StoreError):
+    """A published version's file is missing or damaged (the version is dropped from serving)."""
+
+
 class QueryTimeout(StoreError):
     """A store query ran past its deadline and was stopped (503: try a narrower request)."""
 
@@ -118,7 +122,7 @@ def open_version(path: Path) -> sqlite3.Connection:
         cache.move_to_end(key)
         return con
     if not path.is_file():
-        raise StoreError("the published file is missing from the store")
+        raise VersionUnreadable("the published file is missing from the store")
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=True)
         con.execute("PRAGMA case_sensitive_like = ON")
@@ -126,7 +130,7 @@ def open_version(path: Path) -> sqlite3.Connection:
         con.execute("PRAGMA query_only = ON")
         con.create_function("geosvc_relate", 3, _relate, deterministic=True)
     except sqlite3.Error as exc:
-        raise StoreError(f"the published file cannot be opened: {exc}") from exc
+        raise VersionUnreadable(f"the published file cannot be read: {exc}") from exc
     cache[key] = con
     while len(cache) > _OPEN_PER_THREAD:
         _, old = cache.popitem(last=False)
@@ -160,4 +164,4 @@ def run(path: Path, sql: str, params: list | tuple, deadline: float | None) -> l
         if deadline is not None:
             con.set_progress_handler(None, 0)
     forget(path)
-    raise StoreError(f"the published file cannot be read: {failure}") from failure
+    raise VersionUnreadable(f"the published file cannot be read: {failure}") from failure

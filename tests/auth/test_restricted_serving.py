@@ -74,6 +74,8 @@ def test_the_granted_role_reads_it_everywhere(service, route):
 
 def test_lists_documents_and_health_never_name_it_to_others(service):
     client, keys, _, _ = service
+    granted_page = client.get("/ogc/collections?f=html", headers={"X-API-Key": keys["analyst"]}).text
+    assert SECRET in granted_page  # rendered first: pages must not reuse it for anyone else
     for headers in ({}, {"X-API-Key": keys["other"]}):
         for url in ("/ogc/collections", "/ogc/openapi?f=json", "/registry", "/health", "/data.json",
                     "/ogc/collections/records/items?limit=100", "/ogc/collections?f=html"):

@@ -103,6 +103,15 @@ def test_new_layer_appears_everywhere_and_withdrawal_hides_it(live):
     _until(lambda: client.get("/ogc/collections/live-new/items").status_code == 200)
 
 
+def test_html_pages_of_a_new_layer_render_with_the_new_configuration(live):
+    settings, store, client = live
+    assert "ld+json" in client.get("/ogc/collections/live-points?f=html").text  # an HTML page rendered first
+    _publish(store, settings, _record("live-later", description="added while serving"), _points(1, n=20, seed=5))
+    _until(lambda: client.get("/ogc/collections/live-later").status_code == 200)
+    page = client.get("/ogc/collections/live-later?f=html")
+    assert page.status_code == 200 and '"name":"Live live-later"' in page.text.replace(": ", ":")
+
+
 def test_publishing_unchanged_content_creates_no_version(live):
     settings, store, _ = live
     first = store.get("live-points")
