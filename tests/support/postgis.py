@@ -1,0 +1,77 @@
+"""PostgreSQL/PostGIS for the tests: one throw-away cluster per test process, a fresh database per store.
+
+``GEOSVC_TEST_STORE=postgis`` switches every fixture that builds a store (through
+:func:`store_settings`) to the PostGIS backend; otherwise they use the embedded store.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from baselines.postgis import DBNAME, Cluster  # noqa: E402  (the benchmarks' throw-away cluster)
+
+from geosvc.settings import Settings, load_settings  # noqa: E402
+
+TEMPLATE = DBNAME  # has PostGIS; every test database is a copy of it
+_cluster: Cluster | None = None
+_names = itertools.count(1)
+
+
+def backend() -> str:
+    """The store backend the tests run on: "gpkg" (default) or "postgis"."""
+    return os.environ.get("GEOSVC_TEST_STORE", "gpkg")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_cluster() -> Cluster:
+    """A new running cluster (removed when the process exits)."""
+    db = Cluster(free_port())
+    atexit.register(db.remove)
+    db.start()
+    return db
+
+
+def shared_cluster() -> Cluster:
+    """This test process's cluster, started on first use."""
+    global _cluster
+    if _cluster is None:
+        _cluster = start_cluster()
+    return _cluster
+
+
+def fresh_database(db: Cluster | None = None) -> str:
+    """The DSN of a new, empty database with PostGIS (on this process's cluster unless ``db``)."""
+    db = db or shared_cluster()
+    name = f"t{os.getpid()}_{next(_names)}"
+    subprocess.run(["psql", db.dsn("postgres"), "-q", "-c", f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"],
+                   check=True, capture_output=True)
+    return db.dsn(name)
+
+
+def store_settings(**overrides: Any) -> Settings:
+    """``load_settings(**overrides)`` on the backend under test (PostGIS: a fresh database)."""
+    if backend() == "postgis" and "store_dsn" not in overrides:
+        overrides.update(store_backend="postgis", store_dsn=fresh_database())
+    return load_settings(**overrides)
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that point a geosvc subprocess at the same store as ``settings``."""
+    env = {"GEOSVC_STORE_DIR": str(settings.store.dir), "GEOSVC_STORE_BACKEND": settings.store.backend}
+    if settings.store.dsn is not None:
+        env["GEOSVC_STORE_DSN"] = settings.store.dsn.get_secret_value()
+    return env
