@@ -12,7 +12,7 @@ from geosvc.errors import GeosvcError, RecordError, SourceError
 if TYPE_CHECKING:
     from geosvc.records.models import LayerRecord
     from geosvc.settings import Settings
-    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.base import Store
     from geosvc.validate.findings import LayerReport
 
 
@@ -40,7 +40,7 @@ def validate_record(record: LayerRecord, settings: Settings) -> LayerReport:
     return LayerReport(layer=record.id, findings=[finding])
 
 
-def validate_and_record(record: LayerRecord, settings: Settings, store: GpkgStore) -> LayerReport:
+def validate_and_record(record: LayerRecord, settings: Settings, store: Store) -> LayerReport:
     """Validate one layer and store the run in the catalog."""
     report = validate_record(record, settings)
     store.record_validation(report)

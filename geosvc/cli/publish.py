@@ -12,7 +12,7 @@ from geosvc.cli.checks import broken_record_report, validate_and_record
 from geosvc.cli.common import EXIT_FAILED, EXIT_OK, IdsArgument, err, guarded, load_selected, out, settings_from
 from geosvc.errors import GeosvcError
 from geosvc.store.base import PublishedLayer
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 
 
 def _summary(published: list[PublishedLayer]) -> Table:
@@ -38,7 +38,7 @@ def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
 
     settings = settings_from(ctx)
     records, broken = load_selected(settings, ids)
-    store = GpkgStore(settings)
+    store = open_store(settings)
     failures: list[str] = []
     for layer_id, exc in broken.items():
         store.record_validation(broken_record_report(layer_id, exc))

@@ -17,7 +17,7 @@ from geosvc.auth.requests import request_summary
 from geosvc.auth.store import open_access_store
 from geosvc.cli.access import summary_line
 from geosvc.cli.common import FormatOption, OutputFormat, UsageError, guarded, load_selected, out, settings_from
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 
 if TYPE_CHECKING:
     from geosvc.plan_metrics import Traffic
@@ -113,7 +113,7 @@ def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text, metrics_ur
     settings = settings_from(ctx)
     traffic = read_traffic(metrics_url) if metrics_url else None
     records, broken = load_selected(settings, None)
-    store = GpkgStore(settings)
+    store = open_store(settings)
     portfolio = build_portfolio(
         list(records.values()),
         store.validations(),

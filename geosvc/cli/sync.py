@@ -24,7 +24,7 @@ from geosvc.cli.common import (
     out,
     settings_from,
 )
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 
 STYLE = {"published": "green", "unchanged": "dim", "not-modified": "dim", "failed": "red", "busy": "yellow",
          "cancelled": "yellow"}
@@ -50,7 +50,7 @@ def sync(
     local = [i for i, r in records.items() if not (r.source and r.source.remote)]
     if ids and local:
         raise UsageError(f"layer '{local[0]}' has no remote source (a url); nothing to sync", param="ID")
-    store = GpkgStore(settings)
+    store = open_store(settings)
     stop = threading.Event()
     syncer = Syncer(settings, store, lambda record: validate_and_record(record, settings, store), stop)
 

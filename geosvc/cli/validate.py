@@ -11,7 +11,7 @@ from rich.text import Text
 
 from geosvc.cli.checks import broken_record_report, validate_and_record
 from geosvc.cli.common import EXIT_FAILED, EXIT_OK, FormatOption, IdsArgument, OutputFormat, guarded, load_selected, out, settings_from
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 
 if TYPE_CHECKING:
     from geosvc.validate.findings import LayerReport
@@ -57,7 +57,7 @@ def validate(ctx: typer.Context, ids: IdsArgument = None, fmt: FormatOption = Ou
     """Validate layer records and their sources (exit 0 clean, 1 on any error finding)."""
     settings = settings_from(ctx)
     records, broken = load_selected(settings, ids)
-    store = GpkgStore(settings)
+    store = open_store(settings)
     reports = [broken_record_report(layer_id, exc) for layer_id, exc in broken.items()]
     for report in reports:
         store.record_validation(report)

@@ -24,7 +24,7 @@ from geosvc.feeds.status import SUCCESS, sync_status
 if TYPE_CHECKING:
     from geosvc.records.models import LayerRecord
     from geosvc.settings import Settings
-    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.base import Store
     from geosvc.validate.findings import LayerReport
 
 Validate = Callable[["LayerRecord"], "LayerReport"]
@@ -53,7 +53,7 @@ class Syncer:
     """Syncs layers into ``store``; ``validate`` is the CLI's validate-and-record step."""
 
     settings: Settings
-    store: GpkgStore
+    store: Store
     validate: Validate
     cancel: threading.Event
 

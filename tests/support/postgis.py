@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines.postgis import DBNAME, Cluster  # noqa: E402  (the benchmarks' throw-away cluster)
@@ -22,6 +24,7 @@ from baselines.postgis import DBNAME, Cluster  # noqa: E402  (the benchmarks' th
 from geosvc.settings import Settings, load_settings  # noqa: E402
 
 TEMPLATE = DBNAME  # has PostGIS; every test database is a copy of it
+RUN_DSN = "GEOSVC_TEST_PG_DSN"  # the run's cluster (its "postgres" database)
 _cluster: Cluster | None = None
 _names = itertools.count(1)
 
@@ -29,6 +32,10 @@ _names = itertools.count(1)
 def backend() -> str:
     """The store backend the tests run on: "gpkg" (default) or "postgis"."""
     return os.environ.get("GEOSVC_TEST_STORE", "gpkg")
+
+
+gpkg_only = pytest.mark.skipif(backend() == "postgis", reason="about the GeoPackage files of the embedded store")
+postgis_only = pytest.mark.skipif(backend() != "postgis", reason="PostGIS backend only (GEOSVC_TEST_STORE=postgis)")
 
 
 def free_port() -> int:
@@ -45,21 +52,27 @@ def start_cluster() -> Cluster:
     return db
 
 
-def shared_cluster() -> Cluster:
-    """This test process's cluster, started on first use."""
+def start_run_cluster() -> Cluster | None:
+    """On the PostGIS backend, start the cluster of the whole test run (in pytest's main process,
+    before xdist starts its workers, which find it through ``GEOSVC_TEST_PG_DSN``)."""
+    if backend() != "postgis" or RUN_DSN in os.environ:
+        return None
+    db = start_cluster()
+    os.environ[RUN_DSN] = db.dsn("postgres")
+    return db
+
+
+def fresh_database() -> str:
+    """The DSN of a new, empty database with PostGIS on the run's cluster (started here if there is none)."""
     global _cluster
-    if _cluster is None:
+    if RUN_DSN not in os.environ:
         _cluster = start_cluster()
-    return _cluster
-
-
-def fresh_database(db: Cluster | None = None) -> str:
-    """The DSN of a new, empty database with PostGIS (on this process's cluster unless ``db``)."""
-    db = db or shared_cluster()
+        os.environ[RUN_DSN] = _cluster.dsn("postgres")
+    admin = os.environ[RUN_DSN]
     name = f"t{os.getpid()}_{next(_names)}"
-    subprocess.run(["psql", db.dsn("postgres"), "-q", "-c", f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"],
+    subprocess.run(["psql", admin, "-q", "-c", f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"],
                    check=True, capture_output=True)
-    return db.dsn(name)
+    return admin.replace("dbname=postgres", f"dbname={name}")
 
 
 def store_settings(**overrides: Any) -> Settings:
