@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines.postgis import DBNAME, Cluster  # noqa: E402  (the benchmarks' throw-away cluster)
+
+from support.serverproc import free_port  # noqa: E402
 
 from geosvc.settings import Settings, load_settings  # noqa: E402
 
@@ -36,12 +37,6 @@ def backend() -> str:
 
 gpkg_only = pytest.mark.skipif(backend() == "postgis", reason="about the GeoPackage files of the embedded store")
 postgis_only = pytest.mark.skipif(backend() != "postgis", reason="PostGIS backend only (GEOSVC_TEST_STORE=postgis)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_cluster() -> Cluster:
