@@ -107,9 +107,11 @@ COPY_TYPES = {"string": "text", "integer": "int8", "number": "float8", "boolean"
               "datetime": "timestamptz"}
 INT4_OID = 23
 POOL_WAIT_S = 2.0  # longest wait for a connection: a database that is down fails requests fast
+DOWN_S = 1.0  # after a failed wait, requests fail at once for this long (then one waits again)
 _pools: dict[tuple[int, str], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 _budgets: dict[int, int] = {}  # id(connection) -> its statement_timeout in ms
+_down_until: dict[str, float] = {}  # dsn -> monotonic time until which the database counts as down
 
 
 def _pool(dsn: str, timeout_s: float) -> ConnectionPool:
@@ -207,6 +209,8 @@ class PostgisStore:
     @contextmanager
     def _connect(self, layer: str | None = None, deadline: float | None = None) -> Iterator[psycopg.Connection]:
         """A pooled connection; database failures become :class:`StoreError` (timeouts: QueryTimeout)."""
+        if time.monotonic() < _down_until.get(self.dsn, 0.0):
+            raise StoreError("the database is not reachable (retrying in a moment)", layer=layer)
         pool = _pool(self.dsn, self.timeout_s)
         try:
             with pool.connection() as con:
@@ -218,6 +222,7 @@ class PostgisStore:
             raise QueryTimeout("the query took longer than the time budget; narrow it (bbox, filter, limit)",
                                layer=layer) from exc
         except PoolTimeout as exc:
+            _down_until[self.dsn] = time.monotonic() + DOWN_S
             raise StoreError("the database is not reachable (no connection within the time budget)",
                              layer=layer) from exc
         except psycopg.OperationalError as exc:
