@@ -69,14 +69,14 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int) -> list[tuple[float, ...]]:
-    """``n`` random ``BOX``-sized bboxes inside the state extent that touch at least one feature."""
+def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int, box: float = BOX) -> list[tuple[float, ...]]:
+    """``n`` random ``box``-sized bboxes (degrees) inside the state extent that touch at least one feature."""
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = state_bbox
     boxes: list[tuple[float, ...]] = []
     while len(boxes) < n:
-        x, y = rng.uniform(minx, maxx - BOX), rng.uniform(miny, maxy - BOX)
-        bbox = (round(x, 6), round(y, 6), round(x + BOX, 6), round(y + BOX, 6))
+        x, y = rng.uniform(minx, maxx - box), rng.uniform(miny, maxy - box)
+        bbox = (round(x, 6), round(y, 6), round(x + box, 6), round(y + box, 6))
         if len(layer.sindex.query(shapely.box(*bbox), predicate="intersects")):
             boxes.append(bbox)
     return boxes
