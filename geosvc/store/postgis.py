@@ -111,6 +111,7 @@ DOWN_S = 1.0  # after a failed wait, requests fail at once for this long (then o
 _pools: dict[tuple[int, str], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 _budgets: dict[int, int] = {}  # id(connection) -> its statement_timeout in ms
+_ready: set[str] = set()  # DSNs whose catalog tables this process has ensured
 _down_until: dict[str, float] = {}  # dsn -> monotonic time until which the database counts as down
 
 
@@ -203,7 +204,6 @@ class PostgisStore:
         self.root = settings.store.dir
         self.dsn = settings.store.dsn.get_secret_value()
         self.timeout_s = settings.server.query_timeout_s
-        self._ready = False
 
     # -- connections ---------------------------------------------------------------------------
     @contextmanager
@@ -214,7 +214,7 @@ class PostgisStore:
         pool = _pool(self.dsn, self.timeout_s)
         try:
             with pool.connection() as con:
-                if not self._ready:
+                if self.dsn not in _ready:
                     self._ensure_schema(con)
                 self._time_budget(con, deadline)
                 yield con
@@ -246,21 +246,20 @@ class PostgisStore:
             con.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             con.execute(SCHEMA)
-        self._ready = True
+        _ready.add(self.dsn)
 
     def _read(self, sql: str, params: list | tuple = (), *, layer: str | None = None,
               deadline: float | None = None, binary: bool = False) -> list[tuple]:
         """All rows of one read; retried once on a fresh connection when a pooled one had gone stale."""
-        for attempt in (0, 1):
-            try:
-                with self._connect(layer, deadline) as con:
-                    return con.cursor(binary=binary).execute(sql, params).fetchall()
-            except StoreError as exc:
-                cause = exc.__cause__
-                stale = isinstance(cause, psycopg.OperationalError) and not isinstance(cause, PoolTimeout)
-                if attempt or not stale:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            with self._connect(layer, deadline) as con:
+                return con.cursor(binary=binary).execute(sql, params).fetchall()
+        except StoreError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, psycopg.OperationalError) or isinstance(cause, PoolTimeout):
+                raise
+        with self._connect(layer, deadline) as con:  # the pool has dropped the broken connection
+            return con.cursor(binary=binary).execute(sql, params).fetchall()
 
     # -- catalog -------------------------------------------------------------------------------
     _COLUMNS = ("layer_id, version, kind, path, checksum, published_at, native_crs, bbox, feature_count, "
