@@ -16,9 +16,11 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_crs_info
@@ -177,6 +179,13 @@ def transformer(src: CrsLike, dst: CrsLike = CRS84) -> Transformer:
     return Transformer.from_crs(normalize_crs(src), normalize_crs(dst), always_xy=True)
 
 
+@lru_cache(maxsize=32)
+def axis_order_transformer(src: str, dst: str = CRS84) -> Transformer:
+    """Transformer from ``src`` in its authority axis order (EPSG:4326 reads lat, lon, as an OGC
+    ``filter-crs`` does) to ``dst`` (CRS84: lon, lat); cached, as building one can take seconds."""
+    return Transformer.from_crs(normalize_crs(src), normalize_crs(dst))
+
+
 def to_crs84(x: np.ndarray, y: np.ndarray, src: CrsLike) -> tuple[np.ndarray, np.ndarray]:
     """Transform coordinate arrays from ``src`` to lon/lat; failures become ``inf``.
 
@@ -225,3 +234,58 @@ def projected_crs_near(lon: float, lat: float, authority: str = "EPSG") -> list[
         contains=True,
     )
     return [f"{info.auth_name}:{info.code}" for info in infos if not info.deprecated]
+
+
+# -- OGC API CRS URIs (crs, bbox-crs, filter-crs): authority axis order, CRS84 by default -------------------
+def check_crs_uri(uri: str, supported: list[str], *, param: str) -> str:
+    """Return ``uri`` if it is one of ``supported`` (URI or ``[AUTH:CODE]`` safe CURIE), else raise 400."""
+    value = uri.strip()
+    if value.startswith("[") and value.endswith("]"):
+        auth, _, code = value[1:-1].partition(":")
+        value = f"http://www.opengis.net/def/crs/{auth.upper()}/{'1.3' if auth.upper() == 'OGC' else '0'}/{code}"
+    value = value.replace("https://", "http://", 1)
+    if value not in supported:
+        raise InvalidParameter(f"unsupported CRS '{uri}'; supported: {', '.join(supported)}", param=param)
+    return value
+
+
+def warm_transformers(uris: list[str]) -> None:
+    """Create the CRS84 <-> ``uris`` transformers now (pyproj needs ~3 s to pick one for EPSG:4269)."""
+    for uri in uris:
+        if uri != CRS84_URI:
+            axis_order_transformer(CRS84_URI, uri)
+            axis_order_transformer(uri, CRS84_URI)
+
+
+def is_crs84(uri: str) -> bool:
+    """True for the default lon/lat CRS URI (no transformation needed)."""
+    return uri == CRS84_URI
+
+
+def _transform(geoms, source: str, target: str):
+    if source == target:
+        return geoms
+    transformer = axis_order_transformer(source, target)
+
+    def _apply(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, _apply)
+
+
+def transform_geometries(geoms: np.ndarray, target: str) -> np.ndarray:
+    """Transform CRS84 geometries to ``target`` (a URI) in that CRS's own axis order."""
+    return _transform(geoms, CRS84_URI, target)
+
+
+def bbox_to_crs84(bbox: tuple[float, float, float, float], source: str) -> tuple[float, ...]:
+    """Transform a bbox given in ``source`` (a URI; its axis order) to CRS84 lon/lat, densifying edges."""
+    if is_crs84(source):
+        return bbox
+    return tuple(axis_order_transformer(source, CRS84_URI).transform_bounds(*bbox, densify_pts=21))
+
+
+def geometry_to_crs84(geom: shapely.Geometry, source: str) -> shapely.Geometry:
+    """Transform one geometry given in ``source`` (a URI) to CRS84."""
+    return _transform(geom, source, CRS84_URI)

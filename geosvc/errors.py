@@ -103,3 +103,9 @@ class AuthUnavailable(GeosvcError):
     """The token issuer's keys cannot be fetched right now (the caller's credentials may well be fine)."""
 
     http_status = 503
+
+
+class BudgetExceeded(GeosvcError):
+    """A request used up its time budget before it could be answered (retry narrower or later)."""
+
+    http_status = 503

@@ -52,6 +52,7 @@ class LayerStatus:
     requests: int | None  # None when the report was built without the service's counters
     distinct_callers: int | None
     sync_error: str | None  # the latest failure since the last successful sync
+    publish_error: str | None  # why the latest publish attempt failed (None if it succeeded or none was made)
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ class Portfolio:
         return [s.id for s in self.layers if s.published_version is None]
 
     @property
-    def sync_failing(self) -> list[str]:
-        return [s.id for s in self.layers if s.sync_failures]
+    def publish_failing(self) -> list[str]:
+        return [s.id for s in self.layers if s.publish_error]
 
     @property
     def mean_completeness(self) -> float | None:
@@ -119,7 +120,7 @@ class Portfolio:
                 "failing_validation": self.failing,
                 "not_validated": self.not_validated,
                 "unpublished": self.unpublished,
-                "sync_failing": self.sync_failing,
+                "publish_failing": self.publish_failing,
                 "invalid_records": self.invalid_records,
                 "mean_on_time_update_rate": self.mean_on_time_rate,
                 "sync_failing": self.sync_failing,
@@ -140,6 +141,7 @@ def build_portfolio(
     today: dt.date,
     invalid_records: dict[str, str] | None = None,
     syncs: dict[str, list[LayerEvent]] | None = None,
+    publishes: dict[str, list[LayerEvent]] | None = None,
     traffic: Traffic | None = None,
     now: dt.datetime | None = None,
 ) -> Portfolio:
@@ -183,7 +185,13 @@ def build_portfolio(
                 requests=None if traffic is None else traffic.layer_requests.get(record.id, 0),
                 distinct_callers=None if traffic is None else traffic.layer_callers.get(record.id, 0),
                 sync_error=sync.last_failure,
+                publish_error=_last_failure((publishes or {}).get(record.id, [])),
             )
         )
     return Portfolio(date=today, layers=rows, invalid_records=dict(invalid_records or {}),
                      disaggregation=summarize(records), routes=None if traffic is None else traffic.routes)
+
+
+def _last_failure(events: list[LayerEvent]) -> str | None:
+    """The message of the latest event if it is a failure."""
+    return events[-1].message if events and events[-1].outcome == "failed" else None

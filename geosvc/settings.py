@@ -100,6 +100,7 @@ class ServerSettings(Section):
 
 class EquitySettings(Section):
     suppression_k: int = Field(11, ge=2, description="Minimum cell size (callers may raise it, never lower it)")
+    time_budget_s: float = Field(20.0, gt=0, description="Wall-time budget of one equity request (s)")
     rate_limit: str = Field("30/minute", pattern=r"^\d+/(second|minute|hour|day)$",
                             description="Equity requests allowed per caller, e.g. '30/minute'")
 
@@ -132,6 +133,12 @@ class SyncSettings(Section):
 class ContactSettings(Section):
     name: str = Field("geosvc data coordination desk", description="Service contact (OGC landing page)")
     email: str = Field("gis@example.org", description="Service contact e-mail")
+
+
+class PortalSettings(Section):
+    name: str = Field("geosvc", min_length=1, description="Service name shown on the portal pages")
+    logo: str = Field("/ogc/static/img/geosvc.svg", pattern=r"^/[^/]",
+                      description="Logo of the portal pages: a path on this host (nothing is loaded from another host)")
 
 
 LEGACY_ENV: dict[str, tuple[str, str]] = {
@@ -217,6 +224,7 @@ class Settings(BaseSettings):
     contact: ContactSettings = ContactSettings()
     sync: SyncSettings = SyncSettings()
     auth: AuthSettings = AuthSettings()
+    portal: PortalSettings = PortalSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from support.sample_store import publish_samples
 
 # The checkout's config wherever pytest runs from (geosvc itself looks in ./config, then its packaged default).
 os.environ.setdefault("GEOSVC_CONFIG", str(Path(__file__).resolve().parent.parent / "config" / "geosvc.toml"))
+os.environ.setdefault("GEOSVC_EQUITY_RATE_LIMIT", "100000/minute")  # tests that are not about the limit
 
 
 def pytest_configure(config):

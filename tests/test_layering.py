@@ -11,7 +11,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "geosvc"
 PURE = ["geosvc.records", "geosvc.sources", "geosvc.validate", "geosvc.store", "geosvc.equity", "geosvc.report",
-        "geosvc.metadata", "geosvc.plan_metrics", "geosvc.feeds"]
+        "geosvc.metadata", "geosvc.plan_metrics", "geosvc.feeds", "geosvc.cql2", "geosvc.portal"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -79,8 +79,8 @@ def test_wheel_ships_templates_static_files_and_the_default_config(installed):
     _, wheel = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "geosvc/defaults/geosvc.toml" in names
-    for folder in ("templates", "static"):
-        tracked = {p.relative_to(ROOT).as_posix() for p in (ROOT / "geosvc" / "ogc" / folder).rglob("*") if p.is_file()}
+    for folder in ("ogc/templates", "ogc/static", "portal/templates", "portal/static"):
+        tracked = {p.relative_to(ROOT).as_posix() for p in (ROOT / "geosvc" / folder).rglob("*") if p.is_file()}
         assert tracked and tracked <= names, sorted(tracked - names)[:5]
 
 

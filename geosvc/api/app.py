@@ -23,6 +23,7 @@ import importlib
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,13 +33,17 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from geosvc import __version__
 from geosvc.api.errors import install_error_handlers
+from geosvc.auth.access import audit
+from geosvc.auth.middleware import CallerMiddleware, caller_of
+from geosvc.auth.resolve import Authenticator, verifier_from
+from geosvc.auth.store import open_access_store
 from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
 from geosvc.api.routes import registry
 from geosvc.api.served import served_layers
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
-from geosvc.ogc.crs import warm_transformers
+from geosvc.crs import warm_transformers
 from geosvc.ogc.fastpath import OgcDocuments, OgcFastPath
-from geosvc.ogc.mount import load_pygeoapi
+from geosvc.ogc.mount import MountedOgc, load_pygeoapi
 from geosvc.ogc.openapi import conformance_document
 from geosvc.settings import Settings
 from geosvc.store.backends import open_store
@@ -52,7 +57,8 @@ CONFIG_EXTENSIONS = (
     "geosvc.ogc.linked_data:add_jsonld",
 )
 INSTALLERS = ("geosvc.ogc.coverage:install_coverage", "geosvc.ogc.records:install_records",
-              "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata")
+              "geosvc.api.routes.equity:install_equity", "geosvc.api.routes.metadata:install_metadata",
+              "geosvc.api.routes.access:install_access", "geosvc.api.routes.portal:install_portal")
 CONFORMANCE_EXTRAS = ("geosvc.ogc.records:CONFORMANCE", "geosvc.ogc.coverage:CONFORMANCE",
                       "geosvc.ogc.processes:CONFORMANCE")
 GZIP_MIN = 1024
@@ -75,15 +81,31 @@ def pygeoapi_config(settings: Settings, store: Store, layers: list[PublishedLaye
     return build_config(layers, settings, store=store, resource_builders=builders, extensions=_hooks(CONFIG_EXTENSIONS))
 
 
-def build_snapshot(settings: Settings, store: Store, generation: int, layers: list[PublishedLayer],
-                   broken: dict[str, str]) -> Snapshot:
-    """Generate the pygeoapi configuration for ``layers`` and build everything served from it."""
-    config = pygeoapi_config(settings, store, layers)
-    served = {layer.id: layer for layer in layers if layer.id in config["resources"]}
-    ogc = load_pygeoapi(config, settings.store.dir / "run")
+def build_view(settings: Settings, store: Store, layers: list[PublishedLayer]) -> tuple[MountedOgc, OgcDocuments]:
+    """pygeoapi and the served documents for exactly ``layers`` (what one set of callers may read)."""
+    ogc = load_pygeoapi(pygeoapi_config(settings, store, layers), settings.store.dir / "run")
     conformance = conformance_document([c for extra in _hooks(CONFORMANCE_EXTRAS) for c in extra])
-    return Snapshot(generation=generation, layers=served, broken=broken, ogc=ogc,
-                    documents=OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance)))
+    return ogc, OgcDocuments(openapi=_json(ogc.openapi), conformance=_json(conformance))
+
+
+def build_snapshot(settings: Settings, store: Store, generation: int, layers: list[PublishedLayer],
+                   broken: dict) -> Snapshot:
+    """The snapshot of one catalog generation (its public view is built now, others on first use)."""
+    return Snapshot(generation, layers, broken, functools.partial(build_view, settings, store))
+
+
+def audit_read(access_store, scope, layer: PublishedLayer, body: bytes | None) -> None:
+    """Append a read of a restricted layer to the audit trail (who, route, parameters, answer hash)."""
+    params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+    audit(access_store, caller_of(scope), "read", scope["path"], layers=[layer.id], params=params, answer=body)
+
+
+def audit_equity(access_store, scope, report, body: bytes) -> None:
+    """Append an equity answer to the audit trail (who, route, parameters, layers, answer hash, cells withheld)."""
+    withheld = report.protections.get("withheld", {}) if isinstance(report.protections, dict) else {}
+    audit(access_store, caller_of(scope), "equity", scope["path"],
+          layers=[layer["id"] for layer in report.provenance()["layers"]], params=report.parameters,
+          answer=body, withheld=sum(int(v) for v in withheld.values()) if isinstance(withheld, dict) else None)
 
 
 class OgcMount:
@@ -103,6 +125,7 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         app.state.registry.stop()
+        app.state.on_shutdown()
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -121,7 +144,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.registry = live
+    app.state.access_store = open_access_store(settings)
+    app.state.audit_read = functools.partial(audit_read, app.state.access_store)
+    app.state.audit_equity = functools.partial(audit_equity, app.state.access_store)
     app.state.started_at = None
+    app.state.on_shutdown = lambda: None  # geosvc.api.server makes a served process exit surely
     install_error_handlers(app)
     _add_root_routes(app)
     app.include_router(registry.create_router())
@@ -129,8 +156,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for install in _hooks(INSTALLERS):
         install(app, initial, settings)
     app.mount(MOUNT_PATH, OgcMount())
-    app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live)
+    app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live,
+                       audit=app.state.audit_read)
     app.add_middleware(SnapshotMiddleware, registry=live)
+    app.add_middleware(CallerMiddleware, settings=settings,
+                       authenticator=Authenticator(app.state.access_store, verifier_from(settings)))
     # COGs are already compressed and must keep Content-Length and byte ranges intact.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff", "application/tiff"))
@@ -182,9 +212,7 @@ def _add_root_routes(app: FastAPI) -> None:
             generation, store_ok = None, False
             store_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         layers = served_layers(request)
-        visible = {layer.id for layer in layers}
-        broken = [{"id": lid, "finding": why} for lid, why in sorted(snapshot.broken.items())
-                  if lid in visible or _public_record(state.store, lid)]
+        broken = [{"id": lid, "finding": why} for lid, why in sorted(snapshot.broken.items())]
         body = {
             "status": "ok" if store_ok and not broken and state.registry.last_error is None else "degraded",
             "store": {"backend": state.settings.store.backend, "reachable": store_ok},
@@ -203,21 +231,3 @@ def _add_root_routes(app: FastAPI) -> None:
         if state.registry.last_error:
             body["registry"]["error"] = state.registry.last_error
         return body
-
-
-def _public_record(store: Store, layer_id: str) -> bool:
-    """True if the latest version of ``layer_id`` is a public layer (its failure may be reported)."""
-    try:
-        return store.get(layer_id).record.sensitivity == "public"
-    except Exception:
-        return False
-
-
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the service with uvicorn (``geosvc serve``)."""
-    import uvicorn
-
-    update = {k: v for k, v in (("server_host", host), ("server_port", port)) if v is not None}
-    settings = settings.replace(**update) if update else settings
-    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port, log_level="warning",
-                proxy_headers=False)

@@ -1,11 +1,13 @@
 """The live registry: what the service serves now, rebuilt whenever the store's catalog changes.
 
-A :class:`Snapshot` is immutable: the served layer versions, the layers that could not be read and
-why, and the pygeoapi app and documents generated for exactly those versions. Each request takes the
-current snapshot when it starts (:class:`SnapshotMiddleware`) and finishes on it, so a publish or a
-withdrawal never tears an answer; a watcher thread per process polls the store's generation and
-swaps in a new snapshot (every worker of every instance does the same, so all switch within about a
-poll interval plus a build).
+A :class:`Snapshot` holds the readable published layer versions of one catalog generation and the
+layers that could not be read. What one request sees is a :class:`View` of it: the layers its caller
+may read (public ones, and restricted ones through a role or a grant in force) with the pygeoapi app
+and documents generated for exactly those (built once per distinct set, then cached). Each request
+takes its view when it starts (:class:`SnapshotMiddleware`) and finishes on it, so a publish or a
+withdrawal never tears an answer; a watcher thread per process polls the store's generation and swaps
+in a new snapshot (every worker of every instance does the same, so all switch within about a poll
+interval plus a build).
 """
 
 from __future__ import annotations
@@ -19,32 +21,77 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from geosvc.auth.caller import ANONYMOUS, Caller
+from geosvc.auth.grants import is_restricted, visible
+from geosvc.auth.middleware import caller_of
 from geosvc.errors import GeosvcError
 from geosvc.store.base import PublishedLayer, Store
 
 LOGGER = logging.getLogger("geosvc.live")
-POLL_SECONDS = 0.5
+VIEWS_KEPT = 32  # distinct visible sets whose pygeoapi apps a snapshot keeps
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """What is served, as of one catalog generation."""
+class View:
+    """What one request is served: the layers its caller may read, and pygeoapi built for them."""
 
     generation: int
-    layers: dict[str, PublishedLayer]  # served layers by id (every kind, every sensitivity)
-    broken: dict[str, str]  # layer id -> why its latest version is not served
+    layers: dict[str, PublishedLayer]  # layers the caller may read, by id
+    broken: dict[str, str]  # layers the caller may read whose latest version cannot be: id -> why
+    restricted: frozenset[str]  # of ``layers``, those whose reads are restricted (and audited)
     ogc: Any  # geosvc.ogc.mount.MountedOgc
     documents: Any  # geosvc.ogc.fastpath.OgcDocuments
     built_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
-Builder = Callable[[int, list[PublishedLayer], dict[str, str]], Snapshot]
+ViewBuilder = Callable[[list[PublishedLayer]], tuple[Any, Any]]  # layers -> (ogc, documents)
+
+
+class Snapshot:
+    """The readable layers of one catalog generation, and their views by visible set (built lazily)."""
+
+    def __init__(self, generation: int, layers: list[PublishedLayer],
+                 broken: dict[str, tuple[PublishedLayer, str]], build_view: ViewBuilder):
+        self.generation = generation
+        self.layers = {layer.id: layer for layer in layers}
+        self.broken = broken
+        self.known = [*layers, *(layer for layer, _ in broken.values())]  # for derived layers' inputs
+        self._build_view = build_view
+        self._views: dict[frozenset[str], View] = {}
+        self._lock = threading.Lock()
+        self.public = self.view_for(ANONYMOUS)
+
+    def view_for(self, caller: Caller) -> View:
+        """The view of what ``caller`` may read."""
+        ids = frozenset(layer.id for layer in visible(caller, list(self.layers.values()), self.known))
+        view = self._views.get(ids)
+        if view is None:
+            with self._lock:
+                view = self._views.get(ids)
+                if view is None:
+                    view = self._new_view(caller, ids)
+                    if len(self._views) >= VIEWS_KEPT:
+                        self._views.pop(next(iter(self._views)))
+                    self._views[ids] = view
+        return view
+
+    def _new_view(self, caller: Caller, ids: frozenset[str]) -> View:
+        layers = [self.layers[i] for i in sorted(ids)]
+        ogc, documents = self._build_view(layers)
+        broken_layers = [layer for layer, _ in self.broken.values()]
+        readable_broken = {layer.id for layer in visible(caller, broken_layers, self.known)}
+        broken = {i: why for i, (_, why) in self.broken.items() if i in readable_broken}
+        restricted = frozenset(layer.id for layer in layers if is_restricted(layer, self.known))
+        return View(self.generation, {layer.id: layer for layer in layers}, broken, restricted, ogc, documents)
+
+
+SnapshotBuilder = Callable[[int, list[PublishedLayer], dict[str, tuple[PublishedLayer, str]]], Snapshot]
 
 
 class LiveRegistry:
     """Holds the current :class:`Snapshot` of one app and replaces it when the store changes."""
 
-    def __init__(self, store: Store, build: Builder, *, poll_seconds: float = POLL_SECONDS):
+    def __init__(self, store: Store, build: SnapshotBuilder, *, poll_seconds: float = 0.5):
         self.store = store
         self._build = build
         self._poll = poll_seconds
@@ -59,7 +106,7 @@ class LiveRegistry:
         """The snapshot being served now."""
         return self._snapshot
 
-    def _readable(self, layers: list[PublishedLayer]) -> tuple[list[PublishedLayer], dict[str, str]]:
+    def _readable(self, layers: list[PublishedLayer]) -> tuple[list[PublishedLayer], dict]:
         ok, broken = [], {}
         for layer in layers:
             key = (layer.id, layer.version)
@@ -73,7 +120,7 @@ class LiveRegistry:
             if self._checked[key] is None:
                 ok.append(layer)
             else:
-                broken[layer.id] = f"v{layer.version} cannot be read; not served ({self._checked[key]})"
+                broken[layer.id] = (layer, f"v{layer.version} cannot be read, not served: {self._checked[key]}")
         return ok, broken
 
     def _make(self) -> Snapshot:
@@ -120,7 +167,10 @@ class LiveRegistry:
 
 
 class SnapshotMiddleware:
-    """Pins the current snapshot on each request (``scope["state"]["snapshot"]``)."""
+    """Pins the current snapshot's view for the request's caller (``scope["state"]["snapshot"]``).
+
+    Runs after the caller is resolved (:class:`geosvc.auth.middleware.CallerMiddleware`).
+    """
 
     def __init__(self, app: ASGIApp, registry: LiveRegistry):
         self.app = app
@@ -128,10 +178,8 @@ class SnapshotMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope.setdefault("state", {})["snapshot"] = self.registry.current()
+            snapshot = self.registry.current()
+            caller = caller_of(scope)
+            view = snapshot.public if caller.anonymous else snapshot.view_for(caller)
+            scope.setdefault("state", {})["snapshot"] = view
         await self.app(scope, receive, send)
-
-
-def snapshot_of(scope: Scope) -> Snapshot:
-    """The snapshot a request started on."""
-    return scope["state"]["snapshot"]

@@ -21,6 +21,7 @@ from geosvc.cli.serve import serve
 from geosvc.cli.sync import sync
 from geosvc.cli.common import EXIT_FAILED, EXIT_USAGE, err
 from geosvc.cli.validate import validate
+from geosvc.cli.withdraw import withdraw
 
 
 class App(typer.Typer):
@@ -83,6 +84,7 @@ app.command()(publish)
 app.command()(report)
 app.command()(schema)
 app.command()(serve)
+app.command()(withdraw)
 app.command()(sync)
 app.command()(audit)
 app.add_typer(keys, name="keys")

@@ -10,9 +10,9 @@ from rich.text import Text
 
 from geosvc.cli.checks import broken_record_report, validate_and_record
 from geosvc.cli.common import EXIT_FAILED, EXIT_OK, IdsArgument, err, guarded, load_selected, out, settings_from
-from geosvc.errors import GeosvcError
-from geosvc.store.base import PublishedLayer
+from geosvc.errors import GeosvcError, NotPublished
 from geosvc.store.backends import open_store
+from geosvc.store.base import PublishedLayer
 
 
 def _summary(published: list[PublishedLayer]) -> Table:
@@ -31,6 +31,13 @@ def _summary(published: list[PublishedLayer]) -> Table:
     return table
 
 
+def _latest_version(store, layer_id: str) -> int | None:
+    try:
+        return store.get(layer_id).version
+    except NotPublished:
+        return None
+
+
 @guarded
 def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
     """Validate and publish layers into the store (exit 1 if any layer was not published)."""
@@ -43,8 +50,10 @@ def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
     for layer_id, exc in broken.items():
         store.record_validation(broken_record_report(layer_id, exc))
         failures.append(f"layer '{layer_id}': not published: {exc.message}")
+        store.record_event(layer_id, "publish", "failed", message=exc.message)
 
     done: list[PublishedLayer] = []
+    unchanged: list[PublishedLayer] = []
     ordered = publish_order(records.values())
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -56,25 +65,35 @@ def publish(ctx: typer.Context, ids: IdsArgument = None) -> None:
                 progress.update(task, description=f"{layer_id}: {message}")
 
             step("validating")
+            failure = None
             try:
                 report = validate_and_record(record, settings, store)
                 if not report.ok:
                     errors = [f for f in report.findings if f.severity == "error"]
                     codes = ", ".join(dict.fromkeys(f.code for f in errors))
-                    failures.append(f"layer '{record.id}': not published: validation failed [{codes}]: {errors[0].message}")
-                    continue
-                done.append(publish_layer(record, report, store, settings, step=step))
+                    failure = f"validation failed [{codes}]: {errors[0].message}"
+                else:
+                    previous = _latest_version(store, record.id)
+                    layer = publish_layer(record, report, store, settings, step=step)
+                    (unchanged if layer.version == previous else done).append(layer)
+                    store.record_event(record.id, "publish", "unchanged" if layer.version == previous else "published",
+                                       version=layer.version)
             except GeosvcError as exc:
-                failures.append(f"layer '{record.id}': not published: {exc.message}")
+                failure = exc.message
             except Exception as exc:  # noqa: BLE001 - one broken layer must not stop the others
                 first = (str(exc).strip().splitlines() or [""])[0]
-                failures.append(f"layer '{record.id}': not published: unexpected {type(exc).__name__}: {first}")
+                failure = f"unexpected {type(exc).__name__}: {first}"
             finally:
                 progress.advance(task)
+            if failure is not None:
+                failures.append(f"layer '{record.id}': not published: {failure}")
+                store.record_event(record.id, "publish", "failed", message=failure)
 
     if done:
         out.print(_summary(done))
+    for layer in unchanged:
+        out.print(f"{layer.id}: unchanged, still v{layer.version}")
     for line in failures:
         err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
-    out.print(f"{len(done)} layer(s) published, {len(failures)} failed")
+    out.print(f"{len(done)} layer(s) published, {len(unchanged)} unchanged, {len(failures)} failed")
     raise typer.Exit(EXIT_FAILED if failures else EXIT_OK)

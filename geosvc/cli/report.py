@@ -79,6 +79,9 @@ def _print(portfolio: Portfolio) -> None:
         if s.consecutive_sync_failures:
             since = f"last good sync {s.last_successful_sync:%Y-%m-%d %H:%M} UTC" if s.last_successful_sync else "never synced"
             out.print(f"  [red]sync failed[/] {escape(s.id)} ({s.consecutive_sync_failures}x, {since}): {escape(s.sync_error or '')}")
+    for s in portfolio.layers:
+        if s.publish_error:
+            out.print(f"  [red]publish failed[/] {escape(s.id)}: {escape(s.publish_error)}")
 
     table = Table(title="layers", title_justify="left")
     for column in ("layer", "theme", "sensitivity", "complete", "updated", "due", "validation", "published",
@@ -121,6 +124,7 @@ def report(ctx: typer.Context, fmt: FormatOption = OutputFormat.text, metrics_ur
         today=dt.date.today(),
         invalid_records={layer_id: exc.message for layer_id, exc in broken.items()},
         syncs=by_layer(store.events(kind="sync")),
+        publishes=by_layer(store.events(kind="publish")),
         traffic=traffic,
     )
     access = request_summary(open_access_store(settings).list_requests())

@@ -1,6 +1,6 @@
 """Access to facilities by group: straight-line distance to the nearest one and 2SFCA (methods §6).
 
-Each population unit is represented by its **area centroid** in EPSG:5070 (no finer population data
+Each population unit is represented by its **area centroid** in EPSG:5070 (:func:`centroids`) (no finer population data
 is assumed; a point unit is its own point). Distances are straight lines in EPSG:5070 metres,
 reported in km.
 
@@ -37,14 +37,14 @@ from scipy import sparse
 
 from geosvc.crs import normalize_crs
 from geosvc.equity import areal
-from geosvc.equity.exposure import REST, STATE, place_group_frame, place_labels
-from geosvc.equity.population import TOTAL
+from geosvc.equity.constants import REST, STATE, TOTAL
+from geosvc.equity.exposure import place_group_frame, place_labels
 from geosvc.errors import InvalidParameter
 
 METHOD = (
     "straight-line distance in EPSG:5070 from each unit's area centroid to the nearest facility; "
     "2SFCA (Luo & Wang 2003) with a straight-line catchment; groups weighted by population; "
-    "places by areal weights (area-weighted, allocate_total=False)"
+    "places by areal weights over the study area (each unit shared among the places by its area inside them)"
 )
 _STATS = ["mean_km", "p50_km", "p90_km", "share_within", "access_per_1000"]
 
@@ -72,11 +72,11 @@ class AccessResult:
     method: str = METHOD
 
 
-def representative_points(units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+def centroids(units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     """Area centroids of the units in EPSG:5070 (points stay as they are).
 
     >>> from shapely import box
-    >>> pts = representative_points(gpd.GeoSeries([box(0, 0, 2000, 1000)], crs="EPSG:5070"))
+    >>> pts = centroids(gpd.GeoSeries([box(0, 0, 2000, 1000)], crs="EPSG:5070"))
     >>> shapely.get_coordinates(pts).tolist()
     [[1000.0, 500.0]]
     """
@@ -89,7 +89,8 @@ def representative_points(units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
 
 
 def facility_points(facilities: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-    """Facility points in EPSG:5070; refuses a layer without points or with other geometry."""
+    """Facility locations in EPSG:5070: a Point, or a MultiPoint (one facility on several sites, whose
+    distance is that of its nearest site); refuses a layer without locations or with other geometry."""
     if facilities.crs is None:
         raise InvalidParameter("has no CRS", param="facilities")
     geoms = np.asarray(facilities.geometry.to_crs(areal.EQUAL_AREA_CRS).array, dtype=object)
@@ -97,8 +98,8 @@ def facility_points(facilities: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     if not present.any():
         raise InvalidParameter("has no facility with a location", param="facilities")
     kinds = shapely.get_type_id(geoms[present])
-    if (kinds != shapely.GeometryType.POINT).any():
-        raise InvalidParameter("must be points (a facility is a location)", param="facilities")
+    if not np.isin(kinds, [shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT]).all():
+        raise InvalidParameter("must be points or multipoints (a facility is a location)", param="facilities")
     return geoms
 
 
@@ -176,6 +177,7 @@ def access_table(
     place_name: str | None = None,
     cache: areal.WeightCache | None = None,
     keys: dict[str, str] | None = None,
+    overall: str | None = None,
 ) -> AccessResult:
     """Distance to the nearest facility and 2SFCA access by place × group.
 
@@ -195,8 +197,9 @@ def access_table(
         The "share within" distance and the 2SFCA catchment d0, km (> 0).
     capacity : str, optional
         Facility column holding capacity S_j (default 1 per facility; ≥ 0, not missing).
-    place_name, cache, keys
-        As in :func:`geosvc.equity.exposure.exposure_table`.
+    place_name, cache, keys, overall
+        As in :func:`geosvc.equity.exposure.exposure_table` (units are shared among the places by
+        their area inside the study area).
 
     Returns
     -------
@@ -217,7 +220,7 @@ def access_table(
             raise InvalidParameter(f"must be a positive distance in km (got {value})", param=name)
     columns = _columns(units, groups, reference)
     counts = units[columns].astype(float)
-    points = representative_points(units)
+    points = centroids(units)
     sites = facility_points(facilities)
     supply = _capacity(facilities, capacity)
     keep = ~(shapely.is_missing(sites) | shapely.is_empty(sites))
@@ -235,7 +238,12 @@ def access_table(
     else:
         keys = keys or {}
         weights = areal.area_weights(units, places, cache=cache, key=(keys.get("units"), keys.get("places"), "none")).matrix
+        (weights,) = areal.over_study_area(weights)
         index, names = places.index, place_labels(places, place_name)
+        if overall is not None:
+            weights = areal.with_overall(weights)
+            index = index.append(pd.Index([overall])).rename(index.name)
+            names = pd.concat([names, pd.Series(["all places"], index=[overall])])
 
     stats = {c: _group_stats(weights, counts[c].to_numpy(), distance, access, within_km) for c in counts}
     table = _assemble(stats, columns, index, names)

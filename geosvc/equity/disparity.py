@@ -1,7 +1,8 @@
-"""Rate comparisons and inequality indices (methods §2, §4).
+"""Rate comparisons and inequality indices (methods §2, §4), and the ``disparity`` operation.
 
 Functions take array-likes and work along the last axis (groups), so one call can handle many
 places at once: ``rates`` of shape ``(n_places, n_groups)`` give one index per place.
+:func:`compare` is the one RR/RD computation of every equity answer.
 """
 
 from __future__ import annotations
@@ -9,8 +10,15 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.stats import chi2
+
+from geosvc.equity.constants import REST, TOTAL
+from geosvc.equity.report import Report
+from geosvc.equity.requests import DisparityRequest
+from geosvc.equity.suppression import DERIVED, resolve_k
+from geosvc.errors import InvalidParameter
 
 Z95 = 1.959963984540054
 """z-value of a two-sided 95% interval."""
@@ -75,6 +83,44 @@ def rate_difference(rate: ArrayLike, reference_rate: ArrayLike, se: ArrayLike, r
     rd = p - q
     half = z * np.sqrt(s**2 + t**2)
     return Interval(rd, rd - half, rd + half)
+
+
+COMPARISONS = ("rr", "rr_low", "rr_high", "rd", "rd_low", "rd_high")
+"""Columns of :func:`compare`: RR and RD, each with its 95% interval."""
+
+
+def compare(rate: ArrayLike, reference_rate: ArrayLike, se: ArrayLike, reference_se: ArrayLike, *,
+            itself: ArrayLike | None = None, scale: float = 1.0,
+            names: tuple[str, ...] = COMPARISONS) -> dict[str, np.ndarray]:
+    """RR and RD with 95% CIs of every rate against its reference: the one comparison of the service.
+
+    ``scale`` multiplies the RD columns (e.g. 1000 for per 1,000); ``itself`` marks the rows that
+    are the reference (their comparisons are NaN); ``names`` renames the six columns.
+
+    Examples
+    --------
+    >>> out = compare([0.53571, 0.35], 0.35, [0.042716 / 1.645, 0.034667 / 1.645], 0.034667 / 1.645,
+    ...               itself=[False, True], scale=1000)
+    >>> round(float(out["rr"][0]), 3), round(float(out["rd"][0]), 1), bool(np.isnan(out["rr"][1]))
+    (1.531, 185.7, True)
+    """
+    rr = rate_ratio(rate, reference_rate, se, reference_se)
+    rd = rate_difference(rate, reference_rate, se, reference_se)
+    values = [*rr, *(scale * np.asarray(v, dtype=float) for v in rd)]
+    hide = np.zeros(np.shape(values[0]), bool) if itself is None else np.asarray(itself, bool)
+    return {name: np.where(hide, np.nan, np.asarray(v, dtype=float)) for name, v in zip(names, values)}
+
+
+def rest_rate(events: ArrayLike, population: ArrayLike, total_events: ArrayLike,
+              total_population: ArrayLike) -> np.ndarray:
+    """Rate of everyone else: (E_total − E) / (N_total − N); NaN where nobody else is left.
+
+    >>> rest_rate([10, 0], [100, 400], 30, 500).tolist()
+    [0.05, 0.3]
+    """
+    rest_population = _f(total_population) - _f(population)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rest_population > 0, (_f(total_events) - _f(events)) / rest_population, np.nan)
 
 
 def poisson_se(events: ArrayLike, population: ArrayLike) -> np.ndarray:
@@ -235,27 +281,81 @@ def dissimilarity(group: ArrayLike, total: ArrayLike) -> np.ndarray:
                         - other / other.sum(axis=-1, keepdims=True)).sum(axis=-1)
 
 
-def exposure_weighted_mean(population: ArrayLike, hazard: ArrayLike) -> np.ndarray:
-    """Population-weighted exposure ē_g = Σ_i N_ig e_i / Σ_i N_ig for a continuous hazard.
+def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
+    """The ``disparity`` operation: rates by group from events over population (or given rates),
+    RR/RD against the reference and the inequality indices, under disclosure control."""
+    from geosvc.equity.protection import protect_place_table  # protection compares with this module
 
-    Parameters
-    ----------
-    population : array-like, shape (n_units,) or (n_units, n_groups)
-        Group populations per unit.
-    hazard : array-like, shape (n_units,)
-        Hazard value per unit; a missing value makes the result missing (never read as 0).
-
-    Returns
-    -------
-    ndarray, shape () or (n_groups,)
-
-    Examples
-    --------
-    >>> exposure_weighted_mean([[100, 0], [300, 50]], [2.0, 4.0]).tolist()
-    [3.5, 4.0]
-    """
-    n, e = _f(population), _f(hazard)
-    if n.ndim == 2:
-        e = e[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (n * e).sum(axis=0) / n.sum(axis=0)
+    k = resolve_k(request.k, k_floor)
+    ids = [g.id for g in request.groups]
+    if len(set(ids)) != len(ids) or TOTAL in ids or REST in ids:
+        raise InvalidParameter(f"group ids must be unique and not '{TOTAL}' or '{REST}'", param="groups")
+    if request.reference not in (TOTAL, REST, *ids):
+        raise InvalidParameter(
+            f"unknown reference group '{request.reference}' (use one of {', '.join(ids)}, 'rest' or 'total')",
+            param="reference",
+        )
+    per = request.per
+    population = _f([g.population for g in request.groups])
+    if (population <= 0).any():
+        raise InvalidParameter("every group needs a population > 0", param="groups")
+    from_events = np.array([g.events is not None for g in request.groups])
+    if from_events.any() and not from_events.all():
+        raise InvalidParameter("give events for every group or rates for every group, not a mix", param="groups")
+    from_events = bool(from_events.all())
+    # events implied by given rates are protected like counts (rate x population reveals them)
+    events = _f([g.events if from_events else g.rate / per * g.population for g in request.groups])
+    # rows: the groups, then their total (the additive line)
+    pops, evs = np.append(population, population.sum()), np.append(events, events.sum())
+    if not np.isfinite(evs).all() or not np.isfinite(pops).all():
+        raise InvalidParameter("populations and events are too large to add up", param="groups")
+    rates = evs / pops
+    if from_events:
+        se = poisson_se(evs, pops)
+        low, high = garwood_interval(evs)
+    else:
+        se = low = high = np.full(len(pops), np.nan)
+    table = pd.DataFrame({"place_id": "all", "group": [*ids, TOTAL], "population": pops, "events": evs,
+                          "rate": rates * per, "rate_low": low / pops * per, "rate_high": high / pops * per,
+                          "unstable": unstable_rate(evs) if from_events else False})
+    if request.reference == TOTAL:
+        ref_rate, ref_se = np.full(len(pops), rates[-1]), np.full(len(pops), se[-1])
+    elif request.reference == REST:
+        ref_rate = rest_rate(evs, pops, evs[-1], pops[-1])
+        ref_se = poisson_se(evs[-1] - evs, pops[-1] - pops)
+    else:
+        at = ids.index(request.reference)
+        ref_rate, ref_se = np.full(len(pops), rates[at]), np.full(len(pops), se[at])
+    itself = table["group"].to_numpy() == (TOTAL if request.reference in (TOTAL, REST) else request.reference)
+    table = table.assign(**compare(rates, ref_rate, se, ref_se, itself=itself, scale=per))
+    counts = ("population", "events")
+    derived = {c: list(counts) for c in ["rate", "rate_low", "rate_high", *COMPARISONS]}
+    rows, protections = protect_place_table(table, k=k, k_floor=k_floor, reference=request.reference,
+                                            inline=False, counts=counts, derived=derived,
+                                            compared=list(COMPARISONS))
+    rows = rows.drop(columns=["place_id"])
+    withheld = bool(rows["rate_suppressed"].iloc[:-1].notna().any())
+    r = rates[:-1]
+    summary = {
+        "overall_rate": None if withheld else float(rates[-1] * per),
+        "index_of_disparity": None if withheld else float(index_of_disparity(r, population)),
+        "weighted_index_of_disparity": None if withheld else float(weighted_index_of_disparity(r, population)),
+        "gini": None if withheld else float(gini(r, population)),
+        "theil": None if withheld else float(theil(r, population)),
+        "suppressed": DERIVED if withheld else None,
+    }
+    method = {
+        "name": "disparity indices",
+        "rates": f"rate = events / population * {per:g}" if from_events
+                 else f"rates given per {per:g}; events implied as rate x population (protected as counts)",
+        "intervals": "rates: Garwood exact Poisson 95%; RR: exp(ln RR ± 1.96·sqrt((SE1/p1)^2 + (SE2/p2)^2)); "
+                     "RD: ± 1.96·sqrt(SE1^2 + SE2^2), SE = sqrt(D)/N" if from_events
+                     else "no intervals: rates were given without event counts",
+        "indices": "ID = 100·mean|r_j − r_T|/r_T; weighted ID = 100·Σ w_j|r_j − r_T|/r_T; Gini and Theil "
+                   "population-weighted (methods §2)",
+        "reference": request.reference,
+        "unstable": "rates from fewer than 20 events are flagged unstable",
+    }
+    return Report(operation="disparity", rows=rows, count_columns=list(counts), k=k, method=method,
+                  protections=protections, parameters=request.model_dump(mode="json", exclude_none=True),
+                  summary=summary, crs={})

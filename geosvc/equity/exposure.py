@@ -41,17 +41,19 @@ import pandas as pd
 from scipy import sparse
 
 from geosvc.equity import areal, disparity, moe
-from geosvc.equity.population import TOTAL
+from geosvc.equity.constants import REST, STATE, TOTAL
 from geosvc.errors import InvalidParameter
 
-STATE = "state"
-"""Place id of the whole-state row when no places are given."""
-REST = "rest"
 METHOD = (
     f"{areal.METHOD}; population per place weighted the same way against the place polygon; "
-    "MOEs approximate (fixed weights), share MOE by the delta method"
+    "MOEs approximate (fixed weights; of several zero estimates only the largest MOE counts, once), "
+    "share MOE by the delta method"
 )
-_COMPARE = ["rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high"]
+STUDY_AREA = ("denominator a_i = the area of unit i inside the study area (the land covered by the places: "
+              "sum_j area(i ∩ place_j)), so units reaching over water give all their people to the places")
+WHOLE_UNIT = "denominator a_i = the whole area of unit i (no places: the units are the study area)"
+COMPARISONS = ("rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high")
+"""Comparison columns of the exposure and access tables (RD per 1,000)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ExposureResult:
     table: pd.DataFrame
     places: pd.DataFrame
     method: str = METHOD
+    outside: float = 0.0  # people of units with no area in any place (so in no place's row)
 
 
 def exposure_table(
@@ -85,6 +88,8 @@ def exposure_table(
     place_name: str | None = None,
     cache: areal.WeightCache | None = None,
     keys: dict[str, str] | None = None,
+    study_area: bool = True,
+    overall: str | None = None,
 ) -> ExposureResult:
     """Population, exposure, shares and disparities by place × group.
 
@@ -106,6 +111,11 @@ def exposure_table(
     cache : WeightCache, optional
         Overlay weights cache; ``keys`` (``units``, ``places``, ``hazard``: layer id + version
         strings) name the inputs, otherwise they are hashed.
+    study_area : bool
+        With places: divide by each unit's area inside the places (:func:`~geosvc.equity.areal.over_study_area`,
+        methods §1) rather than its whole area (tobler's denominator).
+    overall : str, optional
+        With places: add a last place with this id holding all of them (their additive line's total).
 
     Returns
     -------
@@ -133,18 +143,29 @@ def exposure_table(
         base = sparse.csr_matrix(np.ones((len(units), 1)))
         index = pd.Index([STATE], name="place_id")
         names = pd.Series([STATE], index=index)
+        exposed = exposed_w.matrix
+        outside = 0.0
     else:
         base = areal.area_weights(units, places, cache=cache, key=(keys.get("units"), keys.get("places"), "none")).matrix
-        exposed_w = areal.area_weights(
+        exposed = areal.area_weights(
             units, places, within=hazard, cache=cache, check_overlaps=False,
             key=(keys.get("units"), keys.get("places"), keys.get("hazard")),
-        )
+        ).matrix
         index, names = places.index, place_labels(places, place_name)
+        if study_area:
+            base, exposed = areal.over_study_area(base, exposed)
+        outside = float(np.nansum(counts[:, 0] * (1 - np.asarray(base.sum(axis=1)).ravel())))
+        if overall is not None:
+            base, exposed = areal.with_overall(base), areal.with_overall(exposed)
+            index = index.append(pd.Index([overall])).rename(index.name)
+            names = pd.concat([names, pd.Series(["all places"], index=[overall])])
 
-    measures = _measures(exposed_w.matrix, base, counts, errors, has_moe)
-    ref = _reference(measures, columns, reference, exposed_w.matrix, base, counts, errors, has_moe)
+    measures = _measures(exposed, base, counts, errors, has_moe)
+    ref = _reference(measures, columns, reference, exposed, base, counts, errors, has_moe)
     table = _table(measures, ref, columns, reference, index, names)
-    return ExposureResult(table=table, places=_disparity(measures, columns, index))
+    method = f"{METHOD}; {STUDY_AREA if places is not None and study_area else WHOLE_UNIT}"
+    return ExposureResult(table=table, places=_disparity(measures, columns, index), method=method,
+                          outside=max(outside, 0.0))
 
 
 def place_labels(places: gpd.GeoDataFrame | gpd.GeoSeries, place_name: str | None) -> pd.Series:
@@ -194,15 +215,15 @@ def _check_hazard(hazard: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
 def _measures(exposed_w, base, counts: np.ndarray, errors: np.ndarray, has_moe: np.ndarray) -> dict[str, np.ndarray]:
     """Places × columns: population, exposed, their MOEs, share and its MOE (delta method)."""
     population, exposed = areal.weighted_sum(base, counts), areal.weighted_sum(exposed_w, counts)
-    squared = np.where(has_moe, errors, 0.0) ** 2
+    errors = np.where(has_moe, errors, 0.0)
     blank = np.where(has_moe, 0.0, np.nan)  # NaN for columns without MOE
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(population > 0, exposed / population, np.nan)
     return {
         "population": population,
-        "population_moe": np.sqrt(areal.weighted_sum(base.power(2), squared)) + blank,
+        "population_moe": moe.moe_areal(base.T, errors, counts) + blank,
         "exposed": exposed,
-        "exposed_moe": np.sqrt(areal.weighted_sum(exposed_w.power(2), squared)) + blank,
+        "exposed_moe": moe.moe_areal(exposed_w.T, errors, counts) + blank,
         "share": share,
         "share_moe": _share_moe(exposed_w, base, counts, errors, has_moe),
     }
@@ -222,7 +243,9 @@ def _reference(measures, columns, reference, exposed_w, base, counts, errors, ha
         share, se = measures["share"][:, [at]], moe.standard_error(measures["share_moe"][:, [at]])
         return np.broadcast_to(share, measures["share"].shape), np.broadcast_to(se, measures["share"].shape)
     rest = counts[:, [0]] - counts
-    rest_errors = np.sqrt(np.nan_to_num(errors[:, [0]]) ** 2 + errors**2)  # the total's MOE counts 0 if absent
+    total_errors = np.broadcast_to(np.nan_to_num(errors[:, [0]]), errors.shape)  # the total's MOE counts 0 if absent
+    rest_errors = moe.moe_sum(np.stack([np.broadcast_to(counts[:, [0]], counts.shape), counts]),
+                              np.stack([total_errors, errors]), axis=0)
     other = _measures(exposed_w, base, rest, rest_errors, has_moe)
     return other["share"], moe.standard_error(other["share_moe"])
 
@@ -230,10 +253,8 @@ def _reference(measures, columns, reference, exposed_w, base, counts, errors, ha
 def _table(measures, ref, columns, reference, index, names) -> pd.DataFrame:
     """The long place × group table, with rates, reliability and RR / RD against the reference."""
     share, se = measures["share"], moe.standard_error(measures["share_moe"])
-    rr = disparity.rate_ratio(share, ref[0], se, ref[1])
-    rd = disparity.rate_difference(share, ref[0], se, ref[1])
-    compared = dict(zip(_COMPARE, [*rr, *(1000 * np.asarray(v) for v in rd)]))
-    itself = np.array(columns) == (TOTAL if reference == REST else reference)
+    itself = np.broadcast_to(np.array(columns) == (TOTAL if reference == REST else reference), share.shape)
+    compared = disparity.compare(share, ref[0], se, ref[1], itself=itself, scale=1000, names=COMPARISONS)
     cv = moe.coefficient_of_variation(share, measures["share_moe"])
     values = {
         **measures,
@@ -241,7 +262,7 @@ def _table(measures, ref, columns, reference, index, names) -> pd.DataFrame:
         "cv": cv,
         "reliability": moe.reliability(cv),
         "use_caution": moe.use_caution(cv),
-        **{name: np.where(itself, np.nan, v) for name, v in compared.items()},
+        **compared,
     }
     return place_group_frame(index, names, columns, values)
 

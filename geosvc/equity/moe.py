@@ -71,17 +71,6 @@ def use_caution(cv: ArrayLike) -> np.ndarray:
     return np.asarray(cv, dtype=float) > CV_CAUTION
 
 
-def unreliable(cv: ArrayLike) -> np.ndarray:
-    """True where CV > 40%: a rate is treated as unreliable.
-
-    Examples
-    --------
-    >>> unreliable([0.4, 0.45]).tolist()
-    [False, True]
-    """
-    return np.asarray(cv, dtype=float) > CV_UNRELIABLE
-
-
 def moe_sum(estimates: ArrayLike, moes: ArrayLike, axis: int = -1) -> np.ndarray:
     """MOE of a sum (or difference) of estimates along ``axis``: √Σ MOE².
 
@@ -169,8 +158,12 @@ def moe_product(x: ArrayLike, y: ArrayLike, moe_x: ArrayLike, moe_y: ArrayLike) 
     return _out(np.sqrt(x**2 * my**2 + y**2 * mx**2))
 
 
-def moe_areal(weights, moes: ArrayLike) -> np.ndarray:
+def moe_areal(weights, moes: ArrayLike, estimates: ArrayLike | None = None) -> np.ndarray:
     """Approximate MOE of areally weighted sums: MOE_j ≈ √Σ_i (w_ij·MOE_i)² (label it approximate).
+
+    With ``estimates``, the Census rule for sums of several zero estimates applies: of the sources
+    whose estimate is 0, only the largest ``w_ij·MOE_i`` is counted, once (as :func:`moe_sum`).
+    A missing (NaN) MOE makes every target it has weight in missing.
 
     Parameters
     ----------
@@ -178,6 +171,8 @@ def moe_areal(weights, moes: ArrayLike) -> np.ndarray:
         Fixed weights w_ij (e.g. a_ij / a_i).
     moes : array, shape (n_sources,) or (n_sources, n_groups)
         MOEs of the source estimates.
+    estimates : array, optional
+        The source estimates (same shape as ``moes``).
 
     Returns
     -------
@@ -189,9 +184,31 @@ def moe_areal(weights, moes: ArrayLike) -> np.ndarray:
 
     >>> moe_areal([[0.25, 0.75]], [80, 90]).round(2).tolist()
     [70.4]
+
+    Three whole tracts, two of them zero estimates: the larger zero MOE (30) counts once.
+
+    >>> moe_areal([[1, 1, 1]], [20, 30, 40], estimates=[0, 0, 50]).tolist()
+    [50.0]
     """
     w = sparse.csr_array(weights, dtype=float)
-    return np.sqrt(w.multiply(w) @ np.asarray(moes, dtype=float) ** 2)
+    m = np.asarray(moes, dtype=float)
+    missing = np.isnan(m)
+    m = np.where(missing, 0.0, m)
+    zero = np.zeros(m.shape, bool) if estimates is None else np.asarray(estimates, dtype=float) == 0
+    squared = w.multiply(w) @ np.where(zero, 0.0, m) ** 2
+    if zero.any():
+        columns = zero.reshape(len(m), -1).T
+        values = m.reshape(len(m), -1).T
+        largest = np.column_stack([
+            (w @ sparse.diags_array(np.where(z, v, 0.0))).max(axis=1).toarray().ravel() if z.any()
+            else np.zeros(w.shape[0]) for z, v in zip(columns, values)
+        ])
+        squared = squared + largest.reshape(squared.shape) ** 2
+    out = np.sqrt(squared)
+    if missing.any():
+        touched = (w.astype(bool).astype(float) @ missing.astype(float)) > 0
+        out = np.where(touched, np.nan, out)
+    return out
 
 
 def moe_areal_share(weights, base_weights, estimates: ArrayLike, moes: ArrayLike) -> np.ndarray:

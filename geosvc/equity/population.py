@@ -28,13 +28,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geosvc.equity.constants import TOTAL
 from geosvc.equity.moe import moe_product
 from geosvc.errors import InvalidParameter
 from geosvc.records.models import EquityDimensions, EquityGroup, LayerRecord
-
-TOTAL = "total"
-"""Column name of the total population in :class:`GroupCounts`."""
-
 
 @dataclass(frozen=True)
 class GroupCounts:

@@ -5,6 +5,9 @@ threshold is applied to what is published, rates recomputed from the rounded cou
 its total; places + the overall row) and derived suppression, with rates and comparisons withheld
 when their own counts or their reference row's counts are. Per-place summaries (the weighted
 Index of Disparity) are withheld when any group value they are computed from is.
+
+Every null value carries a reason code in ``<column>_suppressed``: a disclosure code of
+:mod:`~geosvc.equity.suppression`, or one of :data:`NULL_REASONS` (:func:`explain_nulls`).
 """
 
 from __future__ import annotations
@@ -13,18 +16,26 @@ import numpy as np
 import pandas as pd
 
 from geosvc.equity import disparity
+from geosvc.equity.constants import ALL_PLACES, REST, TOTAL
+from geosvc.equity.exposure import COMPARISONS
 from geosvc.equity.moe import coefficient_of_variation, standard_error
 from geosvc.equity.suppression import DERIVED, additive_lines, apply_disclosure_control
 
-TOTAL = "total"
-REST = "rest"
-ALL_PLACES = "_all"
 INLINE_MIN_POPULATION = 250
 """Minimum population of a caller-drawn zone (per place) before any of its counts is published."""
 INLINE_ROUNDING = 5
 """Counts from caller-drawn zones are rounded to a multiple of this before suppression."""
-COMPARISONS = ["rr", "rr_low", "rr_high", "rd_per_1000", "rd_low", "rd_high"]
 UNSTABLE = "rates with CV > 30% carry use_caution = true; CV > 40% have reliability 'low'"
+MISSING_INPUT = "missing_input"
+"""A unit the value is computed from has no value for the group (missing stays missing, never 0)."""
+IS_REFERENCE = "is_reference"
+"""A comparison of the reference row with itself."""
+NO_MARGIN = "no_margin_of_error"
+"""An MOE, interval or CV whose inputs carry no margin of error (or event count)."""
+UNDEFINED = "undefined"
+"""A ratio with a zero denominator: nobody in the place or group, nobody exposed, or a reference rate of 0."""
+NULL_REASONS = (MISSING_INPUT, IS_REFERENCE, NO_MARGIN, UNDEFINED)
+_UNCERTAINTY = ("_moe", "_low", "_high")
 
 
 def reference_rows(table: pd.DataFrame, reference: str) -> pd.Series:
@@ -47,20 +58,15 @@ def rerate(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     se = standard_error(t["share_moe"].to_numpy(float))
     ref = reference_rows(t, reference).fillna(-1).to_numpy(int)
     has = ref >= 0
+    at = np.where(has, ref, 0)
     if reference == REST:
-        total = t.iloc[np.where(has, ref, 0)]
-        pop = total["population"].to_numpy(float) - t["population"].to_numpy(float)
-        exp = total["exposed"].to_numpy(float) - t["exposed"].to_numpy(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ref_share = np.where(pop > 0, exp / pop, np.nan)
+        total = t.iloc[at]
+        ref_share = disparity.rest_rate(t["exposed"], t["population"], total["exposed"], total["population"])
     else:
-        ref_share = t["share"].to_numpy(float)[np.where(has, ref, 0)]
-    ref_se = se[np.where(has, ref, 0)]
-    rr = disparity.rate_ratio(t["share"], ref_share, se, ref_se)
-    rd = disparity.rate_difference(t["share"], ref_share, se, ref_se)
-    for name, values in zip(COMPARISONS, [*rr, *(1000 * np.asarray(v) for v in rd)]):
-        t[name] = np.where(has, np.asarray(values, dtype=float), np.nan)
-    return t
+        ref_share = t["share"].to_numpy(float)[at]
+    compared = disparity.compare(t["share"].to_numpy(float), ref_share, se, se[at], itself=~has, scale=1000,
+                                 names=COMPARISONS)
+    return t.assign(**compared)
 
 
 def structure(table: pd.DataFrame, reference: str, counts: tuple[str, ...]) -> tuple[pd.DataFrame, list]:
@@ -130,7 +136,46 @@ def protect_place_table(
                            f"{INLINE_ROUNDING} before suppression, rates recomputed from the rounded counts, "
                            f"places whose zone holds fewer than {INLINE_MIN_POPULATION} people withheld")
     summary["unstable_rates"] = UNSTABLE
+    out = explain_nulls(out, reference=reference, compared=compared, population=counts[0])
     return _flags_for_withheld(out), summary
+
+
+def explain_nulls(rows: pd.DataFrame, *, reference: str, compared: list[str], population: str) -> pd.DataFrame:
+    """Give every null value without a disclosure reason the reason it is null (:data:`NULL_REASONS`).
+
+    In order: the row's ``population`` is missing (:data:`MISSING_INPUT`); a comparison on the
+    reference row itself (:data:`IS_REFERENCE`); an MOE / interval / CV while the estimate exists
+    (:data:`NO_MARGIN`); anything else is a ratio over zero (:data:`UNDEFINED`).
+
+    >>> t = pd.DataFrame({"group": ["total", "a", "b"], "population": [10.0, np.nan, 0.0],
+    ...                   "share": [0.5, np.nan, np.nan], "share_moe": [np.nan, np.nan, np.nan],
+    ...                   "rr": [np.nan, np.nan, np.nan]})
+    >>> t = t.assign(**{f"{c}_suppressed": None for c in ("population", "share", "share_moe", "rr")})
+    >>> out = explain_nulls(t, reference="total", compared=["rr"], population="population")
+    >>> out[["share_suppressed", "share_moe_suppressed", "rr_suppressed"]].values.tolist()
+    [[None, 'no_margin_of_error', 'is_reference'], ['missing_input', 'missing_input', 'missing_input'], ['undefined', 'undefined', 'undefined']]
+    """
+    out = rows.copy()
+    missing = out[population].isna().to_numpy()
+    itself = (out["group"] == (TOTAL if reference in (TOTAL, REST) else reference)).to_numpy()
+    for column in [c for c in out.columns if f"{c}_suppressed" in out.columns]:
+        reason = out[f"{column}_suppressed"].astype(object)
+        unexplained = (out[column].isna() & reason.isna()).to_numpy()
+        if not unexplained.any():
+            continue
+        estimate = column.removesuffix("_moe") if column.endswith("_moe") else None
+        if column.endswith(("_low", "_high")):
+            estimate = column.rsplit("_", 1)[0]
+        if column == "cv":
+            estimate = "share"
+        has_estimate = (out[estimate].notna().to_numpy() if estimate in out.columns
+                        else np.zeros(len(out), bool))
+        code = np.select(
+            [missing, itself & (column in compared),
+             has_estimate & (column.endswith(_UNCERTAINTY) or column == "cv")],
+            [MISSING_INPUT, IS_REFERENCE, NO_MARGIN], UNDEFINED).astype(object)
+        out[f"{column}_suppressed"] = reason.where(~unexplained, pd.Series(code, index=out.index))
+    return out
 
 
 def _flags_for_withheld(out: pd.DataFrame) -> pd.DataFrame:
@@ -144,10 +189,14 @@ def _flags_for_withheld(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def protect_place_summary(summary: pd.DataFrame, rows: pd.DataFrame, column: str, inputs: str) -> pd.DataFrame:
-    """Withhold a per-place value computed from group values when any of those (``inputs``) is withheld."""
+    """Withhold a per-place value computed from group values when any of those (``inputs``) is withheld;
+    a null that is not withheld gets its reason (:data:`MISSING_INPUT` or :data:`UNDEFINED`)."""
     hidden = rows[f"{inputs}_suppressed"].notna().groupby(rows["place_id"]).any()
     hidden = hidden.reindex(summary.index, fill_value=False).to_numpy()
     out = summary.copy()
-    out[f"{column}_suppressed"] = np.where(hidden, DERIVED, None)
+    missing = rows["population"].isna().groupby(rows["place_id"]).any().reindex(summary.index, fill_value=False)
+    unexplained = out[column].isna().to_numpy() & ~hidden  # e.g. nobody exposed: the overall rate is 0
+    out[f"{column}_suppressed"] = np.where(hidden, DERIVED, np.where(
+        unexplained, np.where(missing.to_numpy(), MISSING_INPUT, UNDEFINED), None))
     out.loc[hidden, column] = np.nan
     return out

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from geosvc.cql2 import check_filter
 from geosvc.errors import InvalidParameter
 
 Reference = str
@@ -18,18 +20,26 @@ _REFERENCE = Field(
     description='Reference group for RR/RD: a group id, "rest" (everyone not in the group) or "total"',
     examples=["nh_white", "rest", "total"],
 )
+MAX_COUNT = 1e12
+"""Largest population, event count or rate accepted (beyond any real population; sums stay exact)."""
+MAX_GROUPS = 1000
+"""Most groups in a disparity request (the Gini index compares every pair)."""
+MAX_UNITS = 100_000
+"""Most units in an SVI request."""
 _K = Field(
-    None,
+    None, ge=1, le=10_000,
     description="Suppression threshold: counts 1..k-1 are withheld. Default and minimum: the configured floor",
     examples=[11],
 )
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EquityRequest(BaseModel):
+    """Base of the request models: unknown fields refused, NaN and infinities refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Hazard(_Request):
+class Hazard(EquityRequest):
     """A hazard zone: a published polygon collection (optionally filtered) or an inline geometry."""
 
     collection: str | None = Field(
@@ -47,6 +57,13 @@ class Hazard(_Request):
     )
     crs: str | None = Field(None, description="CRS of the inline geometry (default CRS84)", examples=["EPSG:26918"])
 
+    @field_validator("filter")
+    @classmethod
+    def _bounded_filter(cls, value: str | dict | None) -> str | dict | None:
+        if value is not None:
+            check_filter(value)
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> Hazard:
         if (self.collection is None) == (self.geometry is None):
@@ -58,7 +75,7 @@ class Hazard(_Request):
         return self
 
 
-class _PopulationRequest(_Request):
+class _PopulationRequest(EquityRequest):
     population: str = Field(
         description="Id of a published collection whose record declares equity dimensions",
         examples=["ct-tracts-2010"],
@@ -106,13 +123,14 @@ class AccessRequest(_PopulationRequest):
     }]})
 
 
-class GroupCount(_Request):
+class GroupCount(EquityRequest):
     """Events and population of one group (or a rate and its population weight)."""
 
     id: str = Field(description="Group id", examples=["black"])
-    population: float = Field(ge=0, description="Population (denominator, a count)", examples=[40_000_000])
-    events: float | None = Field(None, ge=0, description="Event count (numerator)", examples=[563_240])
-    rate: float | None = Field(None, ge=0, description="Rate per `per` people, when events are not given")
+    population: float = Field(ge=0, le=MAX_COUNT, description="Population (denominator, a count)",
+                              examples=[40_000_000])
+    events: float | None = Field(None, ge=0, le=MAX_COUNT, description="Event count (numerator)", examples=[563_240])
+    rate: float | None = Field(None, ge=0, le=MAX_COUNT, description="Rate per `per` people, when events are not given")
 
     @model_validator(mode="after")
     def _events_or_rate(self) -> GroupCount:
@@ -121,12 +139,12 @@ class GroupCount(_Request):
         return self
 
 
-class DisparityRequest(_Request):
+class DisparityRequest(EquityRequest):
     """Disparity indices over groups: ID, weighted ID, Gini, Theil, RR/RD with CIs."""
 
-    groups: list[GroupCount] = Field(min_length=2, description="At least two groups")
+    groups: list[GroupCount] = Field(min_length=2, max_length=MAX_GROUPS, description="At least two groups")
     reference: Reference = _REFERENCE
-    per: float = Field(100_000, gt=0, description="Rates are expressed per this many people")
+    per: float = Field(100_000, gt=0, le=1e9, description="Rates are expressed per this many people")
     k: int | None = _K
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -137,11 +155,11 @@ class DisparityRequest(_Request):
     }]})
 
 
-class SviRequest(_Request):
+class SviRequest(EquityRequest):
     """CDC/ATSDR SVI ranking of units from their EP_* estimates."""
 
     units: list[dict[str, Any]] = Field(
-        min_length=2,
+        min_length=2, max_length=MAX_UNITS,
         description="One object per unit: an id field plus EP_* percentages (and E_TOTPOP if known)",
     )
     id_field: str = Field("FIPS", description="Field of each unit holding its id")
@@ -153,13 +171,24 @@ class SviRequest(_Request):
     }]})
 
 
-OPERATIONS: dict[str, type[_Request]] = {
-    "exposure": ExposureRequest,
-    "access": AccessRequest,
-    "disparity": DisparityRequest,
-    "svi": SviRequest,
-}
-"""Operation name -> request model."""
+def _inline_refs(schema: Any, defs: dict) -> Any:
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inline_refs(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline_refs(v, defs) for v in schema]
+    return schema
+
+
+def request_schema(model: type[EquityRequest]) -> dict[str, Any]:
+    """The JSON Schema of a request model with every ``$ref`` inlined (OpenAPI and process descriptions).
+
+    >>> "$ref" in str(request_schema(ExposureRequest)), request_schema(ExposureRequest)["required"]
+    (False, ['population', 'hazard'])
+    """
+    schema = model.model_json_schema()
+    return _inline_refs(schema, schema.get("$defs", {}))
 
 
 def describe_validation_error(exc: ValidationError) -> InvalidParameter:
@@ -171,17 +200,29 @@ def describe_validation_error(exc: ValidationError) -> InvalidParameter:
     return InvalidParameter(f"{message}{more}", param=where)
 
 
-def parse_request(operation: str, data: Any) -> _Request:
-    """Validate ``data`` as the request of ``operation``; raise :class:`InvalidParameter` if malformed.
+def parse_request(model: type[EquityRequest], data: bytes | dict[str, Any]) -> EquityRequest:
+    r"""Validate ``data`` (a JSON body or a decoded dict) as ``model``; :class:`InvalidParameter` if malformed.
+
+    A body is decoded strictly: lone surrogates, ``NaN``/``Infinity`` and numbers that overflow a
+    double are refused here, so they never reach the computations.
 
     Examples
     --------
-    >>> parse_request("access", {"facilities": "h", "population": "p", "within_km": -1})
+    >>> parse_request(AccessRequest, {"facilities": "h", "population": "p", "within_km": -1})
     Traceback (most recent call last):
     ...
     geosvc.errors.InvalidParameter: parameter 'within_km': Input should be greater than 0
+    >>> parse_request(DisparityRequest, b'{"groups": [{"id": "a\\ud800", "population": 1, "events": 1}]}')
+    Traceback (most recent call last):
+    ...
+    geosvc.errors.InvalidParameter: parameter 'body': not valid JSON (no low surrogate in string: line 1 column 22 (char 21))
     """
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameter(f"not valid JSON ({exc})", param="body") from exc
     try:
-        return OPERATIONS[operation].model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise describe_validation_error(exc) from exc

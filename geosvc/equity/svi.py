@@ -1,4 +1,4 @@
-"""CDC/ATSDR Social Vulnerability Index ranking, 2020/2022 structure (methods §5).
+"""CDC/ATSDR Social Vulnerability Index ranking, 2020/2022 structure (methods §5), and the ``svi`` operation.
 
 From the ``EP_*`` estimates of a set of units (the domain, e.g. the tracts or counties of a state):
 ``EPL_*`` percentile ranks, theme sums ``SPL_THEME1..4`` and ranks ``RPL_THEME1..4``, the overall
@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geosvc.equity.report import Report
+from geosvc.equity.requests import SviRequest
+from geosvc.equity.suppression import apply_disclosure_control, resolve_k
 from geosvc.errors import InvalidParameter
 
 THEMES: dict[str, tuple[str, ...]] = {
@@ -83,6 +86,12 @@ def validate_svi_input(units: pd.DataFrame, *, id_column: str, population: str |
     bad = [c for c in INPUT_COLUMNS if ((values[c] < 0) & (values[c] != MISSING)).any()]
     if bad:
         raise SviInputError(f"negative values (other than {MISSING}) in: {', '.join(bad)}", param="units")
+    numbers = [*INPUT_COLUMNS, *([population] if population else [])]
+    infinite = [c for c in numbers if np.isinf(units[c].to_numpy(dtype=float)).any()]
+    if infinite:
+        raise SviInputError(f"infinite values in: {', '.join(infinite)}", param="units")
+    if population and (units[population].to_numpy(dtype=float) < 0).any():
+        raise SviInputError(f"negative values in: {population}", param="units")
     if len(units) < 2:
         raise SviInputError("a ranking needs at least two units", param="units")
 
@@ -148,3 +157,28 @@ def rank_svi(units: pd.DataFrame, *, id_column: str, population: str | None = No
     out = units[[id_column]].copy()
     out[list(INPUT_COLUMNS)] = values
     return pd.concat([out, pd.DataFrame({**cols, **flags}, index=units.index)], axis=1)
+
+
+def svi_report(request: SviRequest, k_floor: int) -> Report:
+    """The ``svi`` operation: SVI ranking of the given units (their population counts under disclosure control)."""
+    k = resolve_k(None, k_floor)
+    units = pd.DataFrame(list(request.units))
+    population = "E_TOTPOP" if "E_TOTPOP" in units.columns else None
+    if request.id_field not in units.columns:
+        raise InvalidParameter(f"no unit has the id field '{request.id_field}'", param="id_field")
+    ranked = rank_svi(units, id_column=request.id_field, population=population)
+    counts = [population] if population else []
+    if population:
+        ranked.insert(1, population, pd.to_numeric(units[population], errors="coerce"))
+    rows, protections = apply_disclosure_control(ranked, count_columns=counts, k=k, k_floor=k_floor) if counts \
+        else (ranked, None)
+    method = {
+        "name": "CDC/ATSDR Social Vulnerability Index (2020/2022 structure)",
+        "ranking": "EPL = (rank_min − 1)/(N − 1) over units with population > 0 and no missing value (−999), "
+                   "4 decimals; SPL = Σ EPL per theme; RPL = percent rank of SPL; flags F = EPL ≥ 0.90",
+        "domain": f"the {len(units)} units given",
+    }
+    protections = protections.to_dict() if protections is not None else {
+        "applied": [], "note": "no counts of people in the answer (only percentages and ranks)"}
+    return Report(operation="svi", rows=rows, count_columns=counts, k=k if counts else None, method=method,
+                  protections=protections, parameters=request.model_dump(mode="json", exclude_none=True), crs={})

@@ -3,7 +3,8 @@
 Policy (stated in every answer's ``method.hazard``): a polygon that is *invalid* (self-intersecting
 ring, bow-tie...) is **repaired** with :func:`shapely.make_valid` and its polygonal part kept; a
 geometry that is empty, not polygonal, unparsable, or nothing but slivers after repair is
-**refused** with :class:`~geosvc.errors.InvalidParameter`.
+**refused** with :class:`~geosvc.errors.InvalidParameter`, as is a zone of more than
+:data:`MAX_VERTICES` vertices or nested deeper than :data:`MAX_DEPTH` collections.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ PARAM = "hazard.geometry"
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 
 
-def _geometries(obj: Any) -> list[dict]:
+MAX_VERTICES = 10_000
+"""Most vertices of a caller-drawn zone (all its polygons together); more is refused with a 400."""
+MAX_DEPTH = 8
+"""Deepest nesting of FeatureCollections, Features and GeometryCollections accepted."""
+
+
+def _geometries(obj: Any, depth: int = 0) -> list[dict]:
+    if depth > MAX_DEPTH:
+        raise InvalidParameter(f"GeoJSON nested too deeply (at most {MAX_DEPTH} levels of collections)", param=PARAM)
     if not isinstance(obj, dict) or "type" not in obj:
         raise InvalidParameter("must be a GeoJSON object with a 'type'", param=PARAM)
     kind = obj["type"]
@@ -30,14 +39,31 @@ def _geometries(obj: Any) -> list[dict]:
         features = obj.get("features")
         if not isinstance(features, list) or not features:
             raise InvalidParameter("FeatureCollection has no features", param=PARAM)
-        return [g for f in features for g in _geometries(f)]
+        return [g for f in features for g in _geometries(f, depth + 1)]
     if kind == "Feature":
         if not obj.get("geometry"):
             raise InvalidParameter("Feature has no geometry", param=PARAM)
-        return _geometries(obj["geometry"])
+        return _geometries(obj["geometry"], depth + 1)
     if kind == "GeometryCollection":
-        return [g for part in obj.get("geometries") or [] for g in _geometries(part)]
+        return [g for part in obj.get("geometries") or [] for g in _geometries(part, depth + 1)]
     return [obj]
+
+
+def _vertices(geojson: dict) -> int:
+    """Vertices of a GeoJSON Polygon or MultiPolygon, counted before parsing (0 if malformed)."""
+    coordinates = geojson.get("coordinates")
+    polygons = [coordinates] if geojson.get("type") == "Polygon" else coordinates
+    if not isinstance(polygons, list):
+        return 0
+    return sum(len(ring) for polygon in polygons if isinstance(polygon, list)
+               for ring in polygon if isinstance(ring, list))
+
+
+def _check_size(geojsons: list[dict]) -> None:
+    vertices = sum(_vertices(g) for g in geojsons)
+    if vertices > MAX_VERTICES:
+        raise InvalidParameter(f"too many vertices ({vertices:,}; at most {MAX_VERTICES:,}): simplify the zone",
+                               param=PARAM)
 
 
 def _shape(geojson: dict):
@@ -72,7 +98,9 @@ def read_inline_zone(obj: Any, crs: str | None = None) -> tuple[gpd.GeoSeries, l
     >>> round(zone.iloc[0].area, 3), notes[0].startswith("repaired")
     (0.5, True)
     """
-    geoms = [_shape(g) for g in _geometries(obj)]
+    parts = _geometries(obj)
+    _check_size(parts)
+    geoms = [_shape(g) for g in parts]
     notes: list[str] = []
     invalid = [shapely.is_valid_reason(g) for g in geoms if not g.is_valid]
     if invalid:

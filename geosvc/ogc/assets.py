@@ -46,5 +46,7 @@ def html_server_config() -> dict:
 
 
 def add_html_assets(config: dict, layers: list[PublishedLayer], settings: Settings) -> None:
-    """Config extension (see :func:`geosvc.ogc.config.build_config`) serving offline HTML pages."""
+    """Config extension (see :func:`geosvc.ogc.config.build_config`) serving offline HTML pages with the
+    service's own logo (``portal.logo``, a path on this host)."""
     config["server"].update(html_server_config())
+    config["server"]["logo"] = settings.base_url + settings.portal.logo

@@ -8,7 +8,7 @@ Extension points (used by the OGC-extras and equity-API engineers):
 * ``extensions``: callables ``extension(config, layers, settings) -> None`` that add resources that are
   not layers (the records catalog, processes) to the finished dict.
 
-Only published, public layers are served; restricted ones are left out entirely.
+The configuration lists exactly the given layers: what one set of callers may read (see geosvc.api.live).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer, Store
@@ -28,8 +28,8 @@ MOUNT_PATH = "/ogc"
 
 
 def served_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
-    """Published layers that may be served: public ones only, sorted by id."""
-    return sorted((layer for layer in layers if layer.record.sensitivity == "public"), key=lambda lyr: lyr.id)
+    """The layers to configure, sorted by id (the caller's view already holds only what it may read)."""
+    return sorted(layers, key=lambda lyr: lyr.id)
 
 
 def _iso(value) -> str | None:
@@ -121,7 +121,7 @@ def metadata_section(settings: Settings) -> dict[str, Any]:
     """Service-level metadata."""
     return {
         "identification": {
-            "title": f"geosvc: {settings.state.name} layers",
+            "title": f"{settings.portal.name}: {settings.state.name} layers",
             "description": f"Published {settings.state.name} layers from the geosvc registry (OGC API)",
             "keywords": ["geospatial", "ogc api", settings.state.name.lower()],
             "keywords_type": "theme",

@@ -112,6 +112,8 @@ def coverage_router(prefix: str = MOUNT_PATH) -> APIRouter:
         headers = cache_headers(layer)
         if not_modified(layer, request.headers):
             return Response(status_code=304, headers=headers)
+        if layer.id in request.state.snapshot.restricted:
+            request.app.state.audit_read(request.scope, layer, None)
         return FileResponse(
             path,
             media_type=COG_MEDIA_TYPE,

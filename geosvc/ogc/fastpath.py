@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geosvc.errors import GeosvcError, InvalidParameter, NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.context import CURRENT, OgcRequest, use_context_executor
-from geosvc.ogc.crs import is_crs84
+from geosvc.crs import is_crs84
 from geosvc.ogc.exceptions import error_response_parts, exception_body
 from geosvc.ogc.httpcache import cache_headers, not_modified
 from geosvc.ogc.query import (
@@ -42,6 +43,10 @@ METADATA_PARAMS = frozenset({"f", "lang"})
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 JSON_FORMATS = (None, "json", "geojson")
+
+
+Audit = Callable[[Scope, PublishedLayer, bytes | None], None]
+"""Records a read of a restricted layer: the request, the layer and the answer's bytes (None if streamed)."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,12 @@ def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 class OgcFastPath:
     """Pure ASGI middleware; see module docstring. ``registry`` gives unreadable versions back."""
 
-    def __init__(self, app: ASGIApp, *, store: Store, settings, registry):
+    def __init__(self, app: ASGIApp, *, store: Store, settings, registry, audit: Audit | None = None):
         self.app = app
         self.store = store
         self.settings = settings
         self.registry = registry
+        self.audit = audit
         self.base_url = settings.base_url.rstrip("/") + MOUNT_PATH
         self.serve_crs = list(settings.crs.serve)
         self.budget = settings.server.query_timeout_s
@@ -156,7 +162,7 @@ class OgcFastPath:
             await _send(send, 304, b"", None, _header_pairs(caching))
             return True
         if not (is_items and layer.kind == "vector"):
-            await self._forward(scope, receive, send, context, caching)
+            await self._forward(scope, receive, send, context, caching, layer)
             return True
         if fid is None and method == "POST":
             body = await _read_body(receive, scope)
@@ -170,22 +176,24 @@ class OgcFastPath:
         if fid is not None:
             crs = parse_item_params(pairs, self.serve_crs)
             if not fmt_json:
-                await self._forward(scope, receive, send, context, caching)
+                await self._forward(scope, receive, send, context, caching, layer)
                 return True
             body = await anyio.to_thread.run_sync(self._item, context, layer, fid, crs)
         else:
             query = parse_items_query([(k, v) for k, v in pairs if k != "f"], layer, self.serve_crs)
             if not fmt_json:
                 await self._forward(_for_pygeoapi(scope, pairs, query), receive, send,
-                                    dataclasses.replace(context, items=query), caching)
+                                    dataclasses.replace(context, items=query), caching, layer)
                 return True
             body = await anyio.to_thread.run_sync(self._items, context, layer, query)
             crs = query.crs
         extra = [*_header_pairs(caching), (b"vary", b"Accept, Accept-Encoding"), (b"content-crs", f"<{crs}>".encode())]
         await _send(send, 200, body, GEOJSON, extra, head_only=method == "HEAD")
+        self._audit(scope, snapshot, layer, body)
         return True
 
-    async def _forward(self, scope, receive, send, context: OgcRequest, caching: dict[str, str]) -> None:
+    async def _forward(self, scope, receive, send, context: OgcRequest, caching: dict[str, str],
+                       layer: PublishedLayer) -> None:
         """Hand the request to the snapshot's pygeoapi app with the context set and caching headers added."""
         use_context_executor()
         token = CURRENT.set(context)
@@ -193,6 +201,11 @@ class OgcFastPath:
             await self.app(scope, receive, _with_headers(send, _header_pairs(caching)))
         finally:
             CURRENT.reset(token)
+        self._audit(scope, context.snapshot, layer, None)
+
+    def _audit(self, scope: Scope, snapshot, layer: PublishedLayer, body: bytes | None) -> None:
+        if self.audit is not None and layer.id in snapshot.restricted:
+            self.audit(scope, layer, body)
 
     def _is_metadata_path(self, path: str, snapshot) -> bool:
         if path.rstrip("/") in (MOUNT_PATH, f"{MOUNT_PATH}/conformance", f"{MOUNT_PATH}/collections"):

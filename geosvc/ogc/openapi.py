@@ -12,7 +12,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 
 CONFORMANCE = [

@@ -15,7 +15,7 @@ from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, Prov
 
 from geosvc.errors import GeosvcError, InvalidParameter
 from geosvc.ogc.context import current
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import ItemsQuery, render_feature, render_features
 from geosvc.store.base import PublishedLayer
 

@@ -16,8 +16,8 @@ import pandas as pd
 import shapely
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.cql import parse_filter
-from geosvc.ogc.crs import CRS84, bbox_to_crs84, check_crs_uri, is_crs84, transform_geometries
+from geosvc.cql2 import parse_filter
+from geosvc.crs import CRS84_URI as CRS84, bbox_to_crs84, check_crs_uri, is_crs84, transform_geometries
 from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.encoding import assemble_feature, encode_geometries
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow

@@ -24,8 +24,8 @@ from geosvc.errors import InvalidParameter, RecordError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.coverage import coverage_links
 from geosvc.ogc.coverage_guard import QueryGuard
-from geosvc.ogc.cql import evaluate_filter, parse_filter
-from geosvc.ogc.crs import check_crs_uri
+from geosvc.cql2 import evaluate_filter, parse_filter
+from geosvc.crs import check_crs_uri
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 
@@ -238,8 +238,8 @@ def filter_records(records: list[dict], node: ast.Node) -> list[dict]:
 
 
 def catalog_layers(layers: Iterable[PublishedLayer]) -> list[PublishedLayer]:
-    """The layers listed in the catalog: published and public."""
-    return [layer for layer in layers if layer.record.sensitivity == "public"]
+    """The layers listed in the catalog: those of the caller's view (see geosvc.api.live)."""
+    return list(layers)
 
 
 def records_resource(layers: list[PublishedLayer], settings: Settings) -> dict:

@@ -158,14 +158,27 @@ class DerivedRaster(_Model):
     crs: str = Field("EPSG:5070", description="Equal-area CRS of the grid")
 
 
+TOTAL_GROUP = "total"
+"""Group id of everyone (the total population): reserved, a record's group may not use it."""
+REST_GROUP = "rest"
+"""Group id of everyone not in the compared group (a reference): reserved likewise."""
+
+
 class EquityGroup(_Model):
-    """One population group carried by a layer."""
+    """One population group carried by a layer (its id is neither ``total`` nor ``rest``)."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     field: str = Field(description="Field holding the group's count or percentage")
     kind: Literal["count", "percent"] = "count"
     moe_field: str | None = Field(None, description="90% margin of error of the field (same unit)")
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in (TOTAL_GROUP, REST_GROUP):
+            raise ValueError(f"group id '{value}' is reserved (the equity API uses it for everyone / everyone else)")
+        return value
 
 
 class EquityDimensions(_Model):

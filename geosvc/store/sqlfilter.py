@@ -25,7 +25,7 @@ COMPARISONS = {ast.ComparisonOp.EQ: "=", ast.ComparisonOp.NE: "<>", ast.Comparis
 ARITHMETIC = {ast.ArithmeticOp.ADD: "+", ast.ArithmeticOp.SUB: "-", ast.ArithmeticOp.MUL: "*",
               ast.ArithmeticOp.DIV: "/"}
 SPATIAL = {op: op.value.lower() for op in ast.SpatialComparisonOp}  # "intersects", "within", ...
-MAX_DEPTH = 64
+MAX_DEPTH = 300  # left-deep AND/OR chains of CQL2 text nest one level per term
 MAX_NODES = 2000
 
 
@@ -99,8 +99,16 @@ class Compiler:
         if isinstance(node, ast.Not):
             return f"NOT ({self._condition(node.sub_node, depth + 1)})"
         if isinstance(node, ast.Combination):
-            joiner = " AND " if isinstance(node, ast.And) else " OR "
-            return "(" + self._condition(node.lhs, depth + 1) + joiner + self._condition(node.rhs, depth + 1) + ")"
+            kind = type(node)
+            operands, pending = [], [node]
+            while pending:  # a chain of one operator (a OR b OR c ...) as one flat list: shallow SQL
+                item = pending.pop()
+                if type(item) is kind:
+                    self._tick(depth)
+                    pending += [item.rhs, item.lhs]
+                else:
+                    operands.append(self._condition(item, depth + 1))
+            return "(" + (" AND " if kind is ast.And else " OR ").join(operands) + ")"
         if isinstance(node, ast.Comparison):
             return self._comparison(node, depth)
         if isinstance(node, ast.Between):

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import shapely
 
-from geosvc.errors import StoreError
+from geosvc.errors import InvalidParameter, StoreError
 from geosvc.store.sqlfilter import Dialect
 
 ITEMS = "geosvc_items"
+TOO_COMPLEX = ("parser stack overflow", "too large", "too many")  # SQLite limits a query hit, not the file
 _OPEN_PER_THREAD = 64
 _local = threading.local()
 
@@ -147,11 +148,13 @@ def run(path: Path, sql: str, params: list | tuple, deadline: float | None) -> l
     except sqlite3.OperationalError as exc:
         if "interrupted" in str(exc):
             raise QueryTimeout("the query took longer than the time budget; narrow it (bbox, filter, limit)") from exc
-        forget(path)
-        raise StoreError(f"the published file cannot be read: {exc}") from exc
+        if any(word in str(exc) for word in TOO_COMPLEX):
+            raise InvalidParameter(f"the filter is too complex to evaluate ({exc})", param="filter") from exc
+        failure = exc
     except sqlite3.DatabaseError as exc:
-        forget(path)
-        raise StoreError(f"the published file cannot be read: {exc}") from exc
+        failure = exc
     finally:
         if deadline is not None:
             con.set_progress_handler(None, 0)
+    forget(path)
+    raise StoreError(f"the published file cannot be read: {failure}") from failure

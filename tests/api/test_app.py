@@ -1,8 +1,7 @@
-"""The FastAPI application around pygeoapi: root links, health, registry view, API docs, serve()."""
+"""The FastAPI application around pygeoapi: root links, health, registry view, API docs."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -12,7 +11,7 @@ import pytest
 from support.published_catalog import running_server
 from support.sample_store import RESTRICTED_ID
 
-from geosvc.api.app import create_app, load_hook, serve
+from geosvc.api.app import create_app, load_hook
 
 
 def test_root_links_to_ogc_registry_and_docs(client, settings):
@@ -84,11 +83,6 @@ def test_servers_started_together_on_one_store_link_to_themselves(settings, stor
     for base, page in zip(servers, pages, strict=True):
         own = [link["href"] for link in page["links"] if link["href"].startswith("http://127.0.0.1")]
         assert own and all(href.startswith(base + "/") or href.startswith(base + "?") for href in own), own
-
-
-def test_serve_signature_matches_the_cli():
-    assert list(inspect.signature(serve).parameters) == ["settings", "host", "port"]
-    assert "store" in inspect.signature(create_app).parameters
 
 
 def test_a_second_app_does_not_change_the_first(app, client, settings, store, tmp_path):

@@ -13,13 +13,15 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from support.equity_catalog import DROUGHT, HARTFORD_BOX, publish_equity_sample, small_counts
+from support.equity_catalog import DROUGHT, HARTFORD_BOX, comb_zone, publish_equity_sample, small_counts
 
 from geosvc.api.errors import install_error_handlers
 from geosvc.api.routes.equity import install_equity
@@ -41,14 +43,16 @@ app.exitQgis()
 """
 
 
+def _equity_app(settings, store) -> FastAPI:
+    from geosvc.api.app import create_app
+
+    return create_app(settings, store)
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     settings, store = publish_equity_sample(tmp_path_factory.mktemp("equity-api-store"))
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.store = store
-    install_equity(app, store.published(), settings)
-    with TestClient(app) as test_client:
+    with TestClient(_equity_app(settings, store)) as test_client:
         yield test_client
 
 
@@ -246,5 +250,128 @@ def test_operations_are_in_the_openapi_document_with_examples(client):
         post = doc["paths"][f"/equity/{operation}"]["post"]
         assert post["operationId"] == f"equity{operation.capitalize()}"
         assert any(p["name"] == "f" and p.get("description") for p in post["parameters"])
-    schema = doc["components"]["schemas"]["ExposureRequest"]
+    schema = doc["paths"]["/equity/exposure"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["examples"] and schema["properties"]["population"]["description"]
+    assert schema["properties"]["hazard"]["properties"]["filter_lang"] and "$ref" not in str(schema)
+
+
+def _post(client, interface: str, operation: str, body: bytes) -> "object":
+    """POST a raw JSON body to ``/equity/<operation>`` or, wrapped as OGC inputs, to its process."""
+    if interface == "equity":
+        return client.post(f"/equity/{operation}", content=body, headers={"Content-Type": "application/json"})
+    wrapped = b'{"inputs": ' + body + b"}"
+    return client.post(f"/ogc/processes/equity-{operation}/execution", content=wrapped,
+                       headers={"Content-Type": "application/json"})
+
+
+def _nested_collection(depth: int) -> dict:
+    geometry: dict = HARTFORD_BOX
+    for _ in range(depth):
+        geometry = {"type": "GeometryCollection", "geometries": [geometry]}
+    return geometry
+
+
+def _nested_cql2(depth: int) -> dict:
+    expression: dict = {"op": ">=", "args": [{"property": "DM"}, 2]}
+    for _ in range(depth):
+        expression = {"op": "not", "args": [expression]}
+    return expression
+
+
+_GROUPS = '[{"id": "a", "population": 5000, "events": 70}, {"id": "b", "population": 9000, "events": 90}]'
+_SVI_ROW = ", ".join(f'"EP_{v}": 10' for v in ("POV150", "UNEMP", "HBURD", "NOHSDP", "UNINSUR", "AGE65", "AGE17",
+                                                  "DISABL", "SNGPNT", "LIMENG", "MINRTY", "MUNIT", "MOBILE",
+                                                  "CROWD", "NOVEH", "GROUPQ"))
+HOSTILE = [  # (operation, raw JSON body, words of the 400) — each gave a 500 before
+    ("exposure", json.dumps({**EXPOSURE, "k": 10**30}).encode(), "'k'"),
+    ("disparity", b'{"groups": ' + _GROUPS.encode() + b', "k": 184467440737095516160}', "'k'"),
+    ("exposure", json.dumps({**EXPOSURE, "hazard": {"collection": "us-drought-20161004", "filter_lang": "cql2-json",
+                                                    "filter": _nested_cql2(300)}}).encode(), "nested too deeply"),
+    ("exposure", json.dumps({**EXPOSURE, "hazard": {"collection": "us-drought-20161004",
+                                                    "filter": " OR ".join(["DM = 1"] * 20_000)}}).encode(),
+     "too long"),
+    ("exposure", json.dumps({**EXPOSURE, "hazard": {"geometry": _nested_collection(500)}}).encode(),
+     "nested too deeply"),
+    ("exposure", json.dumps({**EXPOSURE, "hazard": {"geometry": comb_zone(15_000)}}).encode(), "too many vertices"),
+    ("disparity", b'{"groups": [{"id": "a\\ud800", "population": 5000, "events": 70}, '
+                  b'{"id": "b", "population": 9000, "events": 90}]}', "surrogate"),
+    ("exposure", json.dumps(EXPOSURE).replace('"ct-towns"', '"ct-\\udfff"').encode(), "surrogate"),
+    ("disparity", b'{"groups": [{"id": "a", "population": Infinity, "events": 70}, '
+                  b'{"id": "b", "population": 9000, "events": 90}]}', "JSON"),
+    ("disparity", b'{"groups": [{"id": "a", "population": 1e308, "events": 70}, '
+                  b'{"id": "b", "population": 1e308, "events": 90}]}', "population"),
+    ("disparity", b'{"groups": [{"id": "a", "population": 5000, "events": 1e308}, '
+                  b'{"id": "b", "population": 9000, "events": 1e308}]}', "events"),
+    ("disparity", b'{"groups": [{"id": "a", "population": 5000, "rate": 1e999}, '
+                  b'{"id": "b", "population": 9000, "rate": 3}]}', "JSON"),
+    ("disparity", b'{"groups": [{"id": "a", "population": -5000, "events": 7}, '
+                  b'{"id": "b", "population": 9000, "events": 90}]}', "population"),
+    ("svi", b'{"units": [{"FIPS": "1", "E_TOTPOP": 100, ' + _SVI_ROW.encode() + b'}, {"FIPS": "2", "E_TOTPOP": -5, '
+            + _SVI_ROW.encode() + b'}]}', "negative"),
+    ("svi", b'{"units": [{"FIPS": "1", "E_TOTPOP": 1e999, ' + _SVI_ROW.encode() + b'}, {"FIPS": "2", '
+            b'"E_TOTPOP": 5, ' + _SVI_ROW.encode() + b'}]}', "JSON"),
+    ("svi", b'{"units": [{"FIPS": "1", "E_TOTPOP": NaN, ' + _SVI_ROW.encode() + b'}, {"FIPS": "2", '
+            b'"E_TOTPOP": 5, ' + _SVI_ROW.encode() + b'}]}', "JSON"),
+]
+
+
+@pytest.mark.parametrize("interface", ["equity", "process"])
+@pytest.mark.parametrize(("operation", "body", "words"), HOSTILE, ids=lambda v: v if isinstance(v, str) else "")
+def test_hostile_inputs_get_a_400_on_both_interfaces(client, interface, operation, body, words):
+    response = _post(client, interface, operation, body)
+    assert response.status_code == 400, response.text[:300]
+    doc = response.json()
+    assert doc["code"] == "InvalidParameterValue" and words in doc["description"], doc
+
+
+@pytest.mark.parametrize("interface", ["equity", "process"])
+def test_a_comb_of_3000_vertices_is_answered_promptly(client, interface):
+    """Regression: a valid 3,000-vertex comb took 22 s (each tract overlaid with the whole zone)."""
+    body = json.dumps({"hazard": {"geometry": comb_zone(750)}, "population": "ct-tracts-2010",
+                       "places": "ct-towns"}).encode()
+    started = time.monotonic()
+    response = _post(client, interface, "exposure", body)
+    assert response.status_code == 200, response.text[:300]
+    assert time.monotonic() - started < 20  # within the default time budget (it took 22-43 s, ~2 s now)
+    rows = response.json()["results"]
+    assert max(r["exposed"] or 0 for r in rows if r["place_id"] == "_all" and r["group"] == "total") > 100_000
+
+
+@pytest.fixture(scope="module")
+def tight_client(client):
+    """The same store behind an app whose equity time budget (0.01 s) no exposure can meet."""
+    from geosvc.settings import load_settings
+
+    store = client.app.state.store
+    settings = load_settings(store_dir=store.root, equity_time_budget_s=0.01)
+    with TestClient(_equity_app(settings, store)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("interface", ["equity", "process"])
+def test_a_request_over_its_time_budget_gets_a_503(tight_client, interface):
+    body = json.dumps({"hazard": {"geometry": comb_zone(200)}, "population": "ct-tracts-2010",
+                       "places": "ct-towns"}).encode()
+    response = _post(tight_client, interface, "exposure", body)
+    assert response.status_code == 503, response.text[:300]
+    assert "time budget of 0.01 s" in response.json()["description"]
+
+
+def test_a_slow_request_does_not_stall_a_fast_one(client):
+    """No lock is held while computing: a disparity answers while a slow exposure is still running."""
+    slow_body = json.dumps({"hazard": {"geometry": comb_zone(1000)}, "population": "ct-tracts-2010",
+                            "places": "ct-towns"}).encode()
+    finished = {}
+
+    def slow():
+        finished["slow_status"] = _post(client, "equity", "exposure", slow_body).status_code
+        finished["slow"] = time.monotonic()
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    time.sleep(0.5)  # the slow request is now computing
+    response = client.post("/equity/disparity", json=DISPARITY)
+    fast_done = time.monotonic()
+    worker.join(timeout=120)
+    assert response.status_code == 200 and finished["slow_status"] in (200, 503)  # 503: over budget on a busy box
+    assert fast_done < finished["slow"] - 1.0, "the fast request waited for the slow one"

@@ -35,6 +35,7 @@ def api(tmp_path_factory):
     app = FastAPI()
     app.state.settings, app.state.store = settings, store
     install_error_handlers(app)
+    app.state.access_store = open_access_store(settings)
     install_access(app, [], settings)
     app.add_middleware(CallerMiddleware, settings=settings)
     keys = {}

@@ -103,3 +103,17 @@ def test_broken_record_yaml(tmp_path):
     publish = _run("publish", tmp_path=tmp_path, GEOSVC_LAYERS_DIR=str(layers))
     assert publish.returncode == 1 and "Traceback" not in publish.stdout + publish.stderr
     assert "layer 'bad-record': not published" in publish.stderr
+
+
+def test_a_failed_publish_is_listed_in_the_report(sandbox):
+    import json
+
+    sandbox.write({"id": "gone-source", "title": "Missing", "theme": "testing", "update_cadence": "P1Y",
+                   "source": {"path": "nowhere/missing.gpkg"}})
+    assert sandbox("publish", "gone-source").exit_code == 1
+    report = sandbox("report", "--format", "json")
+    body = json.loads(report.stdout)
+    assert body["summary"]["publish_failing"] == ["gone-source"]
+    row = next(r for r in body["layers"] if r["id"] == "gone-source")
+    assert row["publish_error"] and "validation failed" in row["publish_error"]
+    assert "publish failed" in sandbox("report").stdout

@@ -121,6 +121,16 @@ def test_facilities_must_be_points():
         access_table(units, gpd.GeoSeries([Point()], crs=ALBERS), groups=[])
 
 
+def test_multipoint_facilities_are_accepted_at_their_nearest_site():
+    """Regression: the service let MultiPoint facilities through and access_table then refused them."""
+    units = gpd.GeoDataFrame({"total": [100.0, 300.0]}, geometry=[Point(9000, 0), Point(-2000, 0)], crs=ALBERS)
+    campus = gpd.GeoSeries([shapely.MultiPoint([(0, 0), (10000, 0)])], crs=ALBERS)
+    result = access_table(units, campus, groups=[], within_km=1.5, catchment_km=5)
+    assert result.units["distance_km"].tolist() == pytest.approx([1.0, 2.0])
+    assert result.table["share_within"].iloc[0] == pytest.approx(0.25)
+    assert result.supply_served == pytest.approx(1.0)  # one facility, demand in reach
+
+
 def test_real_hospitals_by_group():
     tracts = ct_data.tracts()
     hospitals = gpd.read_file(ct_data.data_root() / "facilities/HIFLD_Hospitals-shp.zip")

@@ -187,3 +187,20 @@ def test_by_town_drought_exposure_matches_tobler(real):
     np.testing.assert_allclose(explicit.to_numpy(), theirs[columns].to_numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(masked.to_numpy(), theirs[columns].to_numpy(), rtol=1e-6, atol=1e-6)
     assert (masked["total"] == 0).any() and (masked["total"] > 0).sum() > 100
+
+
+def test_a_mask_too_intricate_for_the_sources_is_refused_before_the_overlay():
+    """The work a mask causes is bounded: its vertices once clipped to every source's box."""
+    from support.equity_catalog import comb_zone
+
+    from geosvc.equity.areal import MAX_CUT_VERTICES
+
+    comb = shapely.geometry.shape(comb_zone(600, 0, 100_000, 0, 50_000))  # 2,403 vertices, in metres
+    sources = gpd.GeoSeries([box(0, 0, 100_000, 50_000)] * 300, crs="EPSG:5070")  # each box sees all of it
+    with pytest.raises(InvalidParameter, match="too intricate") as caught:
+        area_weights(sources, None, within=comb, check_overlaps=False)
+    assert caught.value.param == "hazard" and f"{MAX_CUT_VERTICES:,}" in caught.value.message
+    few = gpd.GeoSeries([box(0, 0, 50_000, 50_000), box(50_000, 0, 100_000, 50_000)], crs="EPSG:5070")
+    weights = area_weights(few, None, within=comb).matrix.toarray().ravel()
+    exact = shapely.area(shapely.intersection(few.to_numpy(), comb)) / few.area.to_numpy()
+    assert weights == pytest.approx(exact, rel=1e-9) and weights.sum() == pytest.approx(1.0, rel=1e-3)

@@ -7,7 +7,6 @@ import pytest
 
 from geosvc.equity.disparity import (
     dissimilarity,
-    exposure_weighted_mean,
     garwood_interval,
     gini,
     index_of_disparity,
@@ -93,14 +92,6 @@ def test_dissimilarity_toy():
     assert dissimilarity([10, 20, 30, 40], [100, 100, 100, 100]) == pytest.approx(0.26667, abs=5e-6)
     assert dissimilarity([10, 20], [100, 200]) == pytest.approx(0)
     assert dissimilarity([50, 0], [50, 50]) == pytest.approx(1)
-
-
-def test_population_weighted_exposure():
-    pop = np.array([[100, 0], [300, 50], [0, 50]])
-    hazard = np.array([2.0, 4.0, 10.0])
-    got = exposure_weighted_mean(pop, hazard)
-    assert got.tolist() == [(200 + 1200) / 400, (200 + 500) / 100]
-    assert np.isnan(exposure_weighted_mean(pop, [2.0, np.nan, 10.0])).all()
 
 
 def test_toy_exposure_rate_ratio_and_difference(toy_weights):

@@ -133,7 +133,7 @@ def test_real_drought_exposure_by_town_matches_tobler():
     cache = WeightCache()
     keys = {"units": "tracts@1", "places": "towns@1", "hazard": "drought@1?DM>=2"}
     result = exposure_table(tracts, zone, towns, groups=["hispanic", "nh_black"], reference="nh_white",
-                            place_name="NAME", cache=cache, keys=keys)
+                            place_name="NAME", cache=cache, keys=keys, study_area=False)  # tobler's denominator
     out = result.table.set_index(["place_id", "group"])
     exposed = out["exposed"].unstack()
     population = out["population"].unstack()
@@ -148,6 +148,55 @@ def test_real_drought_exposure_by_town_matches_tobler():
     assert np.isnan(out["rr_low"]).all()  # no MOEs in the Planning Database: no intervals invented
     # a warm repeat is answered from the cached weights
     again = exposure_table(tracts, zone, towns, groups=["hispanic", "nh_black"], reference="nh_white",
-                           place_name="NAME", cache=cache, keys=keys)
+                           place_name="NAME", cache=cache, keys=keys, study_area=False)
     assert cache.hits == 2
     pd.testing.assert_frame_equal(again.table, result.table)
+
+
+def test_town_totals_add_up_to_the_state_over_the_study_area():
+    """Regression (methods §1): tracts reach over water, towns follow the shore. Dividing by the whole tract
+    area put 48,053 people (1.34%, in 65 tracts) in no town and left shoreline towns low."""
+    tracts, zone, towns = ct_data.tracts(), ct_data.drought(), ct_data.towns()
+    cache = WeightCache()
+    keys = {"units": "tracts@1", "places": "towns@1", "hazard": "drought@1"}
+    state = float(tracts["total"].sum())
+
+    def town_totals(study_area):
+        result = exposure_table(tracts, zone, towns, groups=[], place_name="NAME", cache=cache, keys=keys,
+                                study_area=study_area, overall="_all")
+        rows = result.table[result.table["group"] == "total"].set_index("place_name")
+        return rows, result
+
+    whole, whole_result = town_totals(False)
+    lost = state - whole.loc[whole.index != "all places", "population"].sum()
+    assert lost == pytest.approx(48_053, abs=1) and lost / state == pytest.approx(0.0134, abs=5e-5)
+    weights = cache.get(("tracts@1", "towns@1", "none")).matrix
+    assert int(((1 - np.asarray(weights.sum(axis=1)).ravel()) > 0.005).sum()) == 65
+    assert whole_result.outside == pytest.approx(48_053, abs=1)
+
+    study, result = town_totals(True)
+    towns_only = study.loc[study.index != "all places", "population"]
+    assert towns_only.sum() == pytest.approx(state, abs=0.5)
+    assert study.loc["all places", "population"] == pytest.approx(state, abs=0.5)
+    assert result.outside == pytest.approx(0, abs=0.5) and "inside the study area" in result.method
+    for town, was_low in [("Westbrook", 0.25), ("Old Saybrook", 0.23), ("Clinton", 0.12)]:
+        gain = study.loc[town, "population"] / whole.loc[town, "population"] - 1
+        assert gain > was_low / (1 - was_low) - 0.02, town  # the whole-area figure was that share too low
+    assert (study.loc[study.index != "all places", "population"]
+            >= whole.loc[whole.index != "all places", "population"] - 1e-6).all()
+
+
+def test_moe_of_several_zero_estimates_counts_the_largest_once():
+    """Regression (methods §3): the MOE of a sum with several zero estimates took all their MOEs
+    root-sum-of-squares; the Census rule counts only the largest zero-estimate MOE, once."""
+    units = gpd.GeoDataFrame(
+        {"total": [400.0, 300.0, 500.0], "total_moe": [60.0, 50.0, 70.0],
+         "g": [0.0, 0.0, 50.0], "g_moe": [20.0, 30.0, 40.0]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000), box(2000, 0, 3000, 1000)], crs="EPSG:26918")
+    place = gpd.GeoDataFrame({"name": ["all"]}, geometry=[box(0, 0, 3000, 1000)], index=["p"], crs="EPSG:26918")
+    zone = gpd.GeoSeries([box(0, 0, 3000, 1000)], crs="EPSG:26918")
+    row = rows(exposure_table(units, zone, place, groups=["g"])).loc[("p", "g")]
+    assert row["population_moe"] == pytest.approx(50.0) and row["exposed_moe"] == pytest.approx(50.0)
+    assert row["population_moe"] < np.sqrt(20**2 + 30**2 + 40**2) - 3
+    total = rows(exposure_table(units, zone, place, groups=["g"])).loc[("p", "total")]
+    assert total["population_moe"] == pytest.approx(np.sqrt(60**2 + 50**2 + 70**2))  # no zeros: unchanged

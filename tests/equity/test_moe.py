@@ -16,7 +16,6 @@ from geosvc.equity.moe import (
     moe_sum,
     reliability,
     standard_error,
-    unreliable,
     use_caution,
 )
 
@@ -69,7 +68,6 @@ def test_cv_and_reliability_labels():
     assert np.isnan(cv[4])
     assert reliability(cv).tolist() == ["high", "medium", "medium", "low", None]
     assert use_caution(cv).tolist() == [False, False, True, True, False]
-    assert unreliable(cv).tolist() == [False, False, False, True, False]
     assert standard_error(3.29) == pytest.approx(2.0)
 
 

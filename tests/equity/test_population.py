@@ -95,3 +95,15 @@ def test_real_tract_record_gives_counts_that_add_up():
     assert gc.moe.empty  # the Planning Database publishes no MOEs
     units = gc.to_units(tracts.geometry)
     assert units.crs == tracts.crs and list(units.columns[:3]) == [TOTAL, "hispanic", "nh_white"]
+
+
+@pytest.mark.parametrize("reserved", ["total", "rest"])
+def test_record_group_ids_may_not_be_the_reserved_names(reserved):
+    """Regression: a record could declare a group 'total' or 'rest', which the equity API reserves."""
+    from pydantic import ValidationError
+
+    from geosvc.records.models import EquityGroup
+
+    with pytest.raises(ValidationError, match="reserved"):
+        EquityGroup(id=reserved, label="Everyone", field="pop")
+    assert EquityGroup(id=f"{reserved}_2", label="A group", field="pop").id == f"{reserved}_2"

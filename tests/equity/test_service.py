@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from geosvc.equity.exposure import exposure_table
 from geosvc.equity.report import encode, to_csv, to_json
-from geosvc.equity.requests import parse_request
-from geosvc.equity.service import EquityService, disparity_report
+from geosvc.equity.disparity import disparity_report
+from geosvc.equity.requests import DisparityRequest, ExposureRequest, parse_request
+from geosvc.equity.service import EquityService
 from geosvc.errors import InvalidParameter, NotFound
 
 K = 11
@@ -50,7 +51,7 @@ def test_published_values_equal_the_unprotected_computation(service, by_town):
     """Disclosure control withholds values; it never alters a published one."""
     units = service.units("ct-tracts-2010", None, "nh_white")
     places, _, _ = service.places("ct-towns", None)
-    zone, *_ = service.hazard(parse_request("exposure", BY_TOWN).hazard, units)
+    zone, *_ = service.hazard(parse_request(ExposureRequest, BY_TOWN).hazard, units)
     raw = exposure_table(units.frame, zone, places, groups=units.groups, reference="nh_white",
                          place_name="place_name").table.set_index(["place_id", "group"])
     out = by_town.rows[by_town.rows["place_id"] != "_all"].set_index(["place_id", "group"])
@@ -218,7 +219,7 @@ def test_access_statewide_shares_grow_with_distance(service):
 def test_disparity_reproduces_chesson_2017():
     groups = [{"id": g, "population": p * 1e6, "events": c} for g, p, c in zip(
         ["white", "black", "hispanic", "asian", "aian"], [200, 40, 55, 20, 3], [70800, 563240, 52360, 4480, 2820])]
-    report = disparity_report(parse_request("disparity", {"groups": groups, "reference": "white"}), K)
+    report = disparity_report(parse_request(DisparityRequest, {"groups": groups, "reference": "white"}), K)
     assert round(report.summary["index_of_disparity"], 1) == 166.5
     assert round(report.summary["weighted_index_of_disparity"], 1) == 137.2
     assert round(report.summary["gini"], 3) == 0.724
@@ -228,7 +229,7 @@ def test_disparity_reproduces_chesson_2017():
 
 def test_disparity_rate_intervals_are_garwood():
     groups = [{"id": "a", "population": 100_000, "events": 20}, {"id": "b", "population": 100_000, "events": 40}]
-    rows = disparity_report(parse_request("disparity", {"groups": groups, "per": 100_000}), K).rows
+    rows = disparity_report(parse_request(DisparityRequest, {"groups": groups, "per": 100_000}), K).rows
     a = rows.set_index("group").loc["a"]
     assert (round(a["rate_low"], 3), round(a["rate_high"], 3)) == (12.217, 30.888)
 
@@ -236,7 +237,7 @@ def test_disparity_rate_intervals_are_garwood():
 def test_disparity_from_rates_protects_the_implied_events():
     groups = [{"id": "a", "population": 1000, "rate": 5}, {"id": "b", "population": 3000, "rate": 10},
               {"id": "c", "population": 2000, "rate": 30}]
-    report = disparity_report(parse_request("disparity", {"groups": groups, "per": 1000}), K)
+    report = disparity_report(parse_request(DisparityRequest, {"groups": groups, "per": 1000}), K)
     rows = report.rows.set_index("group")
     assert pd.isna(rows.loc["a", "events"]) and pd.isna(rows.loc["a", "rate"])  # 5 events implied
     assert rows.loc["c", "events"] == pytest.approx(60) and rows.loc["c", "rate"] == pytest.approx(30)
@@ -247,7 +248,7 @@ def test_disparity_from_rates_protects_the_implied_events():
 @given(st.lists(st.integers(0, 60), min_size=2, max_size=6), st.integers(K, 25))
 def test_disparity_never_publishes_a_small_count(events, k):
     groups = [{"id": f"g{i}", "population": 1000 + 97 * i, "events": e} for i, e in enumerate(events)]
-    report = disparity_report(parse_request("disparity", {"groups": groups, "k": k}), K)
+    report = disparity_report(parse_request(DisparityRequest, {"groups": groups, "k": k}), K)
     body = to_json(report)
     assert small_counts([r["events"] for r in body["results"]], k) == []
     hidden = sum(r["events"] is None for r in body["results"])
@@ -388,11 +389,50 @@ def test_different_inline_zones_never_share_cached_weights(service):
     assert first == again and first != second and second > 0
 
 
-def test_routes_and_processes_share_one_service_per_settings(published):
-    from geosvc.equity.service import shared_service
-    from geosvc.settings import Settings
+def _unexplained_nulls(frame: pd.DataFrame) -> dict[str, int]:
+    """Null values of ``frame`` whose ``<column>_suppressed`` gives no reason, by column."""
+    found = {}
+    for column in frame.columns:
+        if f"{column}_suppressed" in frame.columns:
+            count = int((frame[column].isna() & frame[f"{column}_suppressed"].isna()).sum())
+            if count:
+                found[column] = count
+    return found
 
-    settings, store = published
-    first = shared_service(settings, store)
-    carried = Settings.model_validate(settings.model_dump(mode="json"))  # what a processor receives
-    assert shared_service(carried) is first and first.store is store
+
+@pytest.mark.parametrize("body", [
+    ("access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "places": "ct-towns"}),
+    ("access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "reference": "rest"}),
+    ("exposure", BY_TOWN),
+    ("exposure", {**BY_TOWN, "reference": "rest", "hazard": {"collection": "us-drought-20161004",
+                                                             "filter": "DM >= 4"}}),
+], ids=["access-by-town", "access-state", "exposure-by-town", "exposure-nothing-exposed"])
+def test_every_null_value_carries_a_reason(service, body):
+    """Regression: two access groups (missing tract values) were all null, and the weighted index of
+    disparity was null where nothing is exposed, with no reason code."""
+    report = service.run(*body)
+    assert _unexplained_nulls(report.rows) == {}
+    if report.places is not None:
+        assert _unexplained_nulls(report.places) == {}
+    reasons = set(report.rows.filter(like="_suppressed").stack().dropna())
+    assert reasons >= ({"missing_input"} if body[0] == "access" else {"no_margin_of_error", "is_reference"})
+    if body[1].get("hazard", {}).get("filter") == "DM >= 4":  # no D4 drought in Connecticut: nobody exposed
+        assert set(report.places["weighted_index_of_disparity_suppressed"]) <= {"undefined", "derived_from_suppressed"}
+        assert "undefined" in set(report.places["weighted_index_of_disparity_suppressed"])
+
+
+def test_missing_group_values_are_explained_not_zeroed(service):
+    report = service.run("access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010",
+                                    "groups": ["below_poverty", "limited_english"]})
+    rows = report.rows.set_index("group")
+    for group in ("below_poverty", "limited_english"):
+        assert np.isnan(rows.loc[group, "mean_km"]) and rows.loc[group, "mean_km_suppressed"] == "missing_input"
+
+
+def test_a_filter_selecting_no_hazard_feature_exposes_nobody(service):
+    """Regression: an empty selection became an empty GeometryCollection, refused as 'not polygons'."""
+    report = service.run("exposure", {"hazard": {"collection": "us-drought-20161004", "filter": "DM > 99"},
+                                      "population": "ct-tracts-2010"})
+    total = report.rows.set_index("group").loc["total"]
+    assert total["exposed"] == 0 and total["population"] > 3_000_000
+    assert "0 feature(s) selected" in " ".join(report.method["hazard"])

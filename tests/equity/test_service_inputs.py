@@ -6,7 +6,7 @@ import geopandas as gpd
 import pytest
 from shapely import box
 
-from geosvc.equity.filtering import filter_frame
+from geosvc.cql2 import filter_frame
 from geosvc.equity.zones import read_inline_zone
 from geosvc.errors import InvalidParameter
 
@@ -25,22 +25,47 @@ def hazards() -> gpd.GeoDataFrame:
     ("S_INTERSECTS(geometry, POLYGON((1.5 1.5, 1.9 1.5, 1.9 1.9, 1.5 1.5)))", "cql2-text", [3]),
     ({"op": "and", "args": [{"op": ">", "args": [{"property": "DM"}, 0]},
                             {"op": "<", "args": [{"property": "DM"}, 3]}]}, "cql2-json", [2]),
+    # regressions: the equity copy read a JSON bbox as (x1, x2, y1, y2) and refused 6-number BBOX
+    ({"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [4, 4, 7, 7]}]}, "cql2-json", [2]),
+    ({"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [4, 4, 0, 7, 7, 10]}]}, "cql2-json", [2]),
+    ("S_INTERSECTS(geometry, BBOX(4, 4, 0, 7, 7, 10))", "cql2-text", [2]),
 ])
 def test_filters_select_the_right_features(hazards, expression, lang, expected):
     assert filter_frame(hazards, expression, lang).DM.tolist() == expected
 
 
 @pytest.mark.parametrize(("expression", "words"), [
-    ("XX >= 2", "unknown field XX"),
+    ("XX >= 2", "unknown queryable 'XX'"),
     ("DM >=", "cannot parse"),
-    ("name > 3", "cannot evaluate"),
-    ("nosuch(DM) > 1", "unsupported function nosuch"),
-    ("DM", "cannot parse"),
+    ("name > 3", "cannot be applied"),
+    ("nosuch(DM) > 1", "unsupported function 'nosuch'"),
+    ("DM", "not a predicate|cannot parse"),
+    ("(" * 200 + "DM > 1" + ")" * 200, "nested too deeply"),
+    (" OR ".join(["DM = 1"] * 5000), "too long"),
 ])
 def test_bad_filters_are_invalid_parameters(hazards, expression, words):
     with pytest.raises(InvalidParameter, match=words) as caught:
         filter_frame(hazards, expression, layer="drought")
     assert caught.value.param == "filter" and caught.value.layer in (None, "drought")
+
+
+def test_hazard_filter_is_the_items_filter(hazards):
+    """One CQL2 module: the hazard filter selects exactly what the OGC items filter selects."""
+    from geosvc.cql2 import evaluate_filter, parse_filter
+    from geosvc.crs import CRS84_URI
+
+    for text, lang in [('{"op": "s_intersects", "args": [{"property": "geom"}, {"bbox": [0.5, 0.5, 5.5, 5.5]}]}',
+                        "cql2-json"), ("S_INTERSECTS(geom, BBOX(1.5, 1.5, 0, 9, 9, 1)) AND DM > 0", "cql2-text")]:
+        items = hazards[evaluate_filter(parse_filter(text, lang), hazards, CRS84_URI)]
+        assert filter_frame(hazards, text, lang).index.tolist() == items.index.tolist() != []
+
+
+def test_deeply_nested_cql2_json_is_refused(hazards):
+    nested: dict = {"op": ">", "args": [{"property": "DM"}, 0]}
+    for _ in range(500):
+        nested = {"op": "not", "args": [nested]}
+    with pytest.raises(InvalidParameter, match="nested too deeply"):
+        filter_frame(hazards, nested, "cql2-json")
 
 
 def test_zone_from_a_feature_collection_is_one_union():

@@ -7,7 +7,7 @@ import dataclasses
 from pygeoapi.config import validate_config
 
 from geosvc.ogc.config import MOUNT_PATH, PROVIDER, build_config, served_layers, vector_resource
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 
 from support.sample_store import RESTRICTED_ID
 
@@ -17,12 +17,15 @@ def test_config_passes_pygeoapi_validation(store, settings):
     assert validate_config(config)
 
 
-def test_only_public_layers_are_served(store, settings):
+def test_anonymous_view_configures_public_layers_only(app, store):
     published = store.published()
     assert RESTRICTED_ID in {layer.id for layer in published}
-    config = build_config(published, settings)
-    assert RESTRICTED_ID not in config["resources"]
-    assert RESTRICTED_ID not in {layer.id for layer in served_layers(published)}
+    snapshot = app.state.registry.current()
+    assert RESTRICTED_ID in snapshot.layers  # readable, so servable to those granted it
+    public = snapshot.public
+    assert RESTRICTED_ID not in public.layers and "ct-towns" in public.layers
+    assert RESTRICTED_ID not in public.documents.openapi.decode()
+    assert RESTRICTED_ID not in {layer.id for layer in served_layers(public.layers.values())}
 
 
 def test_server_section_for_a_mount(settings, store):

@@ -232,7 +232,7 @@ def test_cog_route_without_its_file_is_503(served, raster):
     app = FastAPI()
     install_error_handlers(app)
     app.state.store = served.store
-    snapshot = types.SimpleNamespace(layers={raster.id: raster, gone.id: gone})
+    snapshot = types.SimpleNamespace(layers={raster.id: raster, gone.id: gone}, restricted=frozenset())
 
     @app.middleware("http")
     async def pin(request, call_next):

@@ -10,8 +10,8 @@ import pytest
 import shapely
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.cql import evaluate_filter, parse_filter
-from geosvc.ogc.crs import CRS84
+from geosvc.cql2 import evaluate_filter, parse_filter
+from geosvc.crs import CRS84_URI as CRS84
 
 EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 

@@ -11,7 +11,7 @@ import io
 
 import httpx
 import pytest
-from support.equity_catalog import DROUGHT, publish_equity_sample, small_counts
+from support.equity_catalog import DROUGHT, comb_zone, publish_equity_sample, small_counts
 from support.published_catalog import running_server
 
 from geosvc.ogc.processes import CONFORMANCE, PROCESSORS, process_resources
@@ -28,9 +28,13 @@ INPUTS = {
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    settings, _ = publish_equity_sample(tmp_path_factory.mktemp("processes-store"))
-    with running_server(settings) as url:
+def published(tmp_path_factory):
+    return publish_equity_sample(tmp_path_factory.mktemp("processes-store"))
+
+
+@pytest.fixture(scope="module")
+def base(published):
+    with running_server(published[0]) as url:
         yield url
 
 
@@ -43,9 +47,7 @@ def http(base):
 def test_process_resources_load_by_dotted_path():
     from pygeoapi.plugin import load_plugin
 
-    from geosvc.settings import load_settings
-
-    resources = process_resources(load_settings())
+    resources = process_resources()
     assert set(resources) == set(PROCESSORS)
     processor = load_plugin("process", resources["equity-exposure"]["processor"])
     assert processor.metadata["id"] == "equity-exposure"
@@ -96,18 +98,18 @@ def test_execute_geojson_and_csv(http):
     assert rows[0]["events_suppressed"] == "primary_small_count"
 
 
-@pytest.mark.parametrize(("process_id", "inputs", "words"), [
-    ("equity-exposure", {**EXPOSURE, "k": 2}, "'k'"),
-    ("equity-exposure", {**EXPOSURE, "groups": ["martians"]}, "martians"),
-    ("equity-exposure", {**EXPOSURE, "population": "no-such-layer"}, "no-such-layer"),
-    ("equity-exposure", {**EXPOSURE, "f": "xml"}, "format"),
-    ("equity-access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "within_km": -1},
+@pytest.mark.parametrize(("process_id", "inputs", "status", "words"), [
+    ("equity-exposure", {**EXPOSURE, "k": 2}, 400, "'k'"),
+    ("equity-exposure", {**EXPOSURE, "groups": ["martians"]}, 400, "martians"),
+    ("equity-exposure", {**EXPOSURE, "population": "no-such-layer"}, 404, "no-such-layer"),  # as /equity
+    ("equity-exposure", {**EXPOSURE, "f": "xml"}, 400, "format"),
+    ("equity-access", {"facilities": "ct-hospitals", "population": "ct-tracts-2010", "within_km": -1}, 400,
      "within_km"),
-    ("equity-svi", {"units": [{"FIPS": "1"}, {"FIPS": "2"}]}, "SVI variables"),
+    ("equity-svi", {"units": [{"FIPS": "1"}, {"FIPS": "2"}]}, 400, "SVI variables"),
 ])
-def test_bad_inputs_fail_with_a_400_naming_the_cause(http, process_id, inputs, words):
+def test_bad_inputs_fail_with_a_4xx_naming_the_cause(http, process_id, inputs, status, words):
     response = http.post(f"/ogc/processes/{process_id}/execution", json={"inputs": inputs})
-    assert response.status_code == 400, response.text
+    assert response.status_code == status, response.text
     assert words in response.json()["description"]
 
 
@@ -118,3 +120,47 @@ def test_openapi_documents_the_processes_without_external_refs(http):
     paths = response.json()["paths"]
     assert {f"/processes/{p}/execution" for p in PROCESSORS} <= set(paths)
     assert '"$ref": "http' not in response.text and '"$ref":"http' not in response.text
+
+
+def test_processes_run_past_the_pygeoapi_mount_and_refuse_hostile_inputs(http):
+    """The execution route is geosvc's (before the pygeoapi mount): a lone surrogate is a 400, not a 500."""
+    body = b'{"inputs": {"groups": [{"id": "a\\ud800", "population": 5000, "events": 70}, ' \
+           b'{"id": "b", "population": 9000, "events": 90}]}}'
+    response = http.post("/ogc/processes/equity-disparity/execution", content=body,
+                         headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "surrogate" in response.json()["description"]
+    comb = http.post("/ogc/processes/equity-exposure/execution",
+                     json={"inputs": {"hazard": {"geometry": comb_zone(750)}, "population": "ct-tracts-2010"}})
+    assert comb.status_code == 200, comb.text[:300]
+
+
+def test_two_apps_in_one_process_answer_from_their_own_store(published, tmp_path):
+    """Each app's routes and processes use its own EquityService: no process-wide service or cache."""
+    from fastapi.testclient import TestClient
+
+    from geosvc.api.app import create_app
+    from geosvc.records.loader import load_records
+    from geosvc.settings import load_settings
+    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.publish import publish_layer
+    from geosvc.validate.layer import validate_layer
+
+    full_settings, full_store = published
+    other = load_settings(store_dir=tmp_path / "hospitals-only")
+    store = GpkgStore(other)
+    record = load_records(other.layers.dir, ["ct-hospitals"])["ct-hospitals"]
+    publish_layer(record, validate_layer(record, other), store, other)
+
+    first = create_app(full_settings, full_store)
+    # the same settings on another store, built after the first: it must not take over the first's processes
+    second = create_app(full_settings, store)
+    disparity = {"inputs": INPUTS["equity-disparity"]}
+    with TestClient(first) as a, TestClient(second) as b:
+        for client, status in ((a, 200), (b, 404)):
+            process = client.post("/ogc/processes/equity-exposure/execution", json={"inputs": EXPOSURE})
+            route = client.post("/equity/exposure", json=EXPOSURE)
+            assert (process.status_code, route.status_code) == (status, status), process.text[:200]
+        assert a.app.state.equity is not b.app.state.equity
+        assert a.app.state.equity.store is full_store and b.app.state.equity.store is store
+        assert a.post("/ogc/processes/equity-disparity/execution", json=disparity).json()["provenance"] == \
+            b.post("/ogc/processes/equity-disparity/execution", json=disparity).json()["provenance"]

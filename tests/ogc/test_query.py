@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from geosvc.errors import InvalidParameter
-from geosvc.ogc.crs import CRS84
+from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import MAX_LIMIT, parse_bbox, parse_datetime, parse_limit, parse_sortby
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"

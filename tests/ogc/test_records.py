@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 
-import dataclasses
 
 import httpx
 import pytest
@@ -16,7 +15,6 @@ from geosvc.ogc.coverage import COG_MEDIA_TYPE
 from geosvc.ogc.records import (
     RECORDS_ID,
     add_records,
-    catalog_layers,
     layer_record,
     records_resource,
     search_records,
@@ -104,10 +102,12 @@ def test_raster_record_links_to_cog(records, ogc_url):
     assert "items" not in by_rel
 
 
-def test_restricted_layers_are_not_listed(layers):
-    hidden = dataclasses.replace(layers[0], record=layers[0].record.model_copy(update={"sensitivity": "restricted"}))
-    listed = catalog_layers([hidden, *layers[1:]])
-    assert [layer.id for layer in listed] == [layer.id for layer in layers[1:]]
+def test_restricted_layers_are_not_listed_for_anonymous(client):
+    from support.sample_store import RESTRICTED_ID
+
+    ids = [r["id"] for r in client.get("/ogc/collections/records/items?limit=100").json()["features"]]
+    assert RESTRICTED_ID not in ids and "ct-towns" in ids
+    assert client.get(f"/ogc/collections/records/items/{RESTRICTED_ID}").status_code == 404
 
 
 def test_q_searches_title_description_keywords(records, layers):

@@ -49,3 +49,16 @@ def small_counts(values, k: int) -> list[float]:
         if 0 < number < k:
             found.append(number)
     return found
+
+
+def comb_zone(teeth: int, west: float = -73.6, east: float = -71.8, south: float = 41.0,
+              north: float = 42.0) -> dict:
+    """A valid comb-shaped Polygon over Connecticut (CRS84): a spine along the south edge and ``teeth``
+    thin teeth reaching north, ``4 * teeth + 3`` vertices. It crosses almost every tract."""
+    width = (east - west) / teeth
+    ring = [(west, south)]
+    for i in range(teeth):
+        x = west + i * width
+        ring += [(x, north), (x + width / 2, north), (x + width / 2, south + 0.05), (x + width, south + 0.05)]
+    ring += [(east, south), (west, south)]
+    return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}

@@ -36,7 +36,7 @@ def running_server(settings: Settings, timeout: float = 120.0) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**store_env(settings), "GEOSVC_PORT": str(port)}
-    code = "from geosvc.api.app import serve; from geosvc.settings import load_settings; serve(load_settings())"
+    code = "from geosvc.api.server import serve; from geosvc.settings import load_settings; serve(load_settings())"
     log_path = Path(settings.store.dir) / f"server-{port}.log"
     with running([sys.executable, "-c", code], f"{base}/health", log_path, env=env, timeout=timeout):
         yield base

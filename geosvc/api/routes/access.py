@@ -14,7 +14,6 @@ from geosvc.auth.access import decide_request, request_access
 from geosvc.auth.caller import Caller, utcnow
 from geosvc.auth.middleware import caller_of
 from geosvc.auth.requests import parse_expiry
-from geosvc.auth.store import open_access_store
 from geosvc.errors import Forbidden, InvalidParameter, Unauthorized
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
@@ -91,6 +90,5 @@ def create_router() -> APIRouter:
 
 
 def install_access(app: FastAPI, layers: list[PublishedLayer], settings: Settings) -> None:
-    """``create_app`` hook: the access database on ``app.state.access_store`` and the router."""
-    app.state.access_store = open_access_store(settings)
+    """``create_app`` hook: the access-request routes (the access database is ``app.state.access_store``)."""
     app.include_router(create_router())

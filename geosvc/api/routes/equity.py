@@ -1,11 +1,11 @@
-"""``/equity``: thin HTTP routes over :class:`geosvc.equity.service.EquityService`.
+"""``/equity``: thin HTTP routes generated from the registry :data:`geosvc.equity.operations.OPERATIONS`.
 
-``POST /equity/{exposure,access,disparity,svi}`` take the request models of
-:mod:`geosvc.equity.requests`; the answer's format is ``?f=json|geojson|csv`` or, without ``f``,
-negotiated from ``Accept``. Errors go through the app's single error mapping (OGC exception bodies).
-
-(No ``from __future__ import annotations`` here: FastAPI reads the endpoints' body models from
-their evaluated annotations, which the route factory sets per operation.)
+``POST /equity/<operation>`` takes the operation's request model (documented in OpenAPI, decoded
+strictly by :func:`geosvc.equity.requests.parse_request`); the answer's format is
+``?f=json|geojson|csv`` or, without ``f``, negotiated from ``Accept``. Each request runs in a worker
+thread on the app's own :class:`~geosvc.equity.service.EquityService` (``app.state.equity``), under
+the time budget ``settings.equity.time_budget_s``. Errors go through the app's single error mapping
+(OGC exception bodies). :func:`install_equity` also installs the OGC API Processes execution route.
 """
 
 from typing import Annotated, Literal
@@ -14,10 +14,12 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from geosvc.equity.operations import OPERATIONS, Operation
 from geosvc.equity.report import FORMATS, Report, compressed, encode
-from geosvc.equity.requests import OPERATIONS
-from geosvc.equity.service import EquityService, shared_service
+from geosvc.equity.requests import request_schema
+from geosvc.equity.service import EquityService
 from geosvc.errors import InvalidParameter
+from geosvc.ogc.processes import install_process_execution
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 
@@ -59,38 +61,37 @@ def respond(report: Report, fmt: str, accept_encoding: str | None = None) -> Res
     return Response(body, media_type=media_type, headers=headers)
 
 
-SUMMARIES = {
-    "exposure": "Who lives in a hazard zone, by group and place",
-    "access": "Distance to the nearest facility and 2SFCA accessibility, by group and place",
-    "disparity": "Disparity indices (ID, weighted ID, Gini, Theil) and RR/RD over groups",
-    "svi": "CDC/ATSDR Social Vulnerability Index ranking",
-}
-
-
-def _add_operation(router: APIRouter, operation: str, model: type) -> None:
-    async def endpoint(body: model, request: Request, f: Annotated[Format | None, _F] = None) -> Response:
+def _add_operation(router: APIRouter, op: Operation) -> None:
+    async def endpoint(request: Request, f: Annotated[Format | None, _F] = None) -> Response:
         fmt = negotiate(f, request.headers.get("accept"))
         service: EquityService = request.app.state.equity
-        report = await run_in_threadpool(service.run, operation, body)
-        return respond(report, fmt, request.headers.get("accept-encoding"))
+        report = await run_in_threadpool(service.run, op.name, await request.body(), None,
+                                         request.state.snapshot.layers)
+        response = respond(report, fmt, request.headers.get("accept-encoding"))
+        request.app.state.audit_equity(request.scope, report, response.body)
+        return response
 
     router.add_api_route(
-        f"/{operation}", endpoint, methods=["POST"], operation_id=f"equity{operation.capitalize()}",
-        summary=SUMMARIES[operation], response_class=Response,
+        f"/{op.name}", endpoint, methods=["POST"], operation_id=f"equity{op.name.capitalize()}",
+        summary=op.summary, description=(op.request.__doc__ or op.title).strip(), response_class=Response,
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": request_schema(op.request)}}}},
         responses={200: {"content": {media: {} for media in FORMATS.values()},
                          "description": "The protected answer (JSON, GeoJSON or CSV)"}},
     )
 
 
 def create_router() -> APIRouter:
-    """Router with the four equity operations; the service is ``request.app.state.equity``."""
+    """Router with one route per registered operation; the service is ``request.app.state.equity``."""
     router = APIRouter(prefix="/equity", tags=["equity"])
-    for operation, model in OPERATIONS.items():
-        _add_operation(router, operation, model)
+    for op in OPERATIONS.values():
+        _add_operation(router, op)
     return router
 
 
 def install_equity(app: FastAPI, layers: list[PublishedLayer], settings: Settings) -> None:
-    """``create_app`` hook: the process's :class:`EquityService` on ``app.state.equity`` and the router."""
-    app.state.equity = shared_service(settings, app.state.store)
+    """``create_app`` hook: this app's own :class:`EquityService` on ``app.state.equity``, the
+    ``/equity`` router and the OGC API Processes execution route (both answer from that service)."""
+    app.state.equity = EquityService(app.state.store, settings)
     app.include_router(create_router())
+    install_process_execution(app)

@@ -1,9 +1,8 @@
-"""pygeoapi processors for the equity operations: one small class per operation, one shared base.
+"""The pygeoapi processor of the equity operations: it describes an operation, geosvc executes it.
 
-Each processor validates its inputs with the same pydantic request model as ``/equity`` and runs
-the same :class:`~geosvc.equity.service.EquityService` (one per settings, per process, built on
-first use, or the one ``create_app`` made), so both interfaces answer identically, disclosure
-control included, from the same caches.
+pygeoapi builds processors by dotted path from its YAML configuration, so a processor cannot hold
+the app's service; execution is therefore routed by :func:`geosvc.ogc.processes.install_process_execution`
+and never reaches :meth:`EquityProcessor.execute`.
 """
 
 from __future__ import annotations
@@ -12,21 +11,13 @@ import copy
 import functools
 from typing import Any
 
-import orjson
 from pygeoapi.process.base import BaseProcessor
 
-from geosvc.equity.report import FORMATS, encode
-from geosvc.equity.requests import OPERATIONS
-from geosvc.equity.service import shared_service
+from geosvc.equity.operations import operation as lookup_operation
+from geosvc.equity.report import FORMATS
+from geosvc.equity.requests import request_schema
 from geosvc.errors import InvalidParameter
-from geosvc.settings import Settings
 
-TITLES = {
-    "exposure": "Hazard exposure by group and place",
-    "access": "Access to facilities by group and place",
-    "disparity": "Disparity indices over groups",
-    "svi": "CDC/ATSDR Social Vulnerability Index ranking",
-}
 _FORMAT_INPUT = {
     "title": "Output format",
     "description": "json (default), geojson (places with results as properties) or csv",
@@ -36,43 +27,31 @@ _FORMAT_INPUT = {
 }
 
 
-def _inline_refs(schema: Any, defs: dict) -> Any:
-    """Replace ``$ref: #/$defs/X`` by the definition (process descriptions must be self-contained)."""
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return _inline_refs(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-        return {k: _inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inline_refs(v, defs) for v in schema]
-    return schema
-
-
 @functools.lru_cache(maxsize=None)
-def process_metadata(operation: str) -> dict:
-    """The OGC process description of ``operation``, from its request model's JSON Schema."""
-    model = OPERATIONS[operation]
-    schema = model.model_json_schema()
-    defs = schema.get("$defs", {})
+def process_metadata(name: str) -> dict:
+    """The OGC process description of the registered operation ``name``, from its request model."""
+    op = lookup_operation(name)
+    schema = request_schema(op.request)
     required = set(schema.get("required", []))
     inputs = {}
-    for name, prop in schema["properties"].items():
-        prop = _inline_refs(prop, defs)
-        inputs[name] = {
-            "title": prop.pop("title", name),
+    for field, prop in schema["properties"].items():
+        prop = dict(prop)
+        inputs[field] = {
+            "title": prop.pop("title", field),
             "description": prop.pop("description", ""),
             "schema": prop,
-            "minOccurs": 1 if name in required else 0,
+            "minOccurs": 1 if field in required else 0,
             "maxOccurs": 1,
         }
     inputs["f"] = _FORMAT_INPUT
     return {
         "version": "1.0.0",
-        "id": f"equity-{operation}",
-        "title": {"en": TITLES[operation]},
-        "description": {"en": (model.__doc__ or TITLES[operation]).strip().splitlines()[0]
+        "id": f"equity-{name}",
+        "title": {"en": op.title},
+        "description": {"en": (op.request.__doc__ or op.title).strip().splitlines()[0]
                         + " Disclosure control applies to every output."},
         "jobControlOptions": ["sync-execute"],
-        "keywords": ["equity", "disparity", operation],
+        "keywords": ["equity", "disparity", name],
         "links": [],
         "inputs": inputs,
         "outputs": {
@@ -87,53 +66,17 @@ def process_metadata(operation: str) -> dict:
 
 
 class EquityProcessor(BaseProcessor):
-    """Base processor: ``operation`` names the :class:`EquityService` method to run."""
-
-    operation = ""
+    """Describes the operation named by the processor definition's ``operation``."""
 
     def __init__(self, processor_def: dict):
+        self.operation = processor_def.get("operation")
         # pygeoapi edits descriptions in place when it builds the OpenAPI document: give it a copy
         super().__init__(processor_def, copy.deepcopy(process_metadata(self.operation)))
-        settings = processor_def.get("settings")
-        if settings is None:
-            raise ValueError(f"processor {processor_def.get('name')} needs the geosvc settings")
-        self._settings = Settings.model_validate(settings)
 
     def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
-        """Run the operation on ``data`` (the process inputs); errors become 400 job failures."""
-        inputs = dict(data or {})
-        fmt = inputs.pop("f", "json")
-        if fmt not in FORMATS:
-            raise InvalidParameter(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})", param="f")
-        report = shared_service(self._settings).run(self.operation, inputs)
-        body, media_type = encode(report, fmt)
-        if fmt == "csv":
-            return "text/csv", body.decode("utf-8")
-        return ("application/json" if fmt == "json" else "application/geo+json"), orjson.loads(body)
+        """Not reached in a geosvc app (its own route executes); refused clearly elsewhere."""
+        raise InvalidParameter(f"equity-{self.operation} is executed by geosvc's own route, not by pygeoapi",
+                               param="process")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}> {self.name}"
-
-
-class ExposureProcessor(EquityProcessor):
-    """Hazard exposure by group and place."""
-
-    operation = "exposure"
-
-
-class AccessProcessor(EquityProcessor):
-    """Access to facilities by group and place."""
-
-    operation = "access"
-
-
-class DisparityProcessor(EquityProcessor):
-    """Disparity indices over groups."""
-
-    operation = "disparity"
-
-
-class SviProcessor(EquityProcessor):
-    """CDC/ATSDR SVI ranking."""
-
-    operation = "svi"

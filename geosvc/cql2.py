@@ -1,7 +1,10 @@
-"""CQL2 filters (text and JSON) parsed by pygeofilter and evaluated vectorised on a layer frame.
+"""CQL2 filters (text and JSON) parsed by pygeofilter and evaluated vectorised on a frame.
 
-Fixes two pygeofilter gaps that made stock pygeoapi answer 500: ``BBOX(...)`` in CQL2 text parses to
-a function call, and CQL2 JSON ``{"bbox": [...]}`` is read in the wrong order.
+The one CQL2 module: the OGC API items ``filter`` and the equity hazard ``filter`` both use it
+(pure: no web framework, no pygeoapi). Fixes two pygeofilter gaps that made stock pygeoapi answer
+500: ``BBOX(...)`` in CQL2 text parses to a function call, and CQL2 JSON ``{"bbox": [...]}`` is
+read in the wrong order. Expressions longer than :data:`MAX_FILTER_CHARS` or nested deeper than
+:data:`MAX_FILTER_DEPTH` are refused before parsing (the parsers recurse).
 """
 
 from __future__ import annotations
@@ -9,21 +12,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from lark import Lark
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import handle
 from pygeofilter.backends.geopandas.evaluate import GeoPandasEvaluator
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+from pygeofilter.parsers.cql2_text import parser as cql2_text_parser
 
 from geosvc.errors import InvalidParameter
+from geosvc.crs import CRS84_URI, bbox_to_crs84, geometry_to_crs84
 from geosvc.store.query import SPATIAL_ATTRIBUTES
-from geosvc.ogc.crs import CRS84, bbox_to_crs84, geometry_to_crs84
+
+CRS84 = CRS84_URI
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 
@@ -51,6 +58,34 @@ def _fix_json_bboxes(node: Any) -> Any:
     if isinstance(node, list):
         return [_fix_json_bboxes(v) for v in node]
     return node
+
+
+_OLD_CONDITION = """?condition: condition_1
+          | condition "AND"i condition_1                                 -> and_
+          | condition "OR"i condition_1                                   -> or_"""
+_CONDITION = """?condition: condition_and
+          | condition "OR"i condition_and -> or_
+
+?condition_and: condition_1
+          | condition_and "AND"i condition_1 -> and_"""
+
+
+def _text_parser() -> Lark:
+    """pygeofilter's CQL2-text parser with AND binding tighter than OR (its grammar gives them one precedence)."""
+    folder = Path(cql2_text_parser.__file__).parent
+    grammar = (folder / "grammar.lark").read_text()
+    if _OLD_CONDITION not in grammar:
+        raise RuntimeError("pygeofilter's CQL2-text grammar changed; review geosvc.cql2")
+    return Lark(grammar.replace(_OLD_CONDITION, _CONDITION), parser="lalr", maybe_placeholders=False,
+                transformer=cql2_text_parser.CQLTransformer(), import_paths=[str(folder.parent), str(folder)])
+
+
+_TEXT_PARSER = _text_parser()
+
+
+def parse_cql2_text(text: str) -> ast.Node:
+    """CQL2 text -> pygeofilter AST (with CQL2's operator precedence)."""
+    return _TEXT_PARSER.parse(text)
 
 
 _BOOLEAN = re.compile(r"(?<![\w'])(TRUE|FALSE)(?![\w'])", re.IGNORECASE)
@@ -123,48 +158,79 @@ def _fix_like(node: ast.Node):
 
 
 MAX_FILTER_CHARS = 20_000
-MAX_JSON_DEPTH = 64
+"""Longest filter accepted (characters of CQL2 text or JSON)."""
+MAX_FILTER_DEPTH = 64
+"""Deepest nesting accepted (brackets in CQL2 text, objects and arrays in CQL2 JSON)."""
 
 
-def _json_depth(text: str) -> int:
-    """Deepest bracket nesting of a JSON text (strings skipped), without parsing it."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
+def _depth(text: str) -> int:
+    """Deepest bracket nesting of ``text`` (string literals included: a bound, not a parse)."""
+    level = deepest = 0
+    for char in text:
+        if char in "([{":
+            level += 1
+            deepest = max(deepest, level)
+        elif char in ")]}":
+            level -= 1
     return deepest
 
 
-def parse_filter(text: str, lang: str | None, filter_crs: str = CRS84) -> ast.Node:
-    """Parse a ``filter`` value (``lang`` defaults to cql2-text) with geometry literals in CRS84.
+def _nesting(value: Any) -> int:
+    """Deepest nesting of decoded JSON (objects and arrays), measured without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_FILTER_DEPTH:
+                stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
-    Raises a 400 naming ``filter`` on any syntax error, on more than ``MAX_FILTER_CHARS`` characters
-    and on JSON nested deeper than ``MAX_JSON_DEPTH``.
+
+def check_filter(value: str | dict) -> None:
+    """Refuse (400) a filter longer than :data:`MAX_FILTER_CHARS` or nested deeper than :data:`MAX_FILTER_DEPTH`.
+
+    >>> check_filter({"op": "not", "args": [{"op": "=", "args": [{"property": "a"}, 1]}]})
+    >>> check_filter("(" * 100 + "a = 1" + ")" * 100)
+    Traceback (most recent call last):
+    ...
+    geosvc.errors.InvalidParameter: parameter 'filter': filter is nested too deeply (at most 64 levels)
+    """
+    if not isinstance(value, str):
+        if _nesting(value) > MAX_FILTER_DEPTH:
+            raise InvalidParameter(f"filter is nested too deeply (at most {MAX_FILTER_DEPTH} levels)", param="filter")
+        value = json.dumps(value)
+    _check_size(value)
+
+
+def _check_size(text: str) -> None:
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidParameter(f"filter is too long ({len(text)} characters; at most {MAX_FILTER_CHARS})",
+                               param="filter")
+    if _depth(text) > MAX_FILTER_DEPTH:
+        raise InvalidParameter(f"filter is nested too deeply (at most {MAX_FILTER_DEPTH} levels)", param="filter")
+
+
+def parse_filter(text: str | dict, lang: str | None, filter_crs: str = CRS84) -> ast.Node:
+    """Parse a ``filter`` value (CQL2 JSON may come decoded; ``lang`` defaults to cql2-text) with
+    geometry literals in CRS84. Raises 400 on any syntax error and on a filter too long or too deep.
+
+    >>> parse_filter("DM >= 2", None)
+    GreaterEqual(lhs=ATTRIBUTE DM, rhs=2)
     """
     lang = lang or "cql2-text"
     if lang not in FILTER_LANGS:
         raise InvalidParameter(
             f"unsupported filter-lang '{lang}'; use one of {', '.join(FILTER_LANGS)}", param="filter-lang"
         )
-    if len(text) > MAX_FILTER_CHARS:
-        raise InvalidParameter(f"longer than {MAX_FILTER_CHARS} characters", param="filter")
+    if not isinstance(text, str):
+        if lang != "cql2-json":
+            raise InvalidParameter("a cql2-text filter must be a string", param="filter")
+        check_filter(text)
+        text = json.dumps(text)
+    check_filter(text)
     try:
         if lang == "cql2-json":
-            if _json_depth(text) > MAX_JSON_DEPTH:
-                raise InvalidParameter(f"nested deeper than {MAX_JSON_DEPTH} levels", param="filter")
             node = parse_cql2_json(_fix_json_bboxes(json.loads(text)))
             node = True if node is True else False if node is False else _fix_like(node)
         else:
@@ -273,3 +339,18 @@ def evaluate_filter(node: ast.Node, frame: gpd.GeoDataFrame, filter_crs: str) ->
     if mask.shape != (len(frame),):
         raise InvalidParameter("filter is not a predicate", param="filter")
     return mask
+
+
+def filter_frame(frame: gpd.GeoDataFrame, text: str | dict, lang: str | None = None, *,
+                 layer: str | None = None) -> gpd.GeoDataFrame:
+    """Rows of a CRS84 ``frame`` matching a CQL2 filter, exactly as the OGC API items ``filter``.
+
+    >>> from shapely import box
+    >>> df = gpd.GeoDataFrame({"DM": [0, 2, 3]}, geometry=[box(0, 0, 1, 1)] * 3, crs="OGC:CRS84")
+    >>> filter_frame(df, "DM >= 2").DM.tolist()
+    [2, 3]
+    """
+    try:
+        return frame[evaluate_filter(parse_filter(text, lang), frame, CRS84_URI)]
+    except InvalidParameter as exc:
+        raise InvalidParameter(exc.message, layer=layer, param=exc.param) from exc
