@@ -12,8 +12,9 @@ client:
   recomputed from the cached frames and overlay weights);
 * the same for GeoJSON and CSV.
 
-Run: ``.venv/bin/python benchmarks/bench_equity_http.py [--repeat N]``; writes the
-``bench_equity_http`` section of ``benchmarks/RESULTS.md``.
+Run: ``.venv/bin/python benchmarks/bench_equity_http.py [--repeat N] [--before REV]``; writes the
+``bench_equity_http`` section of ``benchmarks/RESULTS.md``. ``--before REV`` adds the figures of that
+section as committed at ``REV`` (an earlier run) next to this run's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +83,20 @@ def run(repeat: int) -> list[tuple[str, int, float, float, int]]:
     return rows
 
 
+def previous(rev: str) -> tuple[dict[str, tuple[float, float]], str]:
+    """p50 and p95 per case, and the machine line, of this section as committed at ``rev``."""
+    text = subprocess.run(["git", "show", f"{rev}:benchmarks/RESULTS.md"], cwd=HERE, check=True,
+                          capture_output=True, text=True).stdout
+    section = text.split("<!-- bench_equity_http -->")[1]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and re.fullmatch(r"[\d.]+", cells[2]):
+            rows[cells[0]] = (float(cells[2]), float(cells[3]))
+    load = re.search(r"load average ([\d.]+)", section)
+    return rows, load.group(1) if load else "?"
+
+
 def write_results(text: str) -> None:
     """Write this benchmark's section of RESULTS.md."""
     write_section("bench_equity_http", f"## Equity API over HTTP (`benchmarks/bench_equity_http.py`)\n\n{text}")
@@ -88,19 +105,29 @@ def write_results(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30, help="requests per warm case")
+    parser.add_argument("--before", metavar="REV", help="show this section's figures as committed at REV too")
     args = parser.parse_args()
+    load_start = os.getloadavg()[0]
     rows = run(args.repeat)
     load = os.getloadavg()
+    before, before_load = previous(args.before) if args.before else ({}, "")
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared; load average {load[0]:.1f} at the end), "
         f"Python {platform.python_version()}. One uvicorn process (full `create_app`), one keep-alive httpx "
         "client on the same machine; request = drought DM >= 2 × 833 tracts by 169 towns, all 7 groups, "
         "JSON unless stated. Target: warm p50 < 150 ms.",
         "",
-        "| case | requests | p50 ms | p95 ms | body bytes |",
-        "|---|---:|---:|---:|---:|",
-        *[f"| {case} | {n} | {p50:.1f} | {p95:.1f} | {size:,} |" for case, n, p50, p95, size in rows],
     ]
+    if before:
+        lines += [f"Before: the figures of this section at {args.before} (load average {before_load} then; "
+                  f"{load_start:.1f} at the start of this run).", ""]
+        lines += ["| case | requests | p50 ms | p95 ms | body bytes | p50 ms before | p95 ms before |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {case} | {n} | {p50:.1f} | {p95:.1f} | {size:,} | {before.get(case, (float('nan'),) * 2)[0]:.1f} "
+                  f"| {before.get(case, (float('nan'),) * 2)[1]:.1f} |" for case, n, p50, p95, size in rows]
+    else:
+        lines += ["| case | requests | p50 ms | p95 ms | body bytes |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {case} | {n} | {p50:.1f} | {p95:.1f} | {size:,} |" for case, n, p50, p95, size in rows]
     text = "\n".join(lines)
     print(text)
     write_results(text)

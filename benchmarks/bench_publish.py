@@ -115,7 +115,7 @@ def _work(case: str, root: Path) -> None:
     cpu = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
     print(json.dumps({
         "layer": record.id, "features": layer.feature_count,
-        "validate_s": validated - start, "publish_s": done - validated, "artifact_mb": layer.path.stat().st_size / 2**20,
+        "validate_s": validated - start, "publish_s": done - validated, "artifact_mb": store.file(layer).stat().st_size / 2**20,
         "cpu_s": cpu, "steps": steps,
     }))
 

@@ -42,7 +42,7 @@ import httpx
 import numpy as np
 import shapely
 
-from baselines import postgis, services
+from baselines import cpu, postgis, services
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "baselines" / "wrk_paths.lua"
@@ -63,14 +63,21 @@ class LoadResult:
     p99_ms: float
     failures: int  # non-2xx, socket errors and timeouts
     kb_per_response: float
+    cpu_s: float | None = None  # CPU time of the service's processes (tipg: and PostgreSQL's) during the run
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per request (independent of how busy the shared machine is)."""
+        return float("nan") if self.cpu_s is None else self.cpu_s * 1e3 / max(self.requests, 1)
 
-def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int, box: float = BOX) -> list[tuple[float, ...]]:
-    """``n`` random ``box``-sized bboxes (degrees) inside the state extent that touch at least one feature."""
+
+def random_bboxes(layer: gpd.GeoDataFrame, state_bbox, n: int, seed: int,
+                  box: float = BOX) -> list[tuple[float, ...]]:
+    """``n`` random ``box``-sized bboxes inside the state extent that touch at least one feature."""
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = state_bbox
     boxes: list[tuple[float, ...]] = []
@@ -131,12 +138,14 @@ def run_wrk(service: services.Service, paths_file: Path, duration: int, connecti
         return json.loads(re.search(r"^WRK_JSON (.*)$", out, re.M).group(1))
 
     wrk(3)
+    cpu_start = cpu.tree_seconds(service.cpu_pids) if service.cpu_pids else None
     res = wrk(duration)
+    cpu_s = cpu.tree_seconds(service.cpu_pids) - cpu_start if service.cpu_pids else None
     return LoadResult(
         service=service.name, requests=res["requests"], seconds=res["duration_us"] / 1e6,
         p50_ms=res["p50_us"] / 1e3, p95_ms=res["p95_us"] / 1e3, p99_ms=res["p99_us"] / 1e3,
         failures=res["non2xx"] + res["connect_errors"] + res["read_errors"] + res["write_errors"] + res["timeouts"],
-        kb_per_response=res["bytes"] / max(res["requests"], 1) / 1e3,
+        kb_per_response=res["bytes"] / max(res["requests"], 1) / 1e3, cpu_s=cpu_s,
     )
 
 
@@ -154,7 +163,8 @@ def qgis_load(service: services.Service, landing_path: str, collection: str, key
 
 
 def publish(store_dir: Path, layer_id: str):
-    """Publish ``layer_id`` into a fresh store through the CLI; return its PublishedLayer and settings."""
+    """Publish ``layer_id`` into a fresh store through the CLI; return its PublishedLayer, its GeoPackage
+    and the settings."""
     env = {**os.environ, "GEOSVC_STORE_DIR": str(store_dir)}
     subprocess.run([str(services.GEOSVC), "publish", layer_id], check=True, env=env, cwd=ROOT,
                    capture_output=True, text=True)
@@ -162,7 +172,9 @@ def publish(store_dir: Path, layer_id: str):
     from geosvc.store.gpkg import GpkgStore
 
     settings = load_settings(store_dir=store_dir)
-    return GpkgStore(settings).get(layer_id), settings
+    store = GpkgStore(settings)
+    layer = store.get(layer_id)
+    return layer, store.file(layer), settings
 
 
 def versions(dsn: str) -> dict[str, str]:
@@ -203,22 +215,29 @@ def render(results: list[LoadResult], identity: dict, qgis: dict, meta: dict, pa
         "is shared, so absolute numbers move from run to run; the ratios come from one run.",
         "",
         "| service | req/s | p50 ms | p95 ms | p99 ms | failed | KB/response | req/s vs tipg | p95 vs tipg "
-        "| 1 client p50 ms | identical features |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU ms/request | 1 client p50 ms | identical features |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         ident = identity.get(r.service, {})
         lines.append(
             f"| {r.service} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.failures} | "
             f"{r.kb_per_response:.0f} | "
-            f"{r.rps / ref.rps:.2f}x | {r.p95_ms / ref.p95_ms:.2f}x | {ident.get('alone_ms', float('nan')):.1f} | "
+            f"{r.rps / ref.rps:.2f}x | {r.p95_ms / ref.p95_ms:.2f}x | {r.cpu_ms:.2f} | "
+            f"{ident.get('alone_ms', float('nan')):.1f} | "
             f"{ident.get('identical', 0)}/{ident.get('samples', 0)} bboxes "
             f"(numberMatched {ident.get('number_matched', 0)}, first pages {ident.get('pages', 0)}) |"
         )
     lines += ["", "Identical features: for each sample bbox the ids of every matching feature (`limit=1000`) equal a "
               "direct shapely intersects query of the published GeoPackage; `numberMatched` equals that count; "
               "the `limit=100` page has min(100, matched) features, all of them expected. "
-              "\"1 client p50\": median time of those `limit=100` requests made one at a time.", ""]
+              "\"1 client p50\": median time of those `limit=100` requests made one at a time. \"CPU ms/request\": "
+              "user + system CPU of the service's process tree during the measured run (tipg: plus the PostgreSQL "
+              "server's) per request — what the shared cores cannot distort.", ""]
+    if params.get("before"):
+        lines += [f"`geosvc@REV`: geosvc at an earlier commit ({', '.join(params['before'])}; its source exported "
+                  "with `git archive`, its own store published by its own CLI), served in the same run for a "
+                  "before/after comparison.", ""]
     for name, probe in qgis.items():
         if "load_seconds" in probe:
             lines.append(
@@ -243,29 +262,46 @@ def _arguments(argv) -> argparse.Namespace:
                         help="distinct bboxes in the load (no service sees a repeat)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved load rounds; the best per service counts")
     parser.add_argument("--samples", type=int, default=12, help="bboxes checked for identical features")
-    parser.add_argument("--only", nargs="*", help="service names to load (default: all four)")
+    parser.add_argument("--only", nargs="*", help="service names to load (default: all)")
+    parser.add_argument("--before", metavar="REV", nargs="*", default=[],
+                        help="also serve geosvc at these commits (before/after in one run)")
     parser.add_argument("--write", action="store_true", help="write the section into benchmarks/RESULTS.md")
     return parser.parse_args(argv)
 
 
-def start_services(stack: contextlib.ExitStack, work: Path, layer, only: list[str] | None):
+def before_tree(rev: str, work: Path, layer_id: str, data_root: Path) -> tuple[Path, Path]:
+    """geosvc's source at ``rev`` (``git archive``) and a store with ``layer_id`` published by it."""
+    tree, store = work / f"geosvc-{rev}", work / f"store-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    env = {**os.environ, "PYTHONPATH": str(tree), "GEOSVC_STORE_DIR": str(store), "GEOSVC_DATA_ROOT": str(data_root)}
+    subprocess.run([str(services.GEOSVC), "publish", layer_id], check=True, env=env, cwd=tree, capture_output=True)
+    return tree, store
+
+
+def start_services(stack: contextlib.ExitStack, work: Path, layer, gpkg: Path, only: list[str] | None,
+                   before: dict[str, tuple[Path, Path]] | None = None):
     """The published tracts as GeoJSON and in a fresh PostGIS cluster; the four services running on them.
 
     Returns the services and the cluster's DSN; ``stack`` stops everything.
     """
     key = layer.record.id_field
     geojson = work / "tracts.geojson"
-    gpd.read_file(layer.path, layer=layer.id).to_file(geojson, driver="GeoJSON")
+    gpd.read_file(gpkg, layer=layer.id).to_file(geojson, driver="GeoJSON")
     pg_port = services.free_port()
     dsn = stack.enter_context(postgis.cluster(pg_port))
-    postgis.load_layer(dsn, layer.path, layer.id, TABLE, key)
+    postgis.load_layer(dsn, gpkg, layer.id, TABLE, key)
     pg = {"host": "127.0.0.1", "port": pg_port, "dbname": postgis.DBNAME, "user": postgis.USER, "password": ""}
     svcs = [
         services.geosvc(work / "store", layer.id),
         services.pygeoapi("pygeoapi-geojson", work, TABLE, layer.bbox, services.geojson_provider(geojson, key)),
         services.pygeoapi("pygeoapi-postgresql", work, TABLE, layer.bbox, services.postgresql_provider(pg, TABLE, key)),
-        services.tipg(f"postgresql://{postgis.USER}@127.0.0.1:{pg_port}/{postgis.DBNAME}", TABLE),
+        services.tipg(f"postgresql://{postgis.USER}@127.0.0.1:{pg_port}/{postgis.DBNAME}", TABLE,
+                      postmaster=postgis.postmaster_pid(dsn)),
     ]
+    for k, (rev, (tree, store)) in enumerate((before or {}).items(), 1):
+        svcs.insert(k, services.geosvc(store, layer.id, name=f"geosvc@{rev}", tree=tree))
     svcs = [s for s in svcs if not only or s.name in only]
     for service in svcs:
         stack.enter_context(services.running(service, work))
@@ -305,17 +341,18 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_serve-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
-        layer, settings = publish(work / "store", args.layer)
-        frame = gpd.read_file(layer.path, layer=layer.id)
+        layer, gpkg, settings = publish(work / "store", args.layer)
+        frame = gpd.read_file(gpkg, layer=layer.id)
         bboxes = random_bboxes(frame, settings.state.bbox, args.urls, args.seed)
-        svcs, dsn = start_services(stack, work, layer, args.only)
+        before = {rev: before_tree(rev, work, layer.id, settings.data.root) for rev in args.before}
+        svcs, dsn = start_services(stack, work, layer, gpkg, args.only, before)
         identity = compare_features(svcs, frame, layer.record.id_field, bboxes[: args.samples])
         results = load_all(svcs, bboxes, work, args)
         qgis = qgis_loads(svcs, layer, frame, bboxes[0], work)
         params = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "layer": layer.id,
                   "limit": args.limit, "seed": args.seed, "n_urls": args.urls, "threads": args.threads,
                   "connections": args.connections, "duration": args.duration, "load_start": load_start,
-                  "rounds": args.rounds}
+                  "rounds": args.rounds, "before": args.before}
         text = render(results, identity, qgis, versions(dsn), params)
     print(text)
     if args.write:

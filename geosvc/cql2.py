@@ -17,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 from lark import Lark
@@ -26,8 +27,8 @@ from pygeofilter.backends.geopandas.evaluate import GeoPandasEvaluator
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parser as cql2_text_parser
 
-from geosvc.errors import InvalidParameter
 from geosvc.crs import CRS84_URI, bbox_to_crs84, geometry_to_crs84
+from geosvc.errors import InvalidParameter
 from geosvc.store.query import SPATIAL_ATTRIBUTES
 
 CRS84 = CRS84_URI
@@ -211,9 +212,39 @@ def _check_size(text: str) -> None:
         raise InvalidParameter(f"filter is nested too deeply (at most {MAX_FILTER_DEPTH} levels)", param="filter")
 
 
+def _json_int(text: str) -> int:
+    number = int(text)
+    if not -(2**63) <= number < 2**63:
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise InvalidParameter(f"integer {shown} does not fit in 64 bits", param="filter")
+    return number
+
+
+def _load_json(text: str) -> Any:
+    """The JSON value of ``text``; 400 on integers beyond 64 bits and on lone surrogates (``"\\ud800"``)."""
+    value = json.loads(text, parse_int=_json_int)
+    try:
+        orjson.dumps(value)  # refuses strings that are not valid Unicode (lone surrogates)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidParameter(f"not valid Unicode text: {exc}", param="filter") from None
+    return value
+
+
+MAX_COLLECTION_DEPTH = 8
+"""Deepest nesting of GeometryCollections accepted in a geometry literal."""
+
+
+def _collection_depth(geometry: Any) -> int:
+    if not (isinstance(geometry, dict) and geometry.get("type") == "GeometryCollection"):
+        return 0
+    return 1 + max((_collection_depth(g) for g in geometry.get("geometries") or []), default=0)
+
+
 def parse_filter(text: str | dict, lang: str | None, filter_crs: str = CRS84) -> ast.Node:
     """Parse a ``filter`` value (CQL2 JSON may come decoded; ``lang`` defaults to cql2-text) with
-    geometry literals in CRS84. Raises 400 on any syntax error and on a filter too long or too deep.
+    geometry literals in CRS84. Raises 400 on any syntax error, on a filter too long or too deep, on
+    GeometryCollections nested deeper than :data:`MAX_COLLECTION_DEPTH`, and in CQL2 JSON on integers
+    beyond 64 bits and lone surrogates.
 
     >>> parse_filter("DM >= 2", None)
     GreaterEqual(lhs=ATTRIBUTE DM, rhs=2)
@@ -231,7 +262,7 @@ def parse_filter(text: str | dict, lang: str | None, filter_crs: str = CRS84) ->
     check_filter(text)
     try:
         if lang == "cql2-json":
-            node = parse_cql2_json(_fix_json_bboxes(json.loads(text)))
+            node = parse_cql2_json(_fix_json_bboxes(_load_json(text)))
             node = True if node is True else False if node is False else _fix_like(node)
         else:
             prepared, literals = _prepare_text(text)
@@ -253,6 +284,9 @@ def _geometry_literal(geom: shapely.Geometry, filter_crs: str) -> values.Geometr
 def to_crs84(node, filter_crs: str):
     """The same expression with every geometry literal (incl. ``BBOX(...)``) as CRS84 GeoJSON."""
     if isinstance(node, values.Geometry):
+        if _collection_depth(node.geometry) > MAX_COLLECTION_DEPTH:
+            raise InvalidParameter(f"GeometryCollections nested deeper than {MAX_COLLECTION_DEPTH} levels",
+                                   param="filter")
         try:
             geom = shapely.geometry.shape(node.geometry)
         except Exception as exc:
@@ -262,9 +296,11 @@ def to_crs84(node, filter_crs: str):
         return _geometry_literal(shapely.box(node.x1, node.y1, node.x2, node.y2), filter_crs)
     if isinstance(node, ast.Function) and node.name.lower() == "bbox":
         coords = _bbox4(list(node.arguments))
-        return values.Geometry(shapely.geometry.mapping(shapely.box(*bbox_to_crs84(tuple(coords), filter_crs))))
+        box = shapely.box(*bbox_to_crs84(tuple(coords), filter_crs, param="filter"))
+        return values.Geometry(shapely.geometry.mapping(box))
     if isinstance(node, ast.BBox):
-        box = shapely.box(*bbox_to_crs84((node.minx, node.miny, node.maxx, node.maxy), node.crs or filter_crs))
+        corners = (node.minx, node.miny, node.maxx, node.maxy)
+        box = shapely.box(*bbox_to_crs84(corners, node.crs or filter_crs, param="filter"))
         return ast.GeometryIntersects(to_crs84(node.lhs, filter_crs), values.Geometry(shapely.geometry.mapping(box)))
     if isinstance(node, list):
         return [to_crs84(item, filter_crs) for item in node]
@@ -300,14 +336,14 @@ class _Evaluator(GeoPandasEvaluator):
 
     @handle(values.Envelope)
     def envelope(self, node):
-        bounds = bbox_to_crs84((node.x1, node.y1, node.x2, node.y2), self.filter_crs)
+        bounds = bbox_to_crs84((node.x1, node.y1, node.x2, node.y2), self.filter_crs, param="filter")
         return shapely.box(*bounds)
 
     @handle(ast.Function)
     def function(self, node, *arguments):
         if node.name.lower() == "bbox" and len(arguments) in (4, 6):
             coords = _bbox4(list(arguments))
-            return shapely.box(*bbox_to_crs84(tuple(coords), self.filter_crs))
+            return shapely.box(*bbox_to_crs84(tuple(coords), self.filter_crs, param="filter"))
         raise InvalidParameter(f"unsupported function '{node.name}' in filter", param="filter")
 
     @handle(ast.TemporalPredicate, subclasses=True)

@@ -1,7 +1,9 @@
 """CRS helpers: the only place that turns user or file CRS values into :class:`pyproj.CRS`.
 
 Normalise once at the boundary, compare semantically, store as an authority code (or WKT2 when
-there is none), and always transform with ``always_xy=True`` (lon/lat, x/y order).
+there is none). Data is transformed with ``always_xy=True`` (lon/lat, x/y order); the OGC API's CRS
+URIs (``crs``, ``bbox-crs``, ``filter-crs``) are accepted by one rule (:func:`check_crs_uri`) and
+transformed in their authority axis order (EPSG:4326 is lat, lon), as OGC API Features Part 2 says.
 
 Examples
 --------
@@ -15,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -179,13 +182,6 @@ def transformer(src: CrsLike, dst: CrsLike = CRS84) -> Transformer:
     return Transformer.from_crs(normalize_crs(src), normalize_crs(dst), always_xy=True)
 
 
-@lru_cache(maxsize=32)
-def axis_order_transformer(src: str, dst: str = CRS84) -> Transformer:
-    """Transformer from ``src`` in its authority axis order (EPSG:4326 reads lat, lon, as an OGC
-    ``filter-crs`` does) to ``dst`` (CRS84: lon, lat); cached, as building one can take seconds."""
-    return Transformer.from_crs(normalize_crs(src), normalize_crs(dst))
-
-
 def to_crs84(x: np.ndarray, y: np.ndarray, src: CrsLike) -> tuple[np.ndarray, np.ndarray]:
     """Transform coordinate arrays from ``src`` to lon/lat; failures become ``inf``.
 
@@ -236,36 +232,70 @@ def projected_crs_near(lon: float, lat: float, authority: str = "EPSG") -> list[
     return [f"{info.auth_name}:{info.code}" for info in infos if not info.deprecated]
 
 
-# -- OGC API CRS URIs (crs, bbox-crs, filter-crs): authority axis order, CRS84 by default -------------------
-def check_crs_uri(uri: str, supported: list[str], *, param: str) -> str:
-    """Return ``uri`` if it is one of ``supported`` (URI or ``[AUTH:CODE]`` safe CURIE), else raise 400."""
-    value = uri.strip()
-    if value.startswith("[") and value.endswith("]"):
-        auth, _, code = value[1:-1].partition(":")
-        value = f"http://www.opengis.net/def/crs/{auth.upper()}/{'1.3' if auth.upper() == 'OGC' else '0'}/{code}"
-    value = value.replace("https://", "http://", 1)
-    if value not in supported:
-        raise InvalidParameter(f"unsupported CRS '{uri}'; supported: {', '.join(supported)}", param=param)
-    return value
+# --- OGC CRS URIs (OGC API Features Part 2, Coverages): accept, transform in authority axis order ---
+
+_URI_FORMS = ("http://www.opengis.net/def/crs/", "https://www.opengis.net/def/crs/", "urn:ogc:def:crs:")
+_MAX_URI = 200
+
+
+@lru_cache(maxsize=256)
+def _canonical_uri(value: str) -> str | None:
+    """The OGC URI of a CRS URI, URN or safe CURIE ``[AUTH:CODE]`` that PROJ identifies, else ``None``."""
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    elif not text.startswith(_URI_FORMS):
+        return None
+    crs = parse_crs(text) if len(text) <= _MAX_URI else None
+    if crs is None or crs.to_authority() is None:
+        return None
+    return crs_uri(crs)
+
+
+def check_crs_uri(value: str, supported: Iterable[str], *, param: str) -> str:
+    """The canonical URI of ``value`` if it names one of ``supported`` CRSs, else a 400 naming ``param``.
+
+    The one rule for CRS parameters: an OGC URI (http or https), URN or safe CURIE, identified by PROJ.
+
+    >>> check_crs_uri("[EPSG:4326]", [CRS84_URI, "http://www.opengis.net/def/crs/EPSG/0/4326"], param="crs")
+    'http://www.opengis.net/def/crs/EPSG/0/4326'
+    """
+    known = [_canonical_uri(s) or s for s in supported]
+    uri = _canonical_uri(value)
+    if uri not in known:
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise InvalidParameter(f"unsupported CRS '{shown}'; supported: {', '.join(known)}", param=param)
+    return uri
+
+
+def is_crs84(uri: str) -> bool:
+    """True for the default lon/lat CRS (no transformation needed)."""
+    return uri == CRS84_URI
+
+
+@lru_cache(maxsize=32)
+def _ogc_crs(uri: str) -> CRS:
+    return normalize_crs(uri)
+
+
+@lru_cache(maxsize=32)
+def _ogc_transformer(source: str, target: str) -> Transformer:
+    # Authority axis order on purpose (no always_xy): EPSG:4326 / 4269 answer lat, lon.
+    return Transformer.from_crs(_ogc_crs(source), _ogc_crs(target))
 
 
 def warm_transformers(uris: list[str]) -> None:
     """Create the CRS84 <-> ``uris`` transformers now (pyproj needs ~3 s to pick one for EPSG:4269)."""
     for uri in uris:
-        if uri != CRS84_URI:
-            axis_order_transformer(CRS84_URI, uri)
-            axis_order_transformer(uri, CRS84_URI)
-
-
-def is_crs84(uri: str) -> bool:
-    """True for the default lon/lat CRS URI (no transformation needed)."""
-    return uri == CRS84_URI
+        if not is_crs84(uri):
+            _ogc_transformer(CRS84_URI, uri)
+            _ogc_transformer(uri, CRS84_URI)
 
 
 def _transform(geoms, source: str, target: str):
     if source == target:
         return geoms
-    transformer = axis_order_transformer(source, target)
+    transformer = _ogc_transformer(source, target)
 
     def _apply(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
@@ -275,17 +305,71 @@ def _transform(geoms, source: str, target: str):
 
 
 def transform_geometries(geoms: np.ndarray, target: str) -> np.ndarray:
-    """Transform CRS84 geometries to ``target`` (a URI) in that CRS's own axis order."""
+    """Transform CRS84 geometries to ``target`` (a CRS URI) in that CRS's own axis order."""
     return _transform(geoms, CRS84_URI, target)
 
 
-def bbox_to_crs84(bbox: tuple[float, float, float, float], source: str) -> tuple[float, ...]:
-    """Transform a bbox given in ``source`` (a URI; its axis order) to CRS84 lon/lat, densifying edges."""
-    if is_crs84(source):
-        return bbox
-    return tuple(axis_order_transformer(source, CRS84_URI).transform_bounds(*bbox, densify_pts=21))
-
-
 def geometry_to_crs84(geom: shapely.Geometry, source: str) -> shapely.Geometry:
-    """Transform one geometry given in ``source`` (a URI) to CRS84."""
+    """Transform one geometry given in ``source`` (a CRS URI, its axis order) to CRS84."""
     return _transform(geom, source, CRS84_URI)
+
+
+Box = tuple[float, float, float, float]
+
+
+def bbox_to_crs(bbox: Box, source: str, target: str) -> Box:
+    """Transform a box from ``source`` to ``target`` (CRS URIs, their axis orders), densifying edges;
+    non-finite values where the box leaves the domain of the transformation."""
+    if crs_uri(source) == crs_uri(target):
+        return bbox
+    try:
+        return tuple(_ogc_transformer(source, target).transform_bounds(*bbox, densify_pts=21))
+    except ProjError:
+        return (math.inf,) * 4
+
+
+def bbox_to_crs84(bbox: Box, source: str, *, param: str = "bbox") -> Box:
+    """A box given in ``source`` (a CRS URI, its axis order) as CRS84 lon/lat bounds.
+
+    400 naming ``param`` when the box is outside the area of use of ``source`` (see
+    :func:`check_area_of_use`) or cannot be transformed.
+    """
+    if is_crs84(source):
+        lonlat = bbox
+    else:
+        lonlat = bbox_to_crs(bbox, source, CRS84_URI)
+        if not all(math.isfinite(v) for v in lonlat):
+            raise InvalidParameter(f"{list(bbox)} lies outside the domain of {source}", param=param)
+    check_area_of_use(bbox, lonlat, source, param=param)
+    return lonlat
+
+
+def check_area_of_use(bbox: Box, lonlat: Box, source: str, *, param: str) -> None:
+    """400 unless ``bbox`` (in ``source``; ``lonlat`` is it in CRS84) is a box ``source`` can express:
+    degrees within ±90 / ±180 for a geographic CRS, overlapping the CRS's area of use and within it
+    widened by its own size on each side (a state-plane CRS is meaningless a continent away)."""
+    crs = _ogc_crs(source)
+    if crs.is_geographic:
+        lat_first = crs.axis_info[0].direction in ("north", "south")
+        (lon0, lon1), (lat0, lat1) = ((bbox[1], bbox[3]), (bbox[0], bbox[2])) if lat_first else \
+            ((bbox[0], bbox[2]), (bbox[1], bbox[3]))
+        if lat0 < -90 or lat1 > 90 or lon0 < -180 or lon1 > 180:
+            raise InvalidParameter(f"{list(bbox)}: latitude/longitude out of range for {source}", param=param)
+    area = crs.area_of_use
+    if area is None:
+        return
+    west, south, east, north = area.bounds
+    if west > east:  # crosses the antimeridian (EPSG:4269): any longitude
+        west, east = -180.0, 180.0
+    margin = max(east - west, north - south, 1.0)
+    if not (lonlat[0] <= east and west <= lonlat[2] and lonlat[1] <= north and south <= lonlat[3]):
+        raise InvalidParameter(
+            f"{list(bbox)} is outside the area of use of {source} ({area.name}: lon {west}..{east}, "
+            f"lat {south}..{north})", param=param,
+        )
+    if lonlat[0] < west - margin or lonlat[2] > east + margin or lonlat[1] < south - margin \
+            or lonlat[3] > north + margin:
+        raise InvalidParameter(
+            f"{list(bbox)} reaches far beyond the area of use of {source} ({area.name}: lon {west}..{east}, "
+            f"lat {south}..{north})", param=param,
+        )

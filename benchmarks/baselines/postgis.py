@@ -90,3 +90,10 @@ def postgis_version(dsn: str) -> str:
     query = "SELECT current_setting('server_version') || ' / PostGIS ' || postgis_lib_version()"
     out = subprocess.run(["psql", dsn, "-At", "-c", query], check=True, capture_output=True, text=True).stdout.strip()
     return f"PostgreSQL {out}"
+
+
+def postmaster_pid(dsn: str) -> int:
+    """The cluster's server process (its children are the backends doing the queries)."""
+    query = "SELECT setting FROM pg_settings WHERE name = 'data_directory'"
+    data = subprocess.run(["psql", dsn, "-At", "-c", query], check=True, capture_output=True, text=True).stdout.strip()
+    return int(Path(data, "postmaster.pid").read_text().split()[0])

@@ -38,6 +38,8 @@ class Service:
     ready_path: str
     query: str = ""  # extra query string for every items request, e.g. "f=json"
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
+    cpu_pids: list[int] = field(default_factory=list)  # process trees whose CPU time the service uses
 
     @property
     def base_url(self) -> str:
@@ -53,21 +55,27 @@ class Service:
 def running(service: Service, logdir: Path, timeout: float = 120.0) -> Iterator[Service]:
     """Start ``service``, wait until ``ready_path`` answers 200, and stop it on exit."""
     with serverproc.running(service.command, service.base_url + service.ready_path, logdir / f"{service.name}.log",
-                            env=service.env, cwd=ROOT, timeout=timeout):
+                            env=service.env, cwd=service.cwd, timeout=timeout) as proc:
+        service.cpu_pids.append(proc.pid)
         yield service
 
 
-def geosvc(store_dir: Path, layer_id: str) -> Service:
-    """Our service: ``geosvc serve`` (one process) on a store holding ``layer_id``."""
+def geosvc(store_dir: Path, layer_id: str, name: str = "geosvc", tree: Path | None = None) -> Service:
+    """Our service: ``geosvc serve`` (one process) on a store holding ``layer_id``; ``tree``: run the
+    geosvc source in that folder (an earlier commit) instead of this checkout's."""
     port = free_port()
+    env = {"GEOSVC_STORE_DIR": str(store_dir)}
+    if tree is not None:
+        env |= {"PYTHONPATH": str(tree), "GEOSVC_DATA_ROOT": str((ROOT / ".." / "shared" / "data").resolve())}
     return Service(
-        name="geosvc",
+        name=name,
         command=[str(GEOSVC), "serve", "--host", "127.0.0.1", "--port", str(port)],
         port=port,
         items_path=f"/ogc/collections/{layer_id}/items",
         ready_path="/health",
         query="f=json",
-        env={"GEOSVC_STORE_DIR": str(store_dir)},
+        env=env,
+        cwd=tree or ROOT,
     )
 
 
@@ -142,16 +150,18 @@ def postgresql_provider(dsn: dict, table: str, key: str) -> dict:
             "id_field": key, "table": table, "geom_field": "geom"}
 
 
-def tipg(database_url: str, table: str) -> Service:
-    """tipg (one uvicorn process) on the ``public`` schema."""
+def tipg(database_url: str, table: str, workers: int = 1, postmaster: int | None = None) -> Service:
+    """tipg (``workers`` uvicorn processes) on the ``public`` schema; its CPU time includes the
+    database's (``postmaster``: the PostgreSQL server process)."""
     port = free_port()
     return Service(
         name="tipg",
         command=[str(TIPG_VENV / "bin" / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", "1", "--log-level", "warning", "--no-access-log"],
+                 "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         port=port,
         items_path=f"/collections/public.{table}/items",
         ready_path=f"/collections/public.{table}",
         query="f=geojson",
         env={"DATABASE_URL": database_url, "TIPG_DB_SCHEMAS": '["public"]'},
+        cpu_pids=[postmaster] if postmaster else [],
     )

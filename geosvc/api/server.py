@@ -47,4 +47,5 @@ def serve(settings: Settings) -> None:
     os.environ["GEOSVC_SERVER_WORKERS"] = str(server.workers)
     uvicorn.run("geosvc.api.server:app_from_environment", factory=True, host=server.host, port=server.port,
                 workers=server.workers, log_level="warning", proxy_headers=False,
-                timeout_graceful_shutdown=math.ceil(server.shutdown_timeout_s))
+                timeout_graceful_shutdown=math.ceil(server.shutdown_timeout_s),
+                timeout_worker_healthcheck=30)  # a worker importing on a busy machine is not dead

@@ -12,7 +12,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.stats import chi2
 
 from geosvc.equity.constants import REST, TOTAL
 from geosvc.equity.report import Report
@@ -148,6 +147,8 @@ def garwood_interval(events: ArrayLike, level: float = 0.95) -> tuple[np.ndarray
     """
     d = _f(events)
     alpha = 1 - level
+    from scipy.stats import chi2  # imported when used: scipy.stats costs ~1 s of start-up per worker
+
     lower = np.where(d > 0, chi2.ppf(alpha / 2, 2 * np.where(d > 0, d, 1)) / 2, 0.0)
     upper = chi2.ppf(1 - alpha / 2, 2 * d + 2) / 2
     lower = np.where(np.isnan(d), np.nan, lower)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from geosvc.crs import CRS84_URI as CRS84
+from geosvc.crs import CRS84_URI
 from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer, Store
@@ -53,7 +53,7 @@ def layer_links(layer: PublishedLayer) -> list[dict[str, str]]:
 
 def layer_extents(layer: PublishedLayer) -> dict[str, Any]:
     """Spatial extent (CRS84 bbox of the version) and temporal extent of the record."""
-    extents: dict[str, Any] = {"spatial": {"bbox": list(layer.bbox), "crs": CRS84}}
+    extents: dict[str, Any] = {"spatial": {"bbox": list(layer.bbox), "crs": CRS84_URI}}
     temporal = layer.record.temporal_extent
     if temporal is not None and (temporal.start or temporal.end):
         extents["temporal"] = {"begin": _iso(temporal.start), "end": _iso(temporal.end)}
@@ -82,7 +82,7 @@ def vector_resource(layer: PublishedLayer, settings: Settings, store: Store) -> 
         "fields": dict(layer.fields),
         "id_field": record.id_field or "id",
         "crs": list(settings.crs.serve),
-        "storage_crs": CRS84,
+        "storage_crs": CRS84_URI,
     }
     if record.time_field:
         provider["time_field"] = record.time_field

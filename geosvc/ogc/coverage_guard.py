@@ -2,9 +2,11 @@
 
 Stock pygeoapi 0.24 answers 500 to a coverage bbox with 3 values, ``bbox=0,0,0,0``, ``miny > maxy``,
 a bbox outside the raster and ``bbox-crs`` given as a URI; it silently ignores ``datetime``, a subset
-on one axis only and unknown parameters. :func:`check_coverage_query` refuses all of these with a
-400 naming the parameter; :class:`QueryGuard` runs such checks ahead of the pygeoapi mount, and valid
-requests pass through unchanged.
+on one axis only and unknown parameters; and a subset or bbox tens of thousands of pixels wide kills
+the process (stack overflow in rasterio's mask). :func:`check_coverage_query` refuses all of these with
+a 400 naming the parameter, bounding the requested window (``MAX_WINDOW_SIDE`` native pixels a side)
+and the decoded output (``MAX_OUTPUT_CELLS``); :class:`QueryGuard` runs such checks ahead of the
+pygeoapi mount, and valid requests pass through unchanged.
 """
 
 from __future__ import annotations
@@ -14,30 +16,45 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import rasterio
-from pyproj import Transformer
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geosvc.crs import CRS84_URI, crs_uri, parse_crs
+from geosvc.crs import CRS84_URI, bbox_to_crs, bbox_to_crs84, check_crs_uri, crs_uri
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.exceptions import error_response_parts
-from geosvc.store.base import PublishedLayer, Store
+from geosvc.store.base import Store
 
 ALLOWED = {"f", "bbox", "bbox-crs", "subset", "properties", "lang"}
 _SUBSET = re.compile(r"^\s*(\w+)\(\s*([^:()]+?)\s*:\s*([^:()]+?)\s*\)\s*$")
 
+MAX_WINDOW_SIDE = 4096
+"""Most native pixels a subset or bbox may span along each axis (even where it leaves the raster)."""
+MAX_OUTPUT_CELLS = 4096 * 4096
+"""Most cells (pixels x bands) a coverage request may decode."""
+
 Bounds = tuple[float, float, float, float]
 
 
+class Grid(NamedTuple):
+    """What the checks need of a raster: native CRS URI, axis names (as pygeoapi's rasterio provider
+    names them), native bounds, pixel size and band count."""
+
+    crs: str
+    axes: tuple[str, str]
+    bounds: Bounds
+    res: tuple[float, float]
+    bands: int
+
+
 @lru_cache(maxsize=64)
-def raster_grid(path: Path) -> tuple[str, tuple[str, str], Bounds]:
-    """Native CRS URI, axis names as pygeoapi's rasterio provider names them, and native bounds."""
+def raster_grid(path: Path) -> Grid:
+    """The :class:`Grid` of the raster file at ``path``."""
     with rasterio.open(path) as src:
-        crs = crs_uri(src.crs.to_wkt())
         axes = ("x", "y") if src.crs.is_projected else ("Long", "Lat")
-        return crs, axes, tuple(src.bounds)
+        return Grid(crs_uri(src.crs.to_wkt()), axes, tuple(src.bounds), tuple(src.res), src.count)
 
 
 def _numbers(text: str, param: str) -> list[float]:
@@ -66,28 +83,40 @@ def _overlaps(a: Bounds, b: Bounds) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def check_bbox_crs(value: str, supported: Iterable[str]) -> str:
-    """The canonical URI of ``value`` if it is one of ``supported`` CRS URIs, else 400."""
-    crs = parse_crs(value.strip())
-    uri = crs_uri(crs) if crs is not None and crs.to_authority() else None
-    known = {crs_uri(s) for s in supported}
-    if uri not in known:
+def _check_window(window: Bounds, grid: Grid, bands: int, param: str, given: str) -> None:
+    """Refuse a native-CRS ``window`` that misses the raster or spans / decodes too many cells."""
+    if not all(math.isfinite(v) for v in window):
+        raise InvalidParameter(f"'{given}' lies outside the domain of the coverage's CRS", param=param)
+    if not _overlaps(window, grid.bounds):
         raise InvalidParameter(
-            f"unsupported CRS '{value}'; supported: {', '.join(sorted(known))}", param="bbox-crs"
+            f"'{given}' is outside the coverage extent {list(grid.bounds)} ({grid.crs})", param=param
         )
-    return uri
+    (x0, y0, x1, y1), (rx, ry) = window, grid.res
+    wide, high = (x1 - x0) / rx, (y1 - y0) / ry
+    if max(wide, high) > MAX_WINDOW_SIDE:
+        raise InvalidParameter(
+            f"'{given}' spans {wide:.0f} x {high:.0f} pixels; at most {MAX_WINDOW_SIDE} per axis", param=param
+        )
+    b = grid.bounds
+    clipped = (max(x0, b[0]), max(y0, b[1]), min(x1, b[2]), min(y1, b[3]))
+    _check_cells(math.ceil((clipped[2] - clipped[0]) / rx) * math.ceil((clipped[3] - clipped[1]) / ry), bands, param)
 
 
-def bbox_to_crs(bbox: Bounds, source: str, target: str) -> Bounds:
-    """Transform a box given in ``source`` axis order to ``target`` axis order (densified edges)."""
-    if crs_uri(source) == crs_uri(target):
-        return bbox
-    transformer = Transformer.from_crs(parse_crs(source), parse_crs(target))
-    return tuple(transformer.transform_bounds(*bbox, densify_pts=21))
+def _check_cells(pixels: int, bands: int, param: str) -> None:
+    if pixels * bands > MAX_OUTPUT_CELLS:
+        raise InvalidParameter(
+            f"the request decodes {pixels * bands} cells; at most {MAX_OUTPUT_CELLS} (ask for a smaller area)",
+            param=param,
+        )
 
 
-def check_coverage_query(params: QueryParams, layer: PublishedLayer, source: Path, serve_crs: Iterable[str]) -> None:
-    """Raise :class:`InvalidParameter` for any coverage query pygeoapi would mishandle."""
+def _band_count(params: QueryParams, grid: Grid) -> int:
+    names = {n.strip() for n in params.get("properties", "").split(",") if n.strip()}
+    return len(names) or grid.bands
+
+
+def check_coverage_query(params: QueryParams, source: Path, serve_crs: Iterable[str]) -> None:
+    """Raise :class:`InvalidParameter` for any coverage query pygeoapi would mishandle or that is too big."""
     for key in params:
         if len(params.getlist(key)) > 1:
             raise InvalidParameter("given more than once", param=key)
@@ -97,25 +126,27 @@ def check_coverage_query(params: QueryParams, layer: PublishedLayer, source: Pat
             raise InvalidParameter(
                 f"unknown parameter; the coverage accepts {', '.join(sorted(ALLOWED))}", param=key
             )
-    native_crs, axes, native_bounds = raster_grid(source)
+    grid = raster_grid(source)
+    bands = _band_count(params, grid)
     if "bbox-crs" in params and "bbox" not in params:
         raise InvalidParameter("given without bbox", param="bbox-crs")
     if "bbox" in params:
         if "subset" in params:
             raise InvalidParameter("bbox and subset cannot be combined", param="subset")
         box = _check_box(_numbers(params["bbox"], "bbox"), "bbox")
-        source = check_bbox_crs(params.get("bbox-crs", CRS84_URI), [*serve_crs, native_crs])
-        lonlat = bbox_to_crs(box, source, CRS84_URI)
-        if not _overlaps(lonlat, layer.bbox):
-            raise InvalidParameter(
-                f"{params['bbox']} is outside the coverage extent {list(layer.bbox)} (CRS84)",
-                param="bbox",
-            )
-    if "subset" in params:
-        _check_subset(params["subset"], axes, native_bounds)
+        box_crs = check_crs_uri(params.get("bbox-crs", CRS84_URI), [*serve_crs, grid.crs], param="bbox-crs")
+        bbox_to_crs84(box, box_crs)  # 400 outside the area of use of bbox-crs
+        _check_window(bbox_to_crs(box, box_crs, grid.crs), grid, bands, "bbox", params["bbox"])
+    elif "subset" in params:
+        _check_window(_subset_window(params["subset"], grid.axes), grid, bands, "subset", params["subset"])
+    elif params.get("f", "json").lower() != "gtiff" or "properties" in params:
+        # the whole raster is decoded (CoverageJSON, or a band selection); a plain GeoTIFF is sent as is
+        b, (rx, ry) = grid.bounds, grid.res
+        _check_cells(round((b[2] - b[0]) / rx) * round((b[3] - b[1]) / ry), bands,
+                     "properties" if "properties" in params else "f")
 
 
-def _check_subset(text: str, axes: tuple[str, str], bounds: Bounds) -> None:
+def _subset_window(text: str, axes: tuple[str, str]) -> Bounds:
     ranges: dict[str, tuple[float, float]] = {}
     for part in text.split(","):
         match = _SUBSET.match(part)
@@ -130,8 +161,7 @@ def _check_subset(text: str, axes: tuple[str, str], bounds: Bounds) -> None:
     if set(ranges) != set(axes):
         raise InvalidParameter(f"give both axes {axes[0]} and {axes[1]}", param="subset")
     (x0, x1), (y0, y1) = ranges[axes[0]], ranges[axes[1]]
-    if not _overlaps((x0, y0, x1, y1), bounds):
-        raise InvalidParameter(f"'{text}' is outside the coverage extent {list(bounds)}", param="subset")
+    return x0, y0, x1, y1
 
 
 Check = Callable[[QueryParams, re.Match, Scope], None]
@@ -145,7 +175,7 @@ def coverage_check(store: Store, serve_crs: Iterable[str]) -> Check:
     def check(params: QueryParams, match: re.Match, scope: Scope) -> None:
         layer = scope["state"]["snapshot"].layers.get(match.group(1))
         if layer is not None and layer.kind == "raster":
-            check_coverage_query(params, layer, Path(store.raster_source(layer)), supported)
+            check_coverage_query(params, Path(store.raster_source(layer)), supported)
 
     return check
 

@@ -3,8 +3,9 @@
 Stock ``RasterioProvider.query`` calls ``CRS.from_epsg(bbox_crs)``, so a URI fails with a 500, and it
 reprojects only two corners of the box. Here the box (already checked by
 :mod:`geosvc.ogc.coverage_guard`) is transformed to the raster's own CRS with densified edges and
-handed to the stock code as a native-CRS box. The CoverageJSON domain also names the native CRS by
-its proper URI (stock code writes ``…/OGC/1.3/<epsg>`` for projected rasters), and the band is named
+handed to the stock code as a native-CRS box; boxes and subsets are clipped to the raster, so the
+CoverageJSON domain describes the cells returned (stock code echoes the request). The domain also
+names the native CRS by its proper URI (stock code writes ``…/OGC/1.3/<epsg>`` for projected rasters), and the band is named
 ``band_<n>`` and described by the GeoTIFF band description (stock code reads names from GRIB only, so a
 GeoTIFF band is the parameter ``None``).
 """
@@ -13,8 +14,7 @@ from __future__ import annotations
 
 from pygeoapi.provider.rasterio_ import RasterioProvider
 
-from geosvc.crs import CRS84_URI, crs_uri
-from geosvc.ogc.coverage_guard import bbox_to_crs
+from geosvc.crs import CRS84_URI, bbox_to_crs, crs_uri
 
 
 class CogCoverageProvider(RasterioProvider):
@@ -51,9 +51,15 @@ class CogCoverageProvider(RasterioProvider):
             coverage["ranges"][name] = coverage["ranges"].pop(None)
         return coverage
 
-    def query(self, bbox=None, bbox_crs=None, **kwargs):
+    def query(self, bbox=None, bbox_crs=None, subsets=None, **kwargs):
         """Query the coverage; ``bbox`` is in ``bbox_crs`` (a CRS URI, default CRS84)."""
+        left, bottom, right, top = self._data.bounds
         if bbox:
-            bbox = list(bbox_to_crs(tuple(bbox), bbox_crs or CRS84_URI, self._native_uri))
+            x0, y0, x1, y1 = bbox_to_crs(tuple(bbox), bbox_crs or CRS84_URI, self._native_uri)
+            bbox = [max(x0, left), max(y0, bottom), min(x1, right), min(y1, top)]
             bbox_crs = self._data.crs.to_epsg()
-        return super().query(bbox=bbox, bbox_crs=bbox_crs or 4326, **kwargs)
+        x, y = self._coverage_properties["x_axis_label"], self._coverage_properties["y_axis_label"]
+        if subsets and x in subsets and y in subsets:
+            subsets = {**subsets, x: [max(subsets[x][0], left), min(subsets[x][1], right)],
+                       y: [max(subsets[y][0], bottom), min(subsets[y][1], top)]}
+        return super().query(bbox=bbox, bbox_crs=bbox_crs or 4326, subsets=subsets or {}, **kwargs)

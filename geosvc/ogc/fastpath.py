@@ -15,22 +15,23 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geosvc.crs import is_crs84
 from geosvc.errors import GeosvcError, InvalidParameter, NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.context import CURRENT, OgcRequest, use_context_executor
-from geosvc.crs import is_crs84
 from geosvc.ogc.exceptions import error_response_parts, exception_body
 from geosvc.ogc.httpcache import cache_headers, not_modified
 from geosvc.ogc.query import (
     ItemsQuery,
     parse_item_params,
     parse_items_query,
+    query_pairs,
     render_feature,
     render_features,
 )
@@ -108,8 +109,8 @@ class OgcFastPath:
         context = OgcRequest(snapshot=snapshot, store=self.store, settings=self.settings,
                              deadline=time.monotonic() + self.budget)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         try:
+            pairs = query_pairs(scope.get("query_string", b""))
             handled = await self._dispatch(scope, receive, send, path, pairs, headers, context)
         except GeosvcError as exc:
             await _drain(receive, scope)
@@ -146,7 +147,9 @@ class OgcFastPath:
             return False
         layer: PublishedLayer | None = snapshot.layers.get(match.group(1))
         if layer is None:
-            return False
+            if method in ("GET", "HEAD", "OPTIONS"):
+                return False  # pygeoapi's 404 page
+            raise NotFound(f"no collection '{match.group(1)}'", layer=match.group(1))
         is_items, fid = match.group(2) is not None, match.group(3)
         allowed = ("GET", "HEAD", "POST") if is_items and fid is None else ("GET", "HEAD")
         if method not in (*allowed, "OPTIONS"):
@@ -182,7 +185,7 @@ class OgcFastPath:
         else:
             query = parse_items_query([(k, v) for k, v in pairs if k != "f"], layer, self.serve_crs)
             if not fmt_json:
-                await self._forward(_for_pygeoapi(scope, pairs, query), receive, send,
+                await self._forward(_for_pygeoapi(scope, pairs, query), _body_read(receive, scope), send,
                                     dataclasses.replace(context, items=query), caching, layer)
                 return True
             body = await anyio.to_thread.run_sync(self._items, context, layer, query)
@@ -294,6 +297,23 @@ async def _read_body(receive: Receive, scope: Scope) -> bytes:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks).strip()
+
+
+def _body_read(receive: Receive, scope: Scope) -> Receive:
+    """``receive`` for an app downstream once the body was read here: an empty body, then the rest
+    (disconnect); else pygeoapi, reading the body again, would wait forever."""
+    if not scope.get("geosvc_body_read"):
+        return receive
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _drain(receive: Receive, scope: Scope) -> None:

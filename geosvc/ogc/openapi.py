@@ -12,7 +12,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from geosvc.crs import CRS84_URI as CRS84
+from geosvc.crs import CRS84_URI
 from geosvc.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 
 CONFORMANCE = [
@@ -106,7 +106,7 @@ def local_components() -> dict[str, dict[str, Any]]:
                             "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
             "filter-crs": {"name": "filter-crs", "in": "query", "required": False,
                            "description": "CRS of geometries in filter (default CRS84)",
-                           "schema": {"type": "string", "format": "uri", "default": CRS84}},
+                           "schema": {"type": "string", "format": "uri", "default": CRS84_URI}},
         },
     }
 

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
+from geosvc.crs import CRS84_URI
 from geosvc.errors import GeosvcError, InvalidParameter
 from geosvc.ogc.context import current
-from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import ItemsQuery, render_feature, render_features
 from geosvc.store.base import PublishedLayer
 
@@ -76,8 +76,8 @@ class StoreFeatureProvider(BaseProvider):
         """One feature by id."""
         request = current()
         layer = self._layer()
-        crs = crs_transform_spec.target_crs_uri if crs_transform_spec is not None else CRS84
-        row = request.store.feature(layer, str(identifier), wkb=crs != CRS84, deadline=request.deadline)
+        crs = crs_transform_spec.target_crs_uri if crs_transform_spec is not None else CRS84_URI
+        row = request.store.feature(layer, str(identifier), wkb=crs != CRS84_URI, deadline=request.deadline)
         if row is None:
             raise ProviderItemNotFoundError(user_msg=f"no feature '{identifier}' in '{self.layer_id}'")
         return orjson.loads(render_feature(row, crs))

@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import orjson
 import pandas as pd
 import shapely
 
-from geosvc.errors import InvalidParameter
 from geosvc.cql2 import parse_filter
-from geosvc.crs import CRS84_URI as CRS84, bbox_to_crs84, check_crs_uri, is_crs84, transform_geometries
+from geosvc.crs import CRS84_URI, bbox_to_crs84, check_crs_uri, is_crs84, transform_geometries
+from geosvc.errors import InvalidParameter
 from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.encoding import assemble_feature, encode_geometries
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
@@ -39,10 +40,28 @@ class ItemsQuery:
     select: FeatureQuery = FeatureQuery()
     properties: tuple[str, ...] | None = None
     skip_geometry: bool = False
-    crs: str = CRS84
+    crs: str = CRS84_URI
     hits: bool = False
     limit: int = DEFAULT_LIMIT  # the page size asked for (``select.limit`` is 0 for hits)
     passthrough: dict[str, str] = field(default_factory=dict)  # echoed in links
+
+
+def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    """``(key, value)`` pairs of a raw query string; 400 naming the pair whose escapes are not UTF-8."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    decoded = []
+    for key, value in pairs:
+        try:
+            decoded.append((_utf8(key, "strict"), _utf8(value, "strict")))
+        except UnicodeDecodeError:
+            raise InvalidParameter(
+                "is not UTF-8 text (percent-escapes must encode UTF-8)", param=_utf8(key, "replace")
+            ) from None
+    return decoded
+
+
+def _utf8(text: str, errors: str) -> str:
+    return text.encode("latin-1").decode("utf-8", errors)
 
 
 def _single(params: list[tuple[str, str]]) -> dict[str, str]:
@@ -98,15 +117,7 @@ def parse_bbox(value: str, crs: str) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = numbers
     if minx > maxx or miny > maxy:
         raise InvalidParameter("lower corner is above or right of the upper corner", param="bbox")
-    if is_crs84(crs) and (miny < -90 or maxy > 90 or minx < -180 or maxx > 180):
-        raise InvalidParameter("longitude/latitude out of range", param="bbox")
-    try:
-        bounds = bbox_to_crs84((minx, miny, maxx, maxy), crs)
-    except Exception as exc:  # pyproj ProjError for coordinates outside the CRS's domain
-        raise InvalidParameter(f"cannot transform to CRS84: {exc}", param="bbox") from exc
-    if not all(math.isfinite(b) for b in bounds):
-        raise InvalidParameter("lies outside the domain of bbox-crs", param="bbox")
-    return bounds
+    return bbox_to_crs84((minx, miny, maxx, maxy), crs)  # 400 outside the area of use of bbox-crs
 
 
 def _parse_instant(text: str) -> pd.Timestamp | None:
@@ -202,11 +213,11 @@ def parse_items_query(params: Iterable[tuple[str, str]], layer: PublishedLayer, 
             f"unknown query parameter(s) {', '.join(unknown)}; queryables are listed at /queryables",
             param=unknown[0],
         )
-    crs = check_crs_uri(raw["crs"], serve_crs, param="crs") if "crs" in raw else CRS84
-    bbox_crs = check_crs_uri(raw["bbox-crs"], serve_crs, param="bbox-crs") if "bbox-crs" in raw else CRS84
+    crs = check_crs_uri(raw["crs"], serve_crs, param="crs") if "crs" in raw else CRS84_URI
+    bbox_crs = check_crs_uri(raw["bbox-crs"], serve_crs, param="bbox-crs") if "bbox-crs" in raw else CRS84_URI
     if "bbox-crs" in raw and "bbox" not in raw:
         raise InvalidParameter("given without bbox", param="bbox-crs")
-    filter_crs = check_crs_uri(raw["filter-crs"], serve_crs, param="filter-crs") if "filter-crs" in raw else CRS84
+    filter_crs = check_crs_uri(raw["filter-crs"], serve_crs, param="filter-crs") if "filter-crs" in raw else CRS84_URI
     if "filter" not in raw and ("filter-lang" in raw or "filter-crs" in raw):
         raise InvalidParameter("given without filter", param="filter-lang" if "filter-lang" in raw else "filter-crs")
     resulttype = raw.get("resulttype", "results")
@@ -246,7 +257,7 @@ def parse_item_params(params: Iterable[tuple[str, str]], serve_crs: list[str]) -
     unknown = [k for k in raw if k not in ITEM_PARAMS]
     if unknown:
         raise InvalidParameter(f"unknown query parameter(s) {', '.join(unknown)}", param=unknown[0])
-    return check_crs_uri(raw["crs"], serve_crs, param="crs") if "crs" in raw else CRS84
+    return check_crs_uri(raw["crs"], serve_crs, param="crs") if "crs" in raw else CRS84_URI
 
 
 def is_plain(query: ItemsQuery) -> bool:

@@ -19,13 +19,12 @@ from fastapi import FastAPI
 from pygeofilter import ast
 from starlette.datastructures import QueryParams
 
-from geosvc.crs import CRS84_URI
+from geosvc.cql2 import evaluate_filter, parse_filter
+from geosvc.crs import CRS84_URI, check_crs_uri
 from geosvc.errors import InvalidParameter, RecordError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.coverage import coverage_links
 from geosvc.ogc.coverage_guard import QueryGuard
-from geosvc.cql2 import evaluate_filter, parse_filter
-from geosvc.crs import check_crs_uri
 from geosvc.settings import Settings
 from geosvc.store.base import PublishedLayer
 

@@ -44,6 +44,35 @@ def _equals(layer: PublishedLayer, name: str, value: object, params: list) -> st
     return f"{column} = ?"
 
 
+_OVERLAPS = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"  # R-tree box overlaps (x1, x0, y1, y0)
+_INSIDE = "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"  # R-tree box inside (x0, x1, y0, y1)
+
+
+def _rtree(layer: PublishedLayer) -> str:
+    return quote(f"rtree_{layer.id}_geom")
+
+
+def _bbox_test(bbox: tuple[float, float, float, float]) -> tuple[str, list]:
+    """Exact "intersects the bbox" on an R-tree candidate: envelope inside, or a point, or the geometry test."""
+    x0, y0, x1, y1 = bbox
+    sql = ("((i.minx >= ? AND i.maxx <= ? AND i.miny >= ? AND i.maxy <= ?) OR "
+           "(i.maxx >= ? AND i.minx <= ? AND i.maxy >= ? AND i.miny <= ? AND "
+           "((i.minx = i.maxx AND i.miny = i.maxy) OR geosvc_relate('intersects', f.geom, ?))))")
+    return sql, [x0, x1, y0, y1, x0, x1, y0, y1, shapely.to_wkb(shapely.box(x0, y0, x1, y1))]
+
+
+def _bbox_matches(layer: PublishedLayer, bbox: tuple[float, float, float, float]) -> tuple[str, list]:
+    """The fids matching a bbox alone (as ``k_fid``). An R-tree box holds the envelope rounded outward, so
+    an entry whose box is inside the bbox matches without reading its row; only the entries crossing the
+    bbox's edges are read and tested exactly."""
+    x0, y0, x1, y1 = bbox
+    exact, exact_params = _bbox_test(bbox)
+    sql = (f"SELECT id AS k_fid FROM {_rtree(layer)} WHERE {_INSIDE} UNION ALL "
+           f"SELECT i.fid AS k_fid FROM {ITEMS} i JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid "
+           f"WHERE i.fid IN (SELECT id FROM {_rtree(layer)} WHERE {_OVERLAPS} AND NOT ({_INSIDE})) AND {exact}")
+    return sql, [x0, x1, y0, y1, x1, x0, y1, y0, x0, x1, y0, y1, *exact_params]
+
+
 def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, bool]:
     """``(clauses, params, needs_feature_table)`` of a query."""
     clauses: list[str] = []
@@ -51,15 +80,11 @@ def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, 
     joined = False
     if query.bbox is not None:
         x0, y0, x1, y1 = query.bbox
-        rtree = quote(f"rtree_{layer.id}_geom")
-        clauses.append(f"i.fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
+        clauses.append(f"i.fid IN (SELECT id FROM {_rtree(layer)} WHERE {_OVERLAPS})")
         params += [x1, x0, y1, y0]
-        clauses.append(
-            "((i.minx >= ? AND i.maxx <= ? AND i.miny >= ? AND i.maxy <= ?) OR "
-            "(i.maxx >= ? AND i.minx <= ? AND i.maxy >= ? AND i.miny <= ? AND "
-            "((i.minx = i.maxx AND i.miny = i.maxy) OR geosvc_relate('intersects', f.geom, ?))))"
-        )
-        params += [x0, x1, y0, y1, x0, x1, y0, y1, shapely.to_wkb(shapely.box(x0, y0, x1, y1))]
+        exact, exact_params = _bbox_test(query.bbox)
+        clauses.append(exact)
+        params += exact_params
         joined = True
     for name, value in query.equals:
         clauses.append(_equals(layer, name, value, params))
@@ -82,10 +107,19 @@ def where(layer: PublishedLayer, query: FeatureQuery) -> tuple[list[str], list, 
 
 
 def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline: float | None) -> FeaturePage:
-    """Count the matches (if asked) and read one page, in sort order then feature order."""
+    """Count the matches (if asked) and read one page, in sort order then feature order.
+
+    With a condition and a count, the matches are found once (their fids and sort keys, materialised)
+    and both the count and the page come from them in one statement, so the R-tree and the exact
+    spatial tests run once per request.
+    """
     clauses, params, joined = where(layer, query)
     source = f"{ITEMS} i" + (f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if joined or query.wkb else "")
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
+    page = [-1 if query.limit is None else query.limit, query.offset]
+    if query.count and clauses and (query.limit is None or query.limit > 0):
+        return _count_and_page(path, layer, query, source, condition, params, columns, page, deadline)
     matched = None
     if query.count:
         if clauses:
@@ -96,14 +130,42 @@ def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline
     if query.limit is None or query.limit > 0:
         order = [f"({_DIALECT.column(n)} IS NULL), {_DIALECT.column(n)}{'' if asc else ' DESC'}"
                  for n, asc in query.sortby]
-        columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
-        sql = f"SELECT {columns} FROM {source}{condition} ORDER BY {', '.join([*order, 'i.fid'])}"
-        page_params = list(params)
-        sql += " LIMIT ? OFFSET ?"
-        page_params += [-1 if query.limit is None else query.limit, query.offset]
-        for r in run(path, sql, page_params, deadline):
-            rows.append(FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if query.wkb else None))
+        sql = f"SELECT {columns} FROM {source}{condition} ORDER BY {', '.join([*order, 'i.fid'])} LIMIT ? OFFSET ?"
+        rows = [_row(r, query.wkb) for r in run(path, sql, [*params, *page], deadline)]
     return FeaturePage(matched=matched, rows=rows)
+
+
+def _row(r: tuple, wkb: bool) -> FeatureRow:
+    return FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if wkb else None)
+
+
+def _count_and_page(path: Path, layer: PublishedLayer, query: FeatureQuery, source: str, condition: str,
+                    params: list, columns: str, page: list, deadline: float | None) -> FeaturePage:
+    """The count and the page of a conditional query from one evaluation of the condition (a bbox alone:
+    see :func:`_bbox_matches`)."""
+    keys, order = ["i.fid AS k_fid"], []
+    for j, (name, asc) in enumerate(query.sortby):
+        column = _DIALECT.column(name)
+        keys += [f"({column} IS NULL) AS k_null{j}", f"{column} AS k{j}"]
+        order += [f"k_null{j}", f"k{j}{'' if asc else ' DESC'}"]
+    order.append("k_fid")
+    join = f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if query.wkb else ""
+    bbox_only = query.bbox is not None and not (query.equals or query.interval or query.filter or query.sortby)
+    if bbox_only:
+        matches, match_params = _bbox_matches(layer, query.bbox)
+    else:
+        matches, match_params = f"SELECT {', '.join(keys)} FROM {source}{condition}", params
+    sql = (
+        f"WITH m AS MATERIALIZED ({matches}), "
+        f"p AS (SELECT * FROM m ORDER BY {', '.join(order)} LIMIT ? OFFSET ?) "
+        f"SELECT (SELECT COUNT(*) FROM m), {columns} FROM p JOIN {ITEMS} i ON i.fid = p.k_fid{join} "
+        f"ORDER BY {', '.join(f'p.{k}' for k in order)}"
+    )
+    found = run(path, sql, [*match_params, *page], deadline)
+    if not found:  # an empty page (offset past the end) carries no count
+        matched = run(path, f"SELECT COUNT(*) FROM {source}{condition}", params, deadline)[0][0]
+        return FeaturePage(matched=matched, rows=[])
+    return FeaturePage(matched=found[0][0], rows=[_row(r[1:], query.wkb) for r in found])
 
 
 def select_feature(path: Path, layer: PublishedLayer, fid: str, wkb: bool, deadline: float | None) -> FeatureRow | None:

@@ -56,9 +56,11 @@ def _prepared(wkb: bytes) -> shapely.Geometry:
     return geom
 
 
-_RELATE = {
-    "intersects": shapely.intersects, "disjoint": shapely.disjoint, "within": shapely.within,
-    "contains": shapely.contains, "touches": shapely.touches, "crosses": shapely.crosses,
+# ``feature op literal`` as ``literal op' feature`` (the converse relation), so the prepared literal
+# is the geometry GEOS tests against: prepared predicates only speed up calls on their first argument
+_CONVERSE = {
+    "intersects": shapely.intersects, "disjoint": shapely.disjoint, "within": shapely.contains,
+    "contains": shapely.within, "touches": shapely.touches, "crosses": shapely.crosses,
     "overlaps": shapely.overlaps, "equals": shapely.equals,
 }
 
@@ -68,7 +70,7 @@ def _relate(op: str, blob: bytes | None, wkb: bytes) -> int:
     geom = gpkg_geometry(blob)
     if geom is None:
         return 0
-    return int(bool(_RELATE[op](geom, _prepared(wkb))))
+    return int(bool(_CONVERSE[op](_prepared(wkb), geom)))
 
 
 class SqliteDialect(Dialect):
@@ -120,6 +122,7 @@ def open_version(path: Path) -> sqlite3.Connection:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=True)
         con.execute("PRAGMA case_sensitive_like = ON")
+        con.execute("PRAGMA cache_size = -256")  # 256 KiB per connection and thread: the OS caches the file
         con.execute("PRAGMA query_only = ON")
         con.create_function("geosvc_relate", 3, _relate, deterministic=True)
     except sqlite3.Error as exc:

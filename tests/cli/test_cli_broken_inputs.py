@@ -60,7 +60,7 @@ def test_failing_layer_does_not_stop_the_others(sandbox):
     sandbox.write({**record, "id": VICTIM})
     result = sandbox("publish")
     assert result.exit_code == 1
-    assert "1 layer(s) published, 1 failed" in result.stdout
+    assert "1 layer(s) published, 0 unchanged, 1 failed" in result.stdout
     assert store.get("bystander").version == 1 and store.get(VICTIM) == before
 
 

@@ -31,7 +31,7 @@ def test_validate_sample_catalog_is_clean(cli, tmp_path):
 def test_publish_then_report(cli, tmp_path):
     result = cli("publish", "ct-population-density", "ct-tracts-2010", "ct-towns")
     assert result.exit_code == 0, result.output
-    assert "3 layer(s) published, 0 failed" in result.stdout
+    assert "3 layer(s) published, 0 unchanged, 0 failed" in result.stdout
     store = GpkgStore(load_settings(store_dir=tmp_path / "store"))
     assert [p.id for p in store.published()] == ["ct-population-density", "ct-towns", "ct-tracts-2010"]
     for layer in store.published():

@@ -6,8 +6,8 @@ import dataclasses
 
 from pygeoapi.config import validate_config
 
+from geosvc.crs import CRS84_URI
 from geosvc.ogc.config import MOUNT_PATH, PROVIDER, build_config, served_layers, vector_resource
-from geosvc.crs import CRS84_URI as CRS84
 
 from support.sample_store import RESTRICTED_ID
 
@@ -52,7 +52,7 @@ def test_collection_metadata_comes_from_the_record(store, settings):
     provider = resource["providers"][0]
     assert provider["name"] == PROVIDER
     assert provider["crs"] == list(settings.crs.serve)
-    assert provider["storage_crs"] == CRS84
+    assert provider["storage_crs"] == CRS84_URI
     assert provider["id_field"] == record.id_field
 
 

@@ -24,10 +24,10 @@ from rasterio.windows import Window
 from starlette.datastructures import QueryParams
 
 from geosvc.api.errors import install_error_handlers
-from geosvc.crs import CRS84_URI
+from geosvc.crs import CRS84_URI, bbox_to_crs
 from geosvc.errors import InvalidParameter
 from geosvc.ogc.coverage import COG_MEDIA_TYPE, coverage_links, coverage_router, raster_resource
-from geosvc.ogc.coverage_guard import bbox_to_crs, check_coverage_query, raster_grid
+from geosvc.ogc.coverage_guard import check_coverage_query, raster_grid
 from support.published_catalog import served_catalog
 
 RASTER = "ct-population-density"
@@ -57,7 +57,7 @@ def http(server):
 
 
 def _check(served, raster, query: str, serve_crs=(CRS84_URI, EPSG4326)):
-    check_coverage_query(QueryParams(query), raster, Path(served.store.raster_source(raster)), serve_crs)
+    check_coverage_query(QueryParams(query), Path(served.store.raster_source(raster)), serve_crs)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_guard_refuses(served, raster, query, param):
 
 
 def test_guard_accepts(served, raster):
-    _, _, (x0, y0, x1, y1) = raster_grid(Path(served.store.raster_source(raster)))
+    x0, y0, x1, y1 = raster_grid(Path(served.store.raster_source(raster))).bounds
     for query in (
         f"bbox={HARTFORD}",
         f"bbox=41.5,-72.8,41.7,-72.6&bbox-crs={EPSG4326}",

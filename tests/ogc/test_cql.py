@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import shapely
 
-from geosvc.errors import InvalidParameter
 from geosvc.cql2 import evaluate_filter, parse_filter
-from geosvc.crs import CRS84_URI as CRS84
+from geosvc.crs import CRS84_URI
+from geosvc.errors import InvalidParameter
 
 EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 
@@ -25,7 +25,7 @@ def frame():
     )
 
 
-def _mask(text, frame, lang=None, crs=CRS84):
+def _mask(text, frame, lang=None, crs=CRS84_URI):
     return evaluate_filter(parse_filter(text, lang), frame, crs).tolist()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from geosvc.crs import CRS84_URI
 from geosvc.errors import InvalidParameter
-from geosvc.crs import CRS84_URI as CRS84
 from geosvc.ogc.query import MAX_LIMIT, parse_bbox, parse_datetime, parse_limit, parse_sortby
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -20,7 +20,7 @@ def test_limit_bounds():
 
 
 def test_bbox_6_values_and_axis_order():
-    assert parse_bbox("-73,41,0,-72,42,10", CRS84) == (-73.0, 41.0, -72.0, 42.0)
+    assert parse_bbox("-73,41,0,-72,42,10", CRS84_URI) == (-73.0, 41.0, -72.0, 42.0)
     lon_lat = parse_bbox("41,-73,42,-72", EPSG + "4326")
     assert lon_lat == pytest.approx((-73.0, 41.0, -72.0, 42.0))
 
@@ -33,7 +33,7 @@ def test_bbox_3857_beyond_85_degrees_is_not_clamped_away():
 @pytest.mark.parametrize("value", ["1,2,3", "a,b,c,d", "3,0,1,1", "0,3,1,1", "-181,0,0,1", "nan,0,1,1"])
 def test_bad_bboxes(value):
     with pytest.raises(InvalidParameter):
-        parse_bbox(value, CRS84)
+        parse_bbox(value, CRS84_URI)
 
 
 def test_datetime_forms():

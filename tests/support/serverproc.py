@@ -28,8 +28,9 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running(command: list[str], ready_url: str, log_path: Path, env: dict[str, str] | None = None,
-            cwd: Path | None = None, timeout: float = 120.0) -> Iterator[subprocess.Popen]:
-    """Start ``command`` (output to ``log_path``), wait for ``ready_url`` to answer 200, terminate on exit.
+            cwd: Path | None = None, timeout: float = 120.0, poll: float = 0.3) -> Iterator[subprocess.Popen]:
+    """Start ``command`` (output to ``log_path``), wait for ``ready_url`` to answer 200 (asking every
+    ``poll`` seconds), terminate on exit.
 
     Raises RuntimeError with the end of the log if the process exits or is not ready in ``timeout`` s.
     """
@@ -37,7 +38,7 @@ def running(command: list[str], ready_url: str, log_path: Path, env: dict[str, s
         proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            _wait_ready(proc, ready_url, log_path, timeout)
+            _wait_ready(proc, ready_url, log_path, timeout, poll)
             yield proc
         finally:
             proc.terminate()
@@ -48,7 +49,7 @@ def running(command: list[str], ready_url: str, log_path: Path, env: dict[str, s
                 proc.wait()
 
 
-def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path, timeout: float) -> None:
+def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path, timeout: float, poll: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -57,5 +58,5 @@ def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path, timeout: float
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, timeout=5).status_code == 200:
                 return
-        time.sleep(0.3)
+        time.sleep(poll)
     raise RuntimeError(f"{proc.args[0]} did not answer {url} within {timeout:.0f} s")
