@@ -62,7 +62,7 @@ class LayersSettings(Section):
 
 
 class StoreSettings(Section):
-    backend: Literal["gpkg"] = Field("gpkg", description="Store backend")
+    backend: Literal["gpkg", "postgis"] = Field("gpkg", description="Store backend")
     dir: AbsolutePath = Field(description="Folder of the embedded store")
     dsn: SecretStr | None = Field(None, description="Database connection string (database backends)")
 

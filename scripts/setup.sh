@@ -10,7 +10,7 @@ want_test=0
 
 apt_packages=(ca-certificates)
 if (( want_test )); then
-  apt_packages+=(gdal-bin python3-qgis qgis-providers chromium xvfb cgi-mapserver)
+  apt_packages+=(gdal-bin python3-qgis qgis-providers chromium xvfb cgi-mapserver postgresql postgresql-15-postgis-3)
 fi
 bash scripts/apt-ensure.sh "${apt_packages[@]}"
 

@@ -1,5 +1,5 @@
 """Session fixtures shared by tests/ogc and tests/api: the real sample layers published once into a
-temp store (the real GpkgStore), with a restricted copy of one of them, and one app + client."""
+temp store (the backend under test: GEOSVC_TEST_STORE), with a restricted copy of one of them, and one app + client."""
 
 from __future__ import annotations
 
@@ -7,18 +7,24 @@ import os
 from pathlib import Path
 
 import pytest
+from support.postgis import start_run_cluster, store_settings
 from support.sample_store import publish_samples
 
-from geosvc.settings import load_settings
 
 # The checkout's config wherever pytest runs from (geosvc itself looks in ./config, then its packaged default).
 os.environ.setdefault("GEOSVC_CONFIG", str(Path(__file__).resolve().parent.parent / "config" / "geosvc.toml"))
 os.environ.setdefault("GEOSVC_EQUITY_RATE_LIMIT", "100000/minute")  # tests that are not about the limit
 
 
+def pytest_configure(config):
+    cluster = start_run_cluster()  # GEOSVC_TEST_STORE=postgis: one throw-away cluster for the run
+    if cluster is not None:
+        config.add_cleanup(cluster.remove)
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
-    return load_settings(store_dir=tmp_path_factory.mktemp("ogc-samples"))
+    return store_settings(store_dir=tmp_path_factory.mktemp("ogc-samples"))
 
 
 @pytest.fixture(scope="session")

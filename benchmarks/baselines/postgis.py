@@ -26,23 +26,48 @@ def _run(cmd: list[str]) -> None:
         raise RuntimeError(f"{' '.join(cmd[:3])}... failed: {proc.stderr.strip()[-500:]}")
 
 
+class Cluster:
+    """A PostgreSQL cluster in its own temporary folder on ``port`` (created by :meth:`start`)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.data = Path(tempfile.mkdtemp(prefix="geosvc-pgdata-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.data, USER)
+        _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", USER, "--no-sync"]))
+
+    def dsn(self, dbname: str = DBNAME) -> str:
+        return f"host=127.0.0.1 port={self.port} user={USER} dbname={dbname}"
+
+    def pg_ctl(self, *args: str) -> None:
+        """Run ``pg_ctl -D <data> <args>`` (start, stop, restart...) and wait for it."""
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"),
+                           "-w", *args]))
+
+    def start(self) -> None:
+        """Start the server and create the database ``DBNAME`` with PostGIS."""
+        self.pg_ctl("start")
+        _run(["psql", self.dsn("postgres"), "-c", f"CREATE DATABASE {DBNAME}"])
+        _run(["psql", self.dsn(), "-c", "CREATE EXTENSION postgis"])
+
+    def remove(self) -> None:
+        """Stop the server (if running) and delete its folder."""
+        with contextlib.suppress(RuntimeError):
+            self.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def cluster(port: int) -> Iterator[str]:
     """Create, start and finally stop and delete a cluster in its own temporary folder; yield its DSN."""
-    data = Path(tempfile.mkdtemp(prefix="bench-pgdata-"))
-    if os.geteuid() == 0:
-        shutil.chown(data, USER)
-    _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", USER, "--no-sync"]))
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off -c synchronous_commit=off"
-    _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"]))
+    db = Cluster(port)
     try:
-        _run(["psql", f"host=127.0.0.1 port={port} user={USER} dbname=postgres", "-c", f"CREATE DATABASE {DBNAME}"])
-        dsn = f"host=127.0.0.1 port={port} user={USER} dbname={DBNAME}"
-        _run(["psql", dsn, "-c", "CREATE EXTENSION postgis"])
-        yield dsn
+        db.start()
+        yield db.dsn()
     finally:
-        _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]))
-        shutil.rmtree(data, ignore_errors=True)
+        db.remove()
 
 
 def load_layer(dsn: str, gpkg: Path, layer: str, table: str, key: str) -> None:

@@ -10,7 +10,7 @@ import importlib
 from geosvc.settings import Settings
 from geosvc.store.base import Store
 
-BACKENDS = {"gpkg": "geosvc.store.gpkg:GpkgStore"}
+BACKENDS = {"gpkg": "geosvc.store.gpkg:GpkgStore", "postgis": "geosvc.store.postgis:PostgisStore"}
 
 
 def open_store(settings: Settings) -> Store:

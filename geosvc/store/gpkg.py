@@ -12,13 +12,10 @@ and is overwritten by the next publish of that layer. Version files never change
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import sqlite3
-import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +29,7 @@ from geosvc.settings import Settings
 from geosvc.store.base import LayerEvent, PublishedLayer, RasterVersion, ValidationRun, VectorVersion
 from geosvc.store.catalog import bump_generation, connect, dumps, utcnow
 from geosvc.store.encoding import encode_features
-from geosvc.store.files import fsync_path, sha256_file
+from geosvc.store.files import fsync_path, sha256_file, staging_file
 from geosvc.store.gpkg_query import select_feature, select_fids, select_page
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 from geosvc.store.sqlite_read import ITEMS, run
@@ -41,7 +38,6 @@ if TYPE_CHECKING:
     from geosvc.validate.findings import LayerReport
 
 SUFFIX = {"vector": ".gpkg", "raster": ".tif"}
-STAGING_TTL = 24 * 3600  # seconds after which a staging file is a leftover of a killed publish
 CHUNK = 50_000  # features encoded and inserted at a time (bounds publish memory)
 ITEMS_SCHEMA = f"""
 CREATE TABLE {ITEMS} (
@@ -201,21 +197,8 @@ class GpkgStore:
 
     # -- writing -------------------------------------------------------------------------------
     def staging(self, suffix: str) -> Path:
-        """A fresh file name in the staging folder (same file system, so renames are atomic).
-
-        Staging files older than a day (left by a killed publish) are removed on the way.
-        """
-        folder = self.root / "staging"
-        folder.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - STAGING_TTL
-        for leftover in folder.iterdir():
-            with contextlib.suppress(OSError):
-                if leftover.stat().st_mtime < cutoff:
-                    leftover.unlink()
-        fd, name = tempfile.mkstemp(suffix=suffix, dir=folder)
-        os.close(fd)
-        os.remove(name)  # writers create the file themselves
-        return Path(name)
+        """A fresh staging file name (see :func:`staging_file`)."""
+        return staging_file(self.root, suffix)
 
     def publish_vector(self, record: LayerRecord, version: VectorVersion) -> PublishedLayer:
         """Write the GeoPackage (features, R-tree, pre-encoded items) and make it the next version."""

@@ -88,10 +88,12 @@ def test_servers_started_together_on_one_store_link_to_themselves(settings, stor
 def test_a_second_app_does_not_change_the_first(app, client, settings, store, tmp_path):
     from fastapi.testclient import TestClient
 
-    from geosvc.store.gpkg import GpkgStore
+    from support.postgis import store_settings
 
-    other_settings = settings.replace(store_dir=tmp_path)
-    other = create_app(other_settings, store=GpkgStore(other_settings))  # an empty store
+    from geosvc.store.backends import open_store
+
+    other_settings = store_settings(store_dir=tmp_path)
+    other = create_app(other_settings, store=open_store(other_settings))  # an empty store
     with TestClient(other) as other_client:
         assert other_client.get("/ogc/collections").json()["collections"] == [] or all(
             c["id"] == "records" for c in other_client.get("/ogc/collections").json()["collections"])

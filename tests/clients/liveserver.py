@@ -15,7 +15,7 @@ from geosvc.records.loader import load_records
 from geosvc.records.models import LayerRecord
 from geosvc.settings import load_settings
 from geosvc.store.base import PublishedLayer
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.base import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 GEOSVC = Path(sys.executable).parent / "geosvc"
@@ -51,7 +51,7 @@ class LiveServer:
     """A running ``geosvc serve`` and the store behind it."""
 
     base_url: str
-    store: GpkgStore
+    store: Store
     layers: dict[str, PublishedLayer]
 
     @property

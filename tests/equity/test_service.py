@@ -300,13 +300,14 @@ def toy_service(tmp_path_factory):
     from shapely import box
 
     from geosvc.records.models import LayerRecord
-    from geosvc.settings import load_settings
-    from geosvc.store.gpkg import GpkgStore
+    from support.postgis import store_settings
+
+    from geosvc.store.backends import open_store
     from geosvc.store.publish import publish_layer
     from geosvc.validate.findings import LayerReport
 
-    settings = load_settings(store_dir=tmp_path_factory.mktemp("toy-store"))
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path_factory.mktemp("toy-store"))
+    store = open_store(settings)
     common = {"theme": "demographics", "update_cadence": "static", "source": {"path": "toy.gpkg"},
               "crs": "EPSG:26918"}
     tracts = LayerRecord(id="toy-tracts", title="§7 toy tracts", id_field="GEOID", **common, equity={

@@ -57,7 +57,7 @@ def http(server):
 
 
 def _check(served, raster, query: str, serve_crs=(CRS84_URI, EPSG4326)):
-    check_coverage_query(QueryParams(query), served.store.file(raster), serve_crs)
+    check_coverage_query(QueryParams(query), Path(served.store.raster_source(raster)), serve_crs)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_guard_refuses(served, raster, query, param):
 
 
 def test_guard_accepts(served, raster):
-    x0, y0, x1, y1 = raster_grid(served.store.file(raster)).bounds
+    x0, y0, x1, y1 = raster_grid(Path(served.store.raster_source(raster))).bounds
     for query in (
         f"bbox={HARTFORD}",
         f"bbox=41.5,-72.8,41.7,-72.6&bbox-crs={EPSG4326}",
@@ -111,11 +111,11 @@ def test_raster_resource_links_the_cog(served, raster):
     resource_id, resource = raster_resource(raster, served.settings, served.store)
     assert resource_id == RASTER
     assert resource["providers"][0]["type"] == "coverage"
-    assert resource["providers"][0]["data"] == str(served.store.file(raster))
+    assert resource["providers"][0]["data"] == str(Path(served.store.raster_source(raster)))
     enclosure = next(link for link in resource["links"] if link["rel"] == "enclosure")
     assert enclosure["type"] == COG_MEDIA_TYPE
-    assert enclosure["length"] == served.store.file(raster).stat().st_size
-    assert coverage_links(raster, "http://h/ogc", str(served.store.file(raster)))[1]["href"] == f"http://h/ogc/collections/{RASTER}/cog.tif"
+    assert enclosure["length"] == Path(served.store.raster_source(raster)).stat().st_size
+    assert coverage_links(raster, "http://h/ogc", str(Path(served.store.raster_source(raster))))[1]["href"] == f"http://h/ogc/collections/{RASTER}/cog.tif"
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_coverage_bbox_subset_in_crs84_and_epsg4326_uri(served, http, raster):
     swapped, swapped_transform = _geotiff(http, f"bbox=41.5,-72.8,41.7,-72.6&bbox-crs={EPSG4326}")
     assert data.shape == swapped.shape and transform == swapped_transform
     np.testing.assert_array_equal(data, swapped)
-    with rasterio.open(served.store.file(raster)) as src:
+    with rasterio.open(Path(served.store.raster_source(raster))) as src:
         assert 0 < data.size < src.width * src.height / 20  # a small part of the state
         row, col = src.index(transform.c, transform.f)
         window = src.read(1, window=Window(col, row, data.shape[1], data.shape[0]), masked=True)
@@ -162,7 +162,7 @@ def test_coverage_bbox_subset_in_crs84_and_epsg4326_uri(served, http, raster):
 def test_coverage_json_names_the_native_crs_and_the_band(served, http, raster):
     body = http.get(f"/ogc/collections/{RASTER}/coverage?bbox={HARTFORD}&f=json").json()
     assert body["domain"]["referencing"][0]["system"]["id"] == "http://www.opengis.net/def/crs/EPSG/0/5070"
-    with rasterio.open(served.store.file(raster)) as src:
+    with rasterio.open(Path(served.store.raster_source(raster))) as src:
         description = src.descriptions[0]
     assert list(body["parameters"]) == list(body["ranges"]) == ["band_1"]
     assert body["parameters"]["band_1"]["description"]["en"] == description
@@ -179,7 +179,7 @@ def test_collection_links_cog_enclosure(http, server):
 
 def test_cog_range_requests(served, http, raster):
     url = f"/ogc/collections/{RASTER}/cog.tif"
-    blob = served.store.file(raster).read_bytes()
+    blob = Path(served.store.raster_source(raster)).read_bytes()
     whole = http.get(url, headers={"Accept-Encoding": "gzip"})
     assert whole.status_code == 200 and whole.content == blob
     assert "content-encoding" not in whole.headers  # already compressed; length and ranges stay exact
@@ -206,7 +206,7 @@ def test_cog_range_requests(served, http, raster):
 def test_gdal_reads_cog_over_vsicurl(served, server, raster):
     url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(url) as remote:
-        with rasterio.open(served.store.file(raster)) as local:
+        with rasterio.open(Path(served.store.raster_source(raster))) as local:
             assert remote.profile == local.profile
             assert remote.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
             assert remote.overviews(1) == local.overviews(1) and remote.overviews(1)
@@ -221,7 +221,7 @@ def test_gdalinfo_reads_cog_over_vsicurl(served, server, raster):
     url = f"/vsicurl/{server}/ogc/collections/{RASTER}/cog.tif"
     out = subprocess.run(["gdalinfo", "-json", url], capture_output=True, text=True, timeout=60, check=True)
     info = json.loads(out.stdout)
-    with rasterio.open(served.store.file(raster)) as local:
+    with rasterio.open(Path(served.store.raster_source(raster))) as local:
         assert info["size"] == [local.width, local.height]
     assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
     assert 'ID["EPSG",5070]' in info["coordinateSystem"]["wkt"]
@@ -280,7 +280,7 @@ def test_qgis_opens_cog_over_vsicurl(served, server, raster, tmp_path):
     run = subprocess.run(["/usr/bin/python3", str(script), url], capture_output=True, text=True, timeout=120, env=env)
     info = json.loads(run.stdout.strip().splitlines()[-1])
     assert info["valid"], run.stderr[-2000:]
-    with rasterio.open(served.store.file(raster)) as local:
+    with rasterio.open(Path(served.store.raster_source(raster))) as local:
         data = local.read(1, masked=True)
         assert info["size"] == [local.width, local.height]
         assert info["extent"] == pytest.approx(list(local.bounds))

@@ -71,7 +71,7 @@ def http(served):
 @pytest.fixture(scope="module")
 def grid(served):
     """Native CRS URI, bounds and pixel size of the published raster."""
-    with rasterio.open(served.store.file(served.store.get(RASTER))) as src:
+    with rasterio.open(served.store.raster_source(served.store.get(RASTER))) as src:
         return types.SimpleNamespace(crs=crs_uri(src.crs.to_wkt()), bounds=tuple(src.bounds), res=src.res)
 
 

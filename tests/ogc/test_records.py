@@ -22,11 +22,11 @@ from geosvc.ogc.records import (
 from geosvc.ogc.context import CURRENT, OgcRequest
 from geosvc.ogc.records_provider import RecordsProvider, RecordsStoreError
 from geosvc.records.loader import load_records
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer
 from geosvc.validate.layer import validate_layer
 from support.published_catalog import served_catalog
+from support.postgis import store_settings
 
 
 @pytest.fixture(scope="module")
@@ -279,8 +279,8 @@ def test_http_unknown_or_bad_params_are_400(http, path, query, param):
 
 
 def test_provider_lists_the_snapshot_versions_only(tmp_path):
-    settings = load_settings(store_dir=tmp_path)
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path)
+    store = open_store(settings)
     records = load_records(settings.layers.dir, ["ct-towns", "ct-hospitals"])
     for record in records.values():
         publish_layer(record, validate_layer(record, settings), store, settings)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from support.postgis import store_settings
 
 from geosvc.records.loader import load_records
 from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 
 
 @pytest.fixture
 def settings(tmp_path):
-    return load_settings(store_dir=tmp_path / "store")
+    return store_settings(store_dir=tmp_path / "store")
 
 
 @pytest.fixture
 def store(settings):
-    return GpkgStore(settings)
+    return open_store(settings)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,14 @@ import time
 
 import pytest
 from store_helpers import make_record, ok_report, points_frame
+from support.postgis import gpkg_only
 
 from geosvc.settings import load_settings
 from geosvc.store.files import sha256_file
 from geosvc.store.gpkg import GpkgStore
 from geosvc.store.publish import publish_layer
+
+pytestmark = gpkg_only  # PostGIS: tests/store/test_postgis_store.py
 
 CHILD = r"""
 import os, signal, sys

@@ -7,6 +7,7 @@ import sqlite3
 import pyogrio
 import pytest
 from store_helpers import make_record, ok_report, points_frame
+from support.postgis import gpkg_only
 
 from geosvc.errors import NotPublished, StoreError
 from geosvc.store.base import RasterVersion
@@ -16,6 +17,7 @@ from geosvc.validate.findings import Finding, LayerReport
 from geosvc.validate.layer import validate_layer
 
 
+@gpkg_only
 def test_publish_real_layer_twice(records, settings, store):
     record = records["ct-towns"]
     report = validate_layer(record, settings)
@@ -55,6 +57,7 @@ def test_not_published(store):
         store.read_features(store.get("nothing"))
 
 
+@gpkg_only
 def test_failed_store_publish_keeps_previous(settings, store, tmp_path):
     record = make_record()
     first = publish_layer(record, ok_report(record, points_frame()), store, settings)

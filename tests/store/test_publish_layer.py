@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
 import shapely
 from store_helpers import make_record, ok_report, points_frame
+from support.postgis import store_settings
 from rasterio.transform import from_origin
 
 from geosvc.errors import ValidationFailed
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer, publish_order
 from geosvc.validate.findings import Finding, LayerReport
 from geosvc.validate.layer import validate_layer
@@ -81,12 +83,12 @@ def test_raster_source_becomes_cog(tmp_path):
         crs="EPSG:5070", transform=from_origin(1_850_000, 2_350_000, 100, 100), nodata=-1,
     ) as dst:
         dst.write(grid, 1)
-    settings = load_settings(data_root=tmp_path, store_dir=tmp_path / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(data_root=tmp_path, store_dir=tmp_path / "store")
+    store = open_store(settings)
     record = make_record("grid", kind="raster", source={"path": "striped.tif"}, id_field=None)
     layer = publish_layer(record, LayerReport("grid", []), store, settings)
-    assert store.file(layer).suffix == ".tif" and layer.native_crs == "EPSG:5070"
-    with rasterio.open(store.file(layer)) as src:
+    assert Path(store.raster_source(layer)).suffix == ".tif" and layer.native_crs == "EPSG:5070"
+    with rasterio.open(store.raster_source(layer)) as src:
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert src.profile["tiled"] and src.nodata == -1
         assert np.array_equal(src.read(1), grid)
@@ -104,7 +106,7 @@ def test_population_density_from_published_tracts(records, settings, store):
     assert layer.kind == "raster" and layer.native_crs == "EPSG:5070"
     assert f"input: ct-tracts-2010 v{tracts.version} sha256:{tracts.checksum}" in layer.notes[0]
     assert "people per km²" in layer.notes[1]
-    with rasterio.open(store.file(layer)) as src:
+    with rasterio.open(store.raster_source(layer)) as src:
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert src.res == (250.0, 250.0) and src.crs.to_epsg() == 5070
         assert src.overviews(1), "COG has overviews"

@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from geosvc.records.loader import load_records
-from geosvc.settings import Settings, load_settings
-from geosvc.store.gpkg import GpkgStore
+from support.postgis import store_settings
+
+from geosvc.settings import Settings
+from geosvc.store.backends import open_store
+from geosvc.store.base import Store
 from geosvc.store.publish import publish_layer, publish_order
 from geosvc.validate.layer import validate_layer
 
@@ -25,10 +28,10 @@ HARTFORD_BOX = {"type": "Polygon", "coordinates": [[[-72.75, 41.72], [-72.62, 41
 """A caller-drawn box over Hartford (CRS84)."""
 
 
-def publish_equity_sample(store_dir: Path) -> tuple[Settings, GpkgStore]:
+def publish_equity_sample(store_dir: Path) -> tuple[Settings, Store]:
     """Validate and publish :data:`EQUITY_LAYERS` (and :data:`RESTRICTED`) into ``store_dir``."""
-    settings = load_settings(store_dir=store_dir)
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=store_dir)
+    store = open_store(settings)
     records = load_records(settings.layers.dir, EQUITY_LAYERS)
     records[RESTRICTED] = records["ct-tracts-2010"].model_copy(update={"id": RESTRICTED, "sensitivity": "restricted"})
     for record in publish_order(records.values()):

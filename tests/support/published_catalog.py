@@ -10,19 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from support.postgis import store_env, store_settings
 from support.serverproc import free_port, running
 
 from geosvc.records.loader import load_records
-from geosvc.settings import Settings, load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.settings import Settings
+from geosvc.store.backends import open_store
+from geosvc.store.base import Store
 from geosvc.store.publish import publish_layer, publish_order
 from geosvc.validate.layer import validate_layer
 
 
-def publish_catalog(store_dir: Path) -> tuple[Settings, GpkgStore]:
+def publish_catalog(store_dir: Path) -> tuple[Settings, Store]:
     """Validate and publish every sample record into ``store_dir`` (about 5 s)."""
-    settings = load_settings(store_dir=store_dir)
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=store_dir)
+    store = open_store(settings)
     for record in publish_order(load_records(settings.layers.dir).values()):
         publish_layer(record, validate_layer(record, settings), store, settings)
     return settings, store
@@ -33,7 +35,7 @@ def running_server(settings: Settings, timeout: float = 120.0) -> Iterator[str]:
     """Run ``geosvc.api.app.serve`` for ``settings.store.dir`` in a real uvicorn process; yield its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"GEOSVC_STORE_DIR": str(settings.store.dir), "GEOSVC_PORT": str(port)}
+    env = {**store_env(settings), "GEOSVC_PORT": str(port)}
     code = "from geosvc.api.server import serve; from geosvc.settings import load_settings; serve(load_settings())"
     log_path = Path(settings.store.dir) / f"server-{port}.log"
     with running([sys.executable, "-c", code], f"{base}/health", log_path, env=env, timeout=timeout):
@@ -45,7 +47,7 @@ class ServedCatalog:
     """The published sample catalog and the URL of a real server process serving it."""
 
     settings: Settings
-    store: GpkgStore
+    store: Store
     base_url: str
 
 

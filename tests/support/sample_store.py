@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from geosvc.records.loader import load_records
 from geosvc.settings import Settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
+from geosvc.store.base import Store
 from geosvc.store.publish import publish_layer, publish_order
 from geosvc.validate.layer import validate_layer
 
@@ -12,9 +13,9 @@ SAMPLE_IDS = ["ct-towns", "ct-tracts-2010", "ct-hospitals", "ct-public-schools",
 RESTRICTED_ID = "ct-towns-restricted"
 
 
-def publish_samples(settings: Settings, ids: list[str] = SAMPLE_IDS) -> GpkgStore:
+def publish_samples(settings: Settings, ids: list[str] = SAMPLE_IDS) -> Store:
     """Validate and publish ``ids`` (plus a restricted copy of ct-towns) into ``settings.store.dir``."""
-    store = GpkgStore(settings)
+    store = open_store(settings)
     records = load_records(settings.layers.dir, ids)
     if "ct-towns" in records:
         restricted = records["ct-towns"].model_copy(update={"id": RESTRICTED_ID, "sensitivity": "restricted"})
