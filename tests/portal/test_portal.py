@@ -186,6 +186,7 @@ def test_layer_page_draws_its_map(server, browser, layer_id):
     want = basemap + count if layer_id != "ct-towns" else 2 * basemap
     assert browser.wait_for(f"document.querySelectorAll('#map .leaflet-overlay-pane path, #map .leaflet-tile-pane path').length >= {want} && 1")
     assert drawn_paths(browser, "#map") >= want
+    assert browser.wait_for("(document.getElementById('map').dataset.sources || '').split(' ').filter(Boolean).length >= 2 && 1")
     sources = browser.evaluate("document.getElementById('map').dataset.sources").split()
     assert sources == [f"ct-towns:{tile_source(server, 'ct-towns')}", f"{layer_id}:{tile_source(server, layer_id)}"]
     rows = browser.evaluate("Array.from(document.querySelectorAll('table.data tbody tr')).map(r => Array.from(r.cells).map(c => c.textContent))")
