@@ -100,3 +100,16 @@ def bump_generation(con: sqlite3.Connection) -> None:
         "INSERT INTO catalog_state VALUES ('generation', 1) "
         "ON CONFLICT(key) DO UPDATE SET value = value + 1"
     )
+
+
+def event_filter(layer_id, kind, since, placeholder: str = "?") -> tuple[str, list]:
+    """``WHERE`` clause and arguments selecting layer events by layer, kind and time (any may be None)."""
+    clauses, args = [], []
+    for column, value in (("layer_id", layer_id), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{column} = {placeholder}")
+            args.append(value)
+    if since is not None:
+        clauses.append(f"at >= {placeholder}")
+        args.append(since.astimezone(dt.UTC).isoformat() if since.tzinfo else since.isoformat())
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args

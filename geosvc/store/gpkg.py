@@ -27,7 +27,7 @@ from geosvc.errors import NotPublished, StoreError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
 from geosvc.store.base import LayerEvent, PublishedLayer, RasterVersion, ValidationRun, VectorVersion
-from geosvc.store.catalog import bump_generation, connect, dumps, utcnow
+from geosvc.store.catalog import bump_generation, connect, dumps, event_filter, utcnow
 from geosvc.store.encoding import encode_features
 from geosvc.store.files import fsync_path, sha256_file, staging_file
 from geosvc.store.gpkg_query import select_feature, select_fids, select_page
@@ -381,15 +381,7 @@ class GpkgStore:
     def events(self, layer_id: str | None = None, kind: str | None = None,
                since: dt.datetime | None = None) -> list[LayerEvent]:
         """Recorded events, oldest first."""
-        clauses, args = [], []
-        for column, value in (("layer_id", layer_id), ("kind", kind)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if since is not None:
-            clauses.append("at >= ?")
-            args.append(since.astimezone(dt.UTC).isoformat() if since.tzinfo else since.isoformat())
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = event_filter(layer_id, kind, since)
         with self._connect() as con:
             rows = con.execute(f"SELECT * FROM layer_events {where} ORDER BY event_id", args).fetchall()
         return [

@@ -131,3 +131,16 @@ def test_publish_order_puts_inputs_first(records):
     ordered = [r.id for r in publish_order(records.values())]
     assert ordered.index("ct-tracts-2010") < ordered.index("ct-population-density")
     assert sorted(ordered) == sorted(records)
+
+
+def test_events_filter_by_layer_kind_and_time(store):
+    import datetime as dt
+
+    first = store.record_event("a", "sync", "failed", message="HTTP 503")
+    store.record_event("a", "publish", "published", version=1)
+    store.record_event("b", "sync", "published", version=2, detail={"etag": '"x"'})
+    assert [e.event_id for e in store.events("a")][0] == first
+    assert [(e.layer, e.outcome) for e in store.events(kind="sync")] == [("a", "failed"), ("b", "published")]
+    assert [e.kind for e in store.events("a", kind="publish")] == ["publish"]
+    assert store.events("b")[0].detail == {"etag": '"x"'} and store.events("b")[0].version == 2
+    assert store.events(since=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)) == []
