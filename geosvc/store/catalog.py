@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from geosvc.errors import InvalidParameter, PrivacyBudgetExhausted
+from geosvc.errors import InvalidParameter, NotPublished, PrivacyBudgetExhausted
+from geosvc.store.base import PrivacyRelease
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_versions (
@@ -146,12 +147,35 @@ def privacy_arguments(key: str, epsilon: float, budget: float) -> tuple[float, f
     return values[0], values[1]
 
 
-def charge(layer_id: str, version: int, spent: float, epsilon: float, budget: float,
-           make: Callable[[], bytes]) -> bytes:
-    """The payload of a new release once its ε fits the budget (inside the caller's transaction)."""
-    if spent + epsilon > budget + BUDGET_SLACK:
-        raise PrivacyBudgetExhausted(layer_id, version, spent, epsilon, budget)
-    payload = make()
-    if not isinstance(payload, (bytes, bytearray, memoryview)):
-        raise TypeError(f"make() must return bytes, not {type(payload).__name__}")
-    return bytes(payload)
+RELEASE_COLUMNS = "layer_id, version, key, epsilon, spent_after, created"
+
+
+def release_of(row, payload: bool = True) -> PrivacyRelease:
+    """A ledger row (:data:`RELEASE_COLUMNS`, then the payload if ``payload``) as a :class:`PrivacyRelease`."""
+    return PrivacyRelease(layer_id=row[0], version=row[1], key=row[2], epsilon=row[3], spent_after=row[4],
+                          created=dt.datetime.fromisoformat(row[5]), payload=bytes(row[6]) if payload else b"")
+
+
+def ledger_release(con, layer_id: str, version: int, key: str, epsilon: float, budget: float,
+                   make: Callable[[], bytes], *, schema: str = "", placeholder: str = "?") -> PrivacyRelease:
+    """The release ``key`` of a layer version, inserted if new (both backends' SQL; run by the caller in a
+    transaction that holds the version's ledger lock, so it is atomic across processes)."""
+    p, ledger = placeholder, f"{schema}privacy_releases"
+    version_of = f"layer_id = {p} AND version = {p}"
+    row = con.execute(f"SELECT {RELEASE_COLUMNS}, payload FROM {ledger} WHERE {version_of} AND key = {p}",
+                      (layer_id, version, key)).fetchone()
+    if row is None:
+        if con.execute(f"SELECT 1 FROM {schema}layer_versions WHERE {version_of}", (layer_id, version)).fetchone() is None:
+            raise NotPublished(f"version {version} in the store", layer=layer_id)
+        (spent,) = con.execute(f"SELECT COALESCE(SUM(epsilon), 0) FROM {ledger} WHERE {version_of}",
+                               (layer_id, version)).fetchone()
+        if spent + epsilon > budget + BUDGET_SLACK:
+            raise PrivacyBudgetExhausted(layer_id, version, spent, epsilon, budget)
+        payload = make()
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError(f"make() must return bytes, not {type(payload).__name__}")
+        row = con.execute(f"INSERT INTO {ledger} ({RELEASE_COLUMNS}, payload) VALUES ({', '.join([p] * 7)}) "
+                          f"RETURNING {RELEASE_COLUMNS}, payload",
+                          (layer_id, version, key, epsilon, spent + epsilon, utcnow().isoformat(), bytes(payload)),
+                          ).fetchone()
+    return release_of(row)

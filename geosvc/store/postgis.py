@@ -42,7 +42,9 @@ from geosvc.settings import Settings
 from geosvc.store.base import (
     LayerEvent, PrivacyRelease, PublishedLayer, RasterVersion, ValidationRun, VectorVersion,
 )
-from geosvc.store.catalog import charge, dumps, event_filter, privacy_arguments, utcnow
+from geosvc.store.catalog import (
+    RELEASE_COLUMNS, dumps, event_filter, ledger_release, privacy_arguments, release_of, utcnow,
+)
 from geosvc.store.encoding import encode_features
 from geosvc.store.files import fsync_path, sha256_file, staging_file
 from geosvc.store.gpkg import CHUNK, promote_to_multi
@@ -571,13 +573,6 @@ class PostgisStore:
         ]
 
     # -- privacy ledger ------------------------------------------------------------------------
-    _RELEASE = "layer_id, version, key, epsilon, spent_after, created"
-
-    @staticmethod
-    def _release(row: tuple, payload: bytes) -> PrivacyRelease:
-        return PrivacyRelease(layer_id=row[0], version=row[1], key=row[2], epsilon=row[3], spent_after=row[4],
-                              created=dt.datetime.fromisoformat(row[5]), payload=payload)
-
     def privacy_release(self, layer_id: str, version: int, key: str, epsilon: float, budget: float,
                         make: Callable[[], bytes]) -> PrivacyRelease:
         """The release ``key`` of a layer version, made once in a transaction holding the version's
@@ -586,22 +581,8 @@ class PostgisStore:
         with self._connect(layer_id) as con, con.transaction():
             con.execute("SET LOCAL statement_timeout = 0")
             con.execute("SELECT pg_advisory_xact_lock(%s)", (_privacy_lock(layer_id, version),))
-            select = (f"SELECT {self._RELEASE}, payload FROM geosvc.privacy_releases "
-                      "WHERE layer_id = %s AND version = %s AND key = %s")
-            row = con.execute(select, (layer_id, version, key)).fetchone()
-            if row is None:
-                if con.execute("SELECT 1 FROM geosvc.layer_versions WHERE layer_id = %s AND version = %s",
-                               (layer_id, version)).fetchone() is None:
-                    raise NotPublished(f"version {version} in the store", layer=layer_id)
-                (spent,) = con.execute("SELECT COALESCE(SUM(epsilon), 0) FROM geosvc.privacy_releases "
-                                       "WHERE layer_id = %s AND version = %s", (layer_id, version)).fetchone()
-                payload = charge(layer_id, version, spent, epsilon, budget, make)
-                row = con.execute(
-                    f"INSERT INTO geosvc.privacy_releases ({self._RELEASE}, payload) VALUES (%s,%s,%s,%s,%s,%s,%s) "
-                    f"RETURNING {self._RELEASE}, payload",
-                    (layer_id, version, key, epsilon, spent + epsilon, utcnow().isoformat(), payload),
-                ).fetchone()
-        return self._release(row, bytes(row[6]))
+            return ledger_release(con, layer_id, version, key, epsilon, budget, make, schema="geosvc.",
+                                  placeholder="%s")
 
     def privacy_spent(self, layer_id: str, version: int) -> float:
         """Total ε of the releases of a layer version."""
@@ -611,6 +592,6 @@ class PostgisStore:
 
     def privacy_releases(self, layer_id: str) -> list[PrivacyRelease]:
         """Every release of a layer, by version then creation (``payload`` empty)."""
-        rows = self._read(f"SELECT {self._RELEASE} FROM geosvc.privacy_releases WHERE layer_id = %s "
+        rows = self._read(f"SELECT {RELEASE_COLUMNS} FROM geosvc.privacy_releases WHERE layer_id = %s "
                           "ORDER BY version, release_id", (layer_id,), layer=layer_id)
-        return [self._release(r, b"") for r in rows]
+        return [release_of(r, payload=False) for r in rows]
