@@ -77,12 +77,14 @@ def domain(pieces: Sequence, categories: Mapping[str, Sequence], piece: str = "p
 
 
 def histogram(records: pd.DataFrame, cells: pd.MultiIndex) -> pd.Series:
-    """Count records into every cell of ``cells`` (a :func:`domain`); zeros kept.
+    """Count records into every cell of ``cells`` (a :func:`domain`, in its order); zeros kept.
 
     A record whose value is not in the domain is an :class:`InvalidParameter` naming the column:
     dropping it would silently undercount, adding a cell would make the domain depend on the data.
     """
-    cells = cells.remove_unused_levels()  # a level value outside the cells is outside the domain
+    if not isinstance(cells, pd.MultiIndex) or not cells.is_unique:
+        raise InvalidParameter("must be a unique MultiIndex (see domain())", param="cells")
+    cells = cells.remove_unused_levels()
     names = list(cells.names)
     missing = [n for n in names if n not in records.columns]
     if missing:
@@ -93,8 +95,10 @@ def histogram(records: pd.DataFrame, cells: pd.MultiIndex) -> pd.Series:
         if outside.any():
             raise InvalidParameter(f"{int(outside.sum())} record(s) have a value outside the domain, "
                                    f"e.g. {records.loc[outside, name].iloc[0]!r}", param=str(name))
-    counts = records.groupby(names, sort=False, observed=True).size()
-    return counts.reindex(cells, fill_value=0).astype("int64").rename(COUNT)
+    where = cells.get_indexer(pd.MultiIndex.from_arrays([records[n] for n in names], names=names))
+    if (where < 0).any():  # every value is in the domain but not this combination of them
+        raise InvalidParameter(f"{int((where < 0).sum())} record(s) fall in no cell", param="cells")
+    return pd.Series(np.bincount(where, minlength=len(cells)).astype(np.int64), index=cells, name=COUNT)
 
 
 def _check_base(base: pd.Series) -> np.ndarray:
@@ -168,4 +172,4 @@ def from_bytes(payload: bytes) -> pd.Series:
     """The release written by :func:`to_bytes`, same cells in the same order."""
     frame = pq.read_table(pa.BufferReader(payload)).to_pandas()
     levels = [c for c in frame.columns if c != COUNT]
-    return frame.set_index(levels)[COUNT]
+    return pd.Series(frame[COUNT].to_numpy(), index=pd.MultiIndex.from_frame(frame[levels]), name=COUNT)

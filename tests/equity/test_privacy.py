@@ -90,6 +90,14 @@ def test_domain_and_histogram_keep_every_cell():
     with pytest.raises(InvalidParameter) as exc:
         privacy.domain(["a", "a"], {"d": [1]})
     assert exc.value.param == "piece"
+    with pytest.raises(InvalidParameter) as exc:  # a domain missing a combination drops nobody silently
+        privacy.histogram(records, cells.drop(("09001", "F", 18)))
+    assert exc.value.param == "cells"
+
+    pieces_only = privacy.domain(["a", "b", "c"], {})  # no dimension: counts per piece, still a MultiIndex
+    by_piece = privacy.histogram(pd.DataFrame({"piece": ["a", "a", "b"]}), pieces_only)
+    assert by_piece.tolist() == [2, 1, 0] and by_piece.index.nlevels == 1
+    pd.testing.assert_series_equal(privacy.from_bytes(privacy.to_bytes(by_piece)), by_piece)
 
 
 def test_release_refuses_what_is_not_a_full_base_histogram():
