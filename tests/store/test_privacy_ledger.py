@@ -17,6 +17,7 @@ from support.postgis import ROOT, backend, store_env
 
 from geosvc.equity import privacy
 from geosvc.errors import InvalidParameter, NotPublished, PrivacyBudgetExhausted
+from geosvc.ogc.exceptions import error_response_parts
 from geosvc.store import postgis
 from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer
@@ -63,6 +64,8 @@ def test_budget_exhaustion_is_409_naming_the_version_and_stores_nothing(store, l
     err = exc.value
     assert err.http_status == 409 and err.layer == "records" and (err.version, err.spent, err.budget) == (1, 0.6, 1.0)
     assert "v1" in str(err) and "0.6" in str(err) and "ε=1" in str(err) and str(err).startswith("layer 'records'")
+    status, body = error_response_parts(err)  # what the web layer answers
+    assert status == 409 and json.loads(body)["code"] == "PrivacyBudgetExhausted"
     assert make.calls == 1 and store.privacy_spent("records", 1) == 0.6
     assert [r.key for r in store.privacy_releases("records")] == ["a"]
     assert store.privacy_release("records", 1, "a", 0.6, 1.0, make).payload == b"release 1"  # released: still served
