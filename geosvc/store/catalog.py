@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import numbers
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,8 +132,10 @@ def event_filter(layer_id, kind, since, placeholder: str = "?") -> tuple[str, li
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
 
 
-def privacy_arguments(key: str, epsilon: float, budget: float) -> tuple[float, float]:
-    """``epsilon`` and ``budget`` as floats, or :class:`InvalidParameter` naming the bad argument."""
+def privacy_arguments(version: int, key: str, epsilon: float, budget: float) -> tuple[int, float, float]:
+    """``version``, ``epsilon`` and ``budget`` as numbers, or :class:`InvalidParameter` naming the bad argument."""
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version < 1:
+        raise InvalidParameter(f"must be a whole number >= 1, got {version!r}", param="version")
     if not isinstance(key, str) or not key:
         raise InvalidParameter("must be a non-empty string", param="key")
     values = []
@@ -144,7 +147,7 @@ def privacy_arguments(key: str, epsilon: float, budget: float) -> tuple[float, f
         if not math.isfinite(number) or number < 0 or (name == "epsilon" and number == 0):
             raise InvalidParameter(f"must be finite and {low}, got {value!r}", param=name)
         values.append(number)
-    return values[0], values[1]
+    return int(version), values[0], values[1]
 
 
 RELEASE_COLUMNS = "layer_id, version, key, epsilon, spent_after, created"

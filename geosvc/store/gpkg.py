@@ -401,7 +401,7 @@ class GpkgStore:
     def privacy_release(self, layer_id: str, version: int, key: str, epsilon: float, budget: float,
                         make: Callable[[], bytes]) -> PrivacyRelease:
         """The release ``key`` of a layer version, made once under the catalog's write lock (BEGIN IMMEDIATE)."""
-        epsilon, budget = privacy_arguments(key, epsilon, budget)
+        version, epsilon, budget = privacy_arguments(version, key, epsilon, budget)
         with self._connect() as con:
             try:
                 con.execute("BEGIN IMMEDIATE")

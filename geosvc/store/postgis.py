@@ -124,6 +124,7 @@ COPY_TYPES = {"string": "text", "integer": "int8", "number": "float8", "boolean"
 INT4_OID = 23
 POOL_WAIT_S = 2.0  # longest wait for a connection: a database that is down fails requests fast
 DOWN_S = 1.0  # after a failed wait, requests fail at once for this long (then one waits again)
+LEDGER_WAIT_S = 60  # longest wait for another process's privacy release of the same version
 _pools: dict[tuple[int, str], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 _budgets: dict[int, int] = {}  # id(connection) -> its statement_timeout in ms
@@ -577,12 +578,17 @@ class PostgisStore:
                         make: Callable[[], bytes]) -> PrivacyRelease:
         """The release ``key`` of a layer version, made once in a transaction holding the version's
         advisory lock (every instance on the database waits for it; not bound by the serving time budget)."""
-        epsilon, budget = privacy_arguments(key, epsilon, budget)
-        with self._connect(layer_id) as con, con.transaction():
-            con.execute("SET LOCAL statement_timeout = 0")
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (_privacy_lock(layer_id, version),))
-            return ledger_release(con, layer_id, version, key, epsilon, budget, make, schema="geosvc.",
-                                  placeholder="%s")
+        version, epsilon, budget = privacy_arguments(version, key, epsilon, budget)
+        with self._connect(layer_id) as con:
+            try:
+                with con.transaction():
+                    con.execute(f"SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = {LEDGER_WAIT_S * 1000}")
+                    con.execute("SELECT pg_advisory_xact_lock(%s)", (_privacy_lock(layer_id, version),))
+                    return ledger_release(con, layer_id, version, key, epsilon, budget, make, schema="geosvc.",
+                                          placeholder="%s")
+            except pgerrors.LockNotAvailable as exc:
+                raise StoreError(f"v{version}: another privacy release was still being made after "
+                                 f"{LEDGER_WAIT_S} s; retry in a moment", layer=layer_id) from exc
 
     def privacy_spent(self, layer_id: str, version: int) -> float:
         """Total ε of the releases of a layer version."""

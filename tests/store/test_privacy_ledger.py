@@ -8,15 +8,18 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pytest
 from store_helpers import make_record, ok_report, points_frame
-from support.postgis import ROOT, backend, store_env
+from support.postgis import ROOT, backend, postgis_only, store_env
 
 from geosvc.equity import privacy
-from geosvc.errors import InvalidParameter, NotPublished, PrivacyBudgetExhausted
+from geosvc.errors import InvalidParameter, NotPublished, PrivacyBudgetExhausted, StoreError
 from geosvc.ogc.exceptions import error_response_parts
 from geosvc.store import postgis
 from geosvc.store.backends import open_store
@@ -111,7 +114,38 @@ def test_failures_store_and_charge_nothing(store, layer):
         with pytest.raises(InvalidParameter) as bad:
             store.privacy_release("records", 1, *args, Maker())
         assert bad.value.param == name
+    for version in (0, "1", True):
+        with pytest.raises(InvalidParameter) as bad:
+            store.privacy_release("records", version, "k", 0.1, 1.0, Maker())
+        assert bad.value.param == "version"
     assert store.privacy_spent("records", 1) == 0.0 and store.privacy_releases("records") == []
+    assert store.privacy_release("records", np.int64(1), "k", np.float64(0.1), 1, Maker()).version == 1
+
+
+@postgis_only
+def test_waiting_too_long_for_another_release_of_the_version_is_a_503(monkeypatch, store, layer):
+    monkeypatch.setattr(postgis, "LEDGER_WAIT_S", 1)
+    started, finish, done = threading.Event(), threading.Event(), []
+
+    def slow() -> bytes:
+        started.set()
+        finish.wait(30)
+        return b"slow"
+
+    thread = threading.Thread(target=lambda: done.append(store.privacy_release("records", 1, "a", 0.5, 1.0, slow)))
+    thread.start()
+    try:
+        assert started.wait(30)
+        began = time.monotonic()
+        with pytest.raises(StoreError) as exc:
+            store.privacy_release("records", 1, "b", 0.5, 1.0, Maker())
+        assert exc.value.http_status == 503 and "still being made" in str(exc.value)
+        assert time.monotonic() - began < 10
+    finally:
+        finish.set()
+        thread.join(30)
+    assert done[0].payload == b"slow" and store.privacy_spent("records", 1) == 0.5
+    assert store.privacy_release("records", 1, "b", 0.5, 1.0, Maker()).spent_after == 1.0  # the lock is free again
 
 
 def test_the_ledger_survives_reopening_and_old_stores_gain_it(settings, store, layer):
