@@ -126,6 +126,34 @@ def nonnegative(cells: pd.Series) -> pd.Series:
     return cells.clip(lower=0)
 
 
+def table(noisy: pd.Series, by: Sequence[str], epsilon: float, *, units: Mapping | None = None,
+          unit: str = "unit", confidence: float = 0.90) -> pd.DataFrame:
+    """A table answered from a release (post-processing only): one row per combination of ``by``.
+
+    ``units`` maps every piece to the unit of the answered geography that contains it (whole pieces
+    only), which then appears as the level ``unit``; ``by=[]`` is the grand total. Columns: ``noisy``
+    (the sum of the noisy base cells, unbiased), ``count`` (clamped at 0, see :func:`nonnegative`),
+    ``cells`` (how many base cells were summed) and ``half_width`` (± at ``confidence``).
+    """
+    frame = noisy.rename("noisy").reset_index()
+    piece = noisy.index.names[0]
+    if units is not None:
+        frame[unit] = frame[piece].map(units)
+        if frame[unit].isna().any():
+            raise InvalidParameter(f"no unit given for piece {frame.loc[frame[unit].isna(), piece].iloc[0]!r}",
+                                   param="units")
+    unknown = [name for name in by if name not in frame.columns or name == "noisy"]
+    if unknown:
+        raise InvalidParameter(f"not a level of the release ({', '.join(map(str, frame.columns[:-1]))})",
+                               param=str(unknown[0]))
+    if not by:
+        frame, by = frame.assign(total="total"), ["total"]
+    out = frame.groupby(list(by), sort=False)["noisy"].agg(noisy="sum", cells="size")
+    out["count"] = nonnegative(out["noisy"])
+    out["half_width"] = [half_width(epsilon, int(n), confidence) for n in out["cells"]]
+    return out[["noisy", "count", "cells", "half_width"]]
+
+
 def variance(epsilon: float) -> float:
     """Variance of one noisy base cell: ``2α/(1−α)²`` with α = e^{−ε} (discrete Laplace of scale 1/ε)."""
     alpha = math.exp(-1.0 / noise_scale(epsilon))

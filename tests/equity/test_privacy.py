@@ -108,6 +108,35 @@ def test_release_refuses_what_is_not_a_full_base_histogram():
         assert exc.value.param == "base"
 
 
+def test_tables_are_sums_of_the_noisy_base_cells_with_consistent_margins():
+    cells = privacy.domain([f"p{n}" for n in range(12)], {"sex": ["F", "M"], "age": [0, 18, 65]})
+    noisy = privacy.release(pd.Series(np.zeros(len(cells), dtype=np.int64), index=cells), 0.2)  # true counts 0
+    units = {f"p{n}": f"town{n % 3}" for n in range(12)}
+    by_town_sex = privacy.table(noisy, ["unit", "sex"], 0.2, units=units)
+    by_town = privacy.table(noisy, ["unit"], 0.2, units=units)
+    total = privacy.table(noisy, [], 0.2)
+
+    frame = noisy.reset_index()
+    frame["unit"] = frame["piece"].map(units)
+    for (town, sex), row in by_town_sex.iterrows():
+        picked = frame[(frame.unit == town) & (frame.sex == sex)]
+        assert row["noisy"] == picked["count"].sum() and row["cells"] == len(picked) == 12
+        assert row["count"] == max(0, row["noisy"]) and row["half_width"] == privacy.half_width(0.2, 12)
+    assert (by_town_sex["noisy"].groupby(level="unit").sum() == by_town["noisy"]).all()  # margins add up exactly
+    assert total["noisy"].item() == noisy.sum() and total["cells"].item() == len(cells)
+    base_cells = privacy.table(noisy, ["piece", "sex", "age"], 0.2)  # 72 cells of true 0: some drawn negative
+    assert (base_cells["noisy"] < 0).any() and (base_cells["count"] >= 0).all()  # clamped for display only
+    assert (base_cells["noisy"].to_numpy() == noisy.to_numpy()).all() and (base_cells["cells"] == 1).all()
+    assert list(privacy.table(noisy, ["age"], 0.2).index) == [0, 18, 65]
+
+    with pytest.raises(InvalidParameter) as exc:
+        privacy.table(noisy, ["unit"], 0.2, units={"p0": "town0"})
+    assert exc.value.param == "units" and "'p1'" in exc.value.message
+    with pytest.raises(InvalidParameter) as exc:
+        privacy.table(noisy, ["race"], 0.2)
+    assert exc.value.param == "race"
+
+
 def test_clamping_answered_cells_biases_zeros_by_alpha_over_one_minus_alpha_squared():
     noise = noise_of(1.0)  # the noisy value of a true 0
     alpha = math.exp(-1.0)
