@@ -103,17 +103,6 @@ class EquitySettings(Section):
     time_budget_s: float = Field(20.0, gt=0, description="Wall-time budget of one equity request (s)")
     rate_limit: str = Field("30/minute", pattern=r"^\d+/(second|minute|hour|day)$",
                             description="Equity requests allowed per caller, e.g. '30/minute'")
-    privacy_budget: float = Field(1.0, gt=0, allow_inf_nan=False,
-                                  description="Total ε one layer version may spend on formal-privacy releases")
-    privacy_epsilon: float = Field(0.5, gt=0, allow_inf_nan=False,
-                                   description="ε of one formal-privacy release (method 'dp'), at most privacy_budget")
-
-    @model_validator(mode="after")
-    def _release_fits_budget(self) -> EquitySettings:
-        if self.privacy_epsilon > self.privacy_budget:
-            raise ValueError(f"equity.privacy_epsilon ({self.privacy_epsilon:g}) is larger than "
-                             f"equity.privacy_budget ({self.privacy_budget:g}): no release could ever be made")
-        return self
 
 
 class AuthSettings(Section):

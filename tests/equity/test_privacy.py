@@ -12,11 +12,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import ValidationError
 
 from geosvc.equity import privacy
 from geosvc.errors import InvalidParameter
-from geosvc.settings import load_settings
 
 CELLS = 40_000
 
@@ -194,13 +192,3 @@ def test_serialisation_round_trip_is_exact_and_compact():
     pd.testing.assert_series_equal(back, noisy)
     assert list(back.index.names) == ["piece", "sex", "age"] and back.index.get_level_values("age").dtype == np.int64
 
-
-def test_settings_hold_the_budget_and_the_release_epsilon():
-    settings = load_settings()
-    assert (settings.equity.privacy_budget, settings.equity.privacy_epsilon) == (1.0, 0.5)
-    assert load_settings(equity_privacy_budget=3, equity_privacy_epsilon=3).equity.privacy_epsilon == 3
-    for overrides, needle in (({"equity_privacy_epsilon": 2}, "larger than equity.privacy_budget"),
-                              ({"equity_privacy_budget": float("inf")}, "finite"),
-                              ({"equity_privacy_epsilon": 0}, "greater than 0")):
-        with pytest.raises(ValidationError, match=needle):
-            load_settings(**overrides)
