@@ -109,3 +109,15 @@ class BudgetExceeded(GeosvcError):
     """A request used up its time budget before it could be answered (retry narrower or later)."""
 
     http_status = 503
+
+
+class PrivacyBudgetExhausted(GeosvcError):
+    """A formal-privacy release would take a layer version past its privacy budget (nothing was released)."""
+
+    http_status = 409
+    ogc_code = "PrivacyBudgetExhausted"
+
+    def __init__(self, layer: str, version: int, spent: float, epsilon: float, budget: float):
+        super().__init__(f"v{version} has spent ε={spent:g} of its privacy budget ε={budget:g}; a release at "
+                         f"ε={epsilon:g} would exceed it (tables already released stay available)", layer=layer)
+        self.version, self.spent, self.epsilon, self.budget = version, spent, epsilon, budget

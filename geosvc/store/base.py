@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from geosvc.records.models import LayerRecord
@@ -73,6 +74,23 @@ class LayerEvent:
     version: int | None
     message: str
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PrivacyRelease:
+    """One formal-privacy release of a layer version, as recorded in the privacy ledger.
+
+    ``payload`` is the noisy release itself (opaque bytes to the store; empty in listings),
+    ``spent_after`` the version's total ε once this release was charged.
+    """
+
+    layer_id: str
+    version: int
+    key: str
+    epsilon: float
+    spent_after: float
+    created: dt.datetime  # UTC
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -163,3 +181,20 @@ class Store(Protocol):
     def events(self, layer_id: str | None = None, kind: str | None = None,
                since: dt.datetime | None = None) -> list[LayerEvent]:
         """Recorded events, oldest first, optionally of one layer / kind / since a time."""
+
+    # -- privacy ledger -----------------------------------------------------------------------
+    def privacy_release(self, layer_id: str, version: int, key: str, epsilon: float, budget: float,
+                        make: Callable[[], bytes]) -> PrivacyRelease:
+        """The release ``key`` of a layer version, made once and kept.
+
+        Atomically (across processes and instances): an existing release of the key is returned
+        (nothing charged, ``make`` not called); one that would take the version's spent ε past
+        ``budget`` raises :class:`geosvc.errors.PrivacyBudgetExhausted` (nothing stored); otherwise
+        ``make()`` is called, its bytes are stored with ``epsilon`` and returned.
+        """
+
+    def privacy_spent(self, layer_id: str, version: int) -> float:
+        """Total ε of the releases of a layer version (0 if none)."""
+
+    def privacy_releases(self, layer_id: str) -> list[PrivacyRelease]:
+        """Every release of a layer, by version then creation (metadata only: ``payload`` is empty)."""

@@ -1,13 +1,17 @@
-"""The SQLite catalog of the embedded store: published layer versions and validation runs."""
+"""The SQLite catalog of the embedded store: published layer versions, validation runs, events and the
+privacy ledger (plus the checks both backends apply to a privacy release)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from geosvc.errors import InvalidParameter, PrivacyBudgetExhausted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_versions (
@@ -58,7 +62,18 @@ CREATE TABLE IF NOT EXISTS layer_events (
     detail        TEXT    NOT NULL   -- JSON object
 );
 CREATE INDEX IF NOT EXISTS layer_events_layer ON layer_events (layer_id, event_id);
+CREATE TABLE IF NOT EXISTS privacy_releases (
+    layer_id      TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    key           TEXT    NOT NULL,  -- what was released (chosen by the caller)
+    epsilon       REAL    NOT NULL,  -- ε charged to the version's budget
+    spent_after   REAL    NOT NULL,  -- the version's total ε once this release was charged
+    created       TEXT    NOT NULL,  -- ISO 8601, UTC
+    payload       BLOB    NOT NULL,  -- the noisy release (see geosvc.equity.privacy.to_bytes)
+    PRIMARY KEY (layer_id, version, key)
+);
 """
+BUDGET_SLACK = 1e-9  # ε by which float sums may pass a budget (0.1 + 0.2 > 0.3 in binary floating point)
 
 
 def utcnow() -> dt.datetime:
@@ -113,3 +128,30 @@ def event_filter(layer_id, kind, since, placeholder: str = "?") -> tuple[str, li
         clauses.append(f"at >= {placeholder}")
         args.append(since.astimezone(dt.UTC).isoformat() if since.tzinfo else since.isoformat())
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+def privacy_arguments(key: str, epsilon: float, budget: float) -> tuple[float, float]:
+    """``epsilon`` and ``budget`` as floats, or :class:`InvalidParameter` naming the bad argument."""
+    if not isinstance(key, str) or not key:
+        raise InvalidParameter("must be a non-empty string", param="key")
+    values = []
+    for name, value, low in (("epsilon", epsilon, "greater than 0"), ("budget", budget, "at least 0")):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidParameter(f"must be a number, got {value!r}", param=name) from None
+        if not math.isfinite(number) or number < 0 or (name == "epsilon" and number == 0):
+            raise InvalidParameter(f"must be finite and {low}, got {value!r}", param=name)
+        values.append(number)
+    return values[0], values[1]
+
+
+def charge(layer_id: str, version: int, spent: float, epsilon: float, budget: float,
+           make: Callable[[], bytes]) -> bytes:
+    """The payload of a new release once its ε fits the budget (inside the caller's transaction)."""
+    if spent + epsilon > budget + BUDGET_SLACK:
+        raise PrivacyBudgetExhausted(layer_id, version, spent, epsilon, budget)
+    payload = make()
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError(f"make() must return bytes, not {type(payload).__name__}")
+    return bytes(payload)

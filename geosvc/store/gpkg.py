@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,12 @@ import shapely
 from geosvc.errors import NotPublished, StoreError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
-from geosvc.store.base import LayerEvent, PublishedLayer, RasterVersion, ValidationRun, VectorVersion
-from geosvc.store.catalog import bump_generation, connect, dumps, event_filter, utcnow
+from geosvc.store.base import (
+    LayerEvent, PrivacyRelease, PublishedLayer, RasterVersion, ValidationRun, VectorVersion,
+)
+from geosvc.store.catalog import (
+    bump_generation, charge, connect, dumps, event_filter, privacy_arguments, utcnow,
+)
 from geosvc.store.encoding import encode_features
 from geosvc.store.files import fsync_path, sha256_file, staging_file
 from geosvc.store.gpkg_query import select_feature, select_fids, select_page
@@ -390,3 +395,54 @@ class GpkgStore:
                        detail=json.loads(r["detail"]))
             for r in rows
         ]
+
+    # -- privacy ledger ------------------------------------------------------------------------
+    @staticmethod
+    def _release(row: sqlite3.Row, payload: bytes | None = None) -> PrivacyRelease:
+        return PrivacyRelease(layer_id=row["layer_id"], version=row["version"], key=row["key"],
+                              epsilon=row["epsilon"], spent_after=row["spent_after"],
+                              created=dt.datetime.fromisoformat(row["created"]),
+                              payload=bytes(row["payload"]) if payload is None else payload)
+
+    def privacy_release(self, layer_id: str, version: int, key: str, epsilon: float, budget: float,
+                        make: Callable[[], bytes]) -> PrivacyRelease:
+        """The release ``key`` of a layer version, made once under the catalog's write lock (BEGIN IMMEDIATE)."""
+        epsilon, budget = privacy_arguments(key, epsilon, budget)
+        with self._connect() as con:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                row = con.execute("SELECT * FROM privacy_releases WHERE layer_id = ? AND version = ? AND key = ?",
+                                  (layer_id, version, key)).fetchone()
+                if row is None:
+                    if con.execute("SELECT 1 FROM layer_versions WHERE layer_id = ? AND version = ?",
+                                   (layer_id, version)).fetchone() is None:
+                        raise NotPublished(f"version {version} in the store", layer=layer_id)
+                    (spent,) = con.execute("SELECT COALESCE(SUM(epsilon), 0) FROM privacy_releases "
+                                           "WHERE layer_id = ? AND version = ?", (layer_id, version)).fetchone()
+                    payload = charge(layer_id, version, spent, epsilon, budget, make)
+                    con.execute("INSERT INTO privacy_releases VALUES (?,?,?,?,?,?,?)",
+                                (layer_id, version, key, epsilon, spent + epsilon, utcnow().isoformat(), payload))
+                    row = con.execute("SELECT * FROM privacy_releases WHERE layer_id = ? AND version = ? AND key = ?",
+                                      (layer_id, version, key)).fetchone()
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"could not record the privacy release: {exc}", layer=layer_id) from exc
+                raise
+        return self._release(row)
+
+    def privacy_spent(self, layer_id: str, version: int) -> float:
+        """Total ε of the releases of a layer version."""
+        with self._connect() as con:
+            (spent,) = con.execute("SELECT COALESCE(SUM(epsilon), 0) FROM privacy_releases "
+                                   "WHERE layer_id = ? AND version = ?", (layer_id, version)).fetchone()
+        return float(spent)
+
+    def privacy_releases(self, layer_id: str) -> list[PrivacyRelease]:
+        """Every release of a layer, by version then creation (``payload`` empty)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT layer_id, version, key, epsilon, spent_after, created FROM privacy_releases "
+                               "WHERE layer_id = ? ORDER BY version, rowid", (layer_id,)).fetchall()
+        return [self._release(r, b"") for r in rows]

@@ -2,7 +2,8 @@
 
 Layout (database named by ``store.dsn``)::
 
-    geosvc.layer_versions, withdrawn, catalog_state, validation_runs, layer_events   (the catalog)
+    geosvc.layer_versions, withdrawn, catalog_state, validation_runs, layer_events,
+    privacy_releases   (the catalog)
     geosvc_layers."<id>_v<N>"   one table per vector version (see geosvc.store.postgis_query)
     store_dir/layers/<id>/v<N>.tif   rasters stay COG files, referenced from the catalog
 
@@ -22,7 +23,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,8 +39,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from geosvc.errors import NotPublished, StoreError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
-from geosvc.store.base import LayerEvent, PublishedLayer, RasterVersion, ValidationRun, VectorVersion
-from geosvc.store.catalog import dumps, event_filter, utcnow
+from geosvc.store.base import (
+    LayerEvent, PrivacyRelease, PublishedLayer, RasterVersion, ValidationRun, VectorVersion,
+)
+from geosvc.store.catalog import charge, dumps, event_filter, privacy_arguments, utcnow
 from geosvc.store.encoding import encode_features
 from geosvc.store.files import fsync_path, sha256_file, staging_file
 from geosvc.store.gpkg import CHUNK, promote_to_multi
@@ -99,6 +102,17 @@ CREATE TABLE IF NOT EXISTS geosvc.layer_events (
     detail        TEXT COLLATE "C"    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS layer_events_layer ON geosvc.layer_events (layer_id, event_id);
+CREATE TABLE IF NOT EXISTS geosvc.privacy_releases (
+    release_id    BIGSERIAL,
+    layer_id      TEXT COLLATE "C"    NOT NULL,
+    version       INTEGER NOT NULL,
+    key           TEXT COLLATE "C"    NOT NULL,
+    epsilon       DOUBLE PRECISION NOT NULL,
+    spent_after   DOUBLE PRECISION NOT NULL,
+    created       TEXT COLLATE "C"    NOT NULL,
+    payload       BYTEA   NOT NULL,
+    PRIMARY KEY (layer_id, version, key)
+);
 """
 SCHEMA_LOCK = 0x6765_6F73  # advisory lock key serialising schema creation ("geos")
 COLUMN_TYPES = {"string": 'text COLLATE "C"', "integer": "bigint", "number": "double precision",
@@ -146,6 +160,12 @@ def version_table(layer_id: str, version: int) -> str:
 def _layer_lock(layer_id: str) -> int:
     """Advisory lock key of one layer's publishes (64-bit)."""
     return int.from_bytes(hashlib.sha256(f"geosvc:{layer_id}".encode()).digest()[:8], "big", signed=True)
+
+
+def _privacy_lock(layer_id: str, version: int) -> int:
+    """Advisory lock key of one layer version's privacy ledger (64-bit)."""
+    return int.from_bytes(hashlib.sha256(f"geosvc:privacy:{layer_id}:v{version}".encode()).digest()[:8], "big",
+                          signed=True)
 
 
 def _int32(series: pd.Series, kind: str) -> bool:
@@ -549,3 +569,48 @@ class PostgisStore:
                        version=r[5], message=r[6], detail=json.loads(r[7]))
             for r in rows
         ]
+
+    # -- privacy ledger ------------------------------------------------------------------------
+    _RELEASE = "layer_id, version, key, epsilon, spent_after, created"
+
+    @staticmethod
+    def _release(row: tuple, payload: bytes) -> PrivacyRelease:
+        return PrivacyRelease(layer_id=row[0], version=row[1], key=row[2], epsilon=row[3], spent_after=row[4],
+                              created=dt.datetime.fromisoformat(row[5]), payload=payload)
+
+    def privacy_release(self, layer_id: str, version: int, key: str, epsilon: float, budget: float,
+                        make: Callable[[], bytes]) -> PrivacyRelease:
+        """The release ``key`` of a layer version, made once in a transaction holding the version's
+        advisory lock (every instance on the database waits for it; not bound by the serving time budget)."""
+        epsilon, budget = privacy_arguments(key, epsilon, budget)
+        with self._connect(layer_id) as con, con.transaction():
+            con.execute("SET LOCAL statement_timeout = 0")
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_privacy_lock(layer_id, version),))
+            select = (f"SELECT {self._RELEASE}, payload FROM geosvc.privacy_releases "
+                      "WHERE layer_id = %s AND version = %s AND key = %s")
+            row = con.execute(select, (layer_id, version, key)).fetchone()
+            if row is None:
+                if con.execute("SELECT 1 FROM geosvc.layer_versions WHERE layer_id = %s AND version = %s",
+                               (layer_id, version)).fetchone() is None:
+                    raise NotPublished(f"version {version} in the store", layer=layer_id)
+                (spent,) = con.execute("SELECT COALESCE(SUM(epsilon), 0) FROM geosvc.privacy_releases "
+                                       "WHERE layer_id = %s AND version = %s", (layer_id, version)).fetchone()
+                payload = charge(layer_id, version, spent, epsilon, budget, make)
+                row = con.execute(
+                    f"INSERT INTO geosvc.privacy_releases ({self._RELEASE}, payload) VALUES (%s,%s,%s,%s,%s,%s,%s) "
+                    f"RETURNING {self._RELEASE}, payload",
+                    (layer_id, version, key, epsilon, spent + epsilon, utcnow().isoformat(), payload),
+                ).fetchone()
+        return self._release(row, bytes(row[6]))
+
+    def privacy_spent(self, layer_id: str, version: int) -> float:
+        """Total ε of the releases of a layer version."""
+        rows = self._read("SELECT COALESCE(SUM(epsilon), 0) FROM geosvc.privacy_releases "
+                          "WHERE layer_id = %s AND version = %s", (layer_id, version), layer=layer_id)
+        return float(rows[0][0])
+
+    def privacy_releases(self, layer_id: str) -> list[PrivacyRelease]:
+        """Every release of a layer, by version then creation (``payload`` empty)."""
+        rows = self._read(f"SELECT {self._RELEASE} FROM geosvc.privacy_releases WHERE layer_id = %s "
+                          "ORDER BY version, release_id", (layer_id,), layer=layer_id)
+        return [self._release(r, b"") for r in rows]
