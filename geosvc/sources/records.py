@@ -24,6 +24,7 @@ class LocationStats:
     blank: int  # rows without an id
     unmatched: int  # rows whose id is no feature's key
     unmatched_examples: tuple[str, ...]  # distinct ids (geographic ids, never personal values)
+    zeros_lost: int = 0  # unmatched rows whose id matches once leading zeros are ignored
 
 
 def place_records(
@@ -54,7 +55,9 @@ def place_records(
     )
     matched = ids.isin(points.index).to_numpy()
     blank = ids.isna().to_numpy()
-    unmatched_ids = ids[~matched & ~blank].drop_duplicates()
+    unmatched = ids[~matched & ~blank]
+    unmatched_ids = unmatched.drop_duplicates()
+    stripped = {str(key).lstrip("0") for key in points.index}
     kept = table.loc[matched].reset_index(drop=True)
     geometry = gpd.GeoSeries(points.reindex(ids[matched].to_numpy()).to_numpy(), crs=features.crs)
     stats = LocationStats(
@@ -63,7 +66,8 @@ def place_records(
         field=location.field,
         matched=int(matched.sum()),
         blank=int(blank.sum()),
-        unmatched=int((~matched & ~blank).sum()),
+        unmatched=len(unmatched),
         unmatched_examples=tuple(str(v) for v in unmatched_ids.head(EXAMPLES)),
+        zeros_lost=int(unmatched.str.lstrip("0").isin(stripped).sum()),
     )
     return gpd.GeoDataFrame(kept, geometry=geometry, crs=features.crs), stats

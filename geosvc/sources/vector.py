@@ -174,7 +174,7 @@ def read_vector(record: LayerRecord, settings: Settings, located_by: gpd.GeoData
         With ``code`` one of ``source.missing``, ``source.unreadable``, ``source.corrupt``, ``source.empty``,
         ``source.unknown_format``, ``source.zip_layer_missing``, ``source.layer_missing``,
         ``source.no_geometry``, ``source.csv_columns_missing``, ``source.encoding``, ``crs.unknown``,
-        ``join.missing``, ``join.key_missing``.
+        ``join.missing``, ``join.key_missing``, ``records.location_field_missing``.
     """
     loc = locate(record, settings)
     points = located = None

@@ -101,7 +101,10 @@ def location_findings(stats: LocationStats, record: LayerRecord, rows: int) -> l
         findings.append(make_finding(
             record.id, "records.location_unmatched",
             f"{stats.unmatched} of {rows} records have a '{stats.field}' that is no '{stats.key}' of layer "
-            f"'{stats.layer}'", count=stats.unmatched, examples=stats.unmatched_examples,
+            f"'{stats.layer}'" + (
+                f"; {stats.zeros_lost} of them match once leading zeros are ignored (keep ids as text)"
+                if stats.zeros_lost else ""
+            ), count=stats.unmatched, examples=stats.unmatched_examples,
         ))
     if not findings:
         findings.append(make_finding(

@@ -54,6 +54,7 @@ def test_unmatched_and_blank_geoids_are_errors(tmp_path, published, people):
     blank, lost = unmatched
     assert blank.count == 1 and lost.count == 4
     assert set(lost.examples) == set(bad.loc[:3, "tract_geoid"])
+    assert "4 of them match once leading zeros are ignored" in lost.message
     assert not findings(report, "records.located")
 
 
