@@ -1,4 +1,4 @@
-"""A store with the real 2010 tracts and towns published (what record-level layers refer to), per module."""
+"""A store with the real 2010 tracts and towns published (what record-level layers refer to), once per session."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from geosvc.store.publish import publish_layer
 from geosvc.validate.layer import validate_layer
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def published(tmp_path_factory):
     """(settings, store) with ct-towns and ct-tracts-2010 published."""
     settings = store_settings(store_dir=tmp_path_factory.mktemp("records") / "store")
@@ -22,7 +22,7 @@ def published(tmp_path_factory):
     return settings, store
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def people():
     """1500 seeded synthetic people in the real tracts (EPSG:4269)."""
     return make_records(ct_tract_populations(), 1500, seed=20261202)
