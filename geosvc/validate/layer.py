@@ -56,7 +56,9 @@ def _point_findings(stats: ReadStats, record: LayerRecord) -> list[Finding]:
     ]
 
 
-def _record_level_inputs(record: LayerRecord, store: Store | None, report: LayerReport) -> tuple[bool, gpd.GeoDataFrame | None]:
+def _record_level_inputs(
+    record: LayerRecord, store: Store | None, report: LayerReport
+) -> tuple[bool, gpd.GeoDataFrame | None]:
     """Check a record-level layer's published inputs; (whether its source can be read, the location features)."""
     if store is None:
         report.findings.append(make_finding(
