@@ -422,10 +422,17 @@ class LayerRecord(_Model):
             raise ValueError("'record_level' needs sensitivity 'restricted' (rows describe people)")
         if self.kind != "vector":
             raise ValueError("'record_level' needs kind 'vector'")
+        if self.record_level.location is not None and self.source is not None and self.source.csv is not None:
+            raise ValueError("'record_level.location' and 'source.csv' exclude each other (records are located by id)")
         if self.record_level.location is None and self.geometry_type not in ("Point", "MultiPoint"):
             raise ValueError(
                 "'record_level' without 'location' needs geometry_type Point or MultiPoint "
                 "(records are located by their own points)"
+            )
+        if self.geometry_type not in (None, "Point", "MultiPoint"):
+            raise ValueError(
+                f"'record_level' layers are point layers (geometry_type Point), not {self.geometry_type}: "
+                "a record located by id becomes the representative point of its feature"
             )
 
 

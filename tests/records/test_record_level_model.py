@@ -73,6 +73,8 @@ def test_point_geometry_required_without_location():
     assert "geometry_type Point or MultiPoint" in refused(record_level__location=None)
     assert "geometry_type Point or MultiPoint" in refused(record_level__location=None, geometry_type="Polygon")
     assert build(record_level__location=None, geometry_type="MultiPoint").record_level.location is None
+    assert "are point layers (geometry_type Point), not Polygon" in refused(geometry_type="Polygon")
+    assert "exclude each other" in refused(source={"path": "cases.csv", "csv": {"x": "lon", "y": "lat"}})
 
 
 @pytest.mark.parametrize("name", ["total", "rest", "place_id", "count"])
