@@ -23,13 +23,14 @@ def broken_record_report(layer_id: str, exc: RecordError) -> LayerReport:
     return LayerReport(layer=layer_id, findings=[Finding(layer_id, "record.invalid", "error", exc.message)])
 
 
-def validate_record(record: LayerRecord, settings: Settings) -> LayerReport:
-    """Run :func:`geosvc.validate.validate_layer`; an exception becomes an error finding of this layer."""
+def validate_record(record: LayerRecord, settings: Settings, store: Store | None = None) -> LayerReport:
+    """Run :func:`geosvc.validate.validate_layer` (``store``: the published layers a record-level layer
+    refers to); an exception becomes an error finding of this layer."""
     from geosvc.validate.findings import Finding, LayerReport
     from geosvc.validate.layer import validate_layer
 
     try:
-        return validate_layer(record, settings)
+        return validate_layer(record, settings, store=store)
     except SourceError as exc:
         finding = Finding(record.id, exc.code, "error", exc.message)
     except GeosvcError as exc:
@@ -42,6 +43,6 @@ def validate_record(record: LayerRecord, settings: Settings) -> LayerReport:
 
 def validate_and_record(record: LayerRecord, settings: Settings, store: Store) -> LayerReport:
     """Validate one layer and store the run in the catalog."""
-    report = validate_record(record, settings)
+    report = validate_record(record, settings, store)
     store.record_validation(report)
     return report

@@ -293,7 +293,7 @@ def apply_disclosure_control(
         small_place = np.tile((pop > 0) & (pop < min_population), len(counts))
         reason[small_place] = MIN_POPULATION
     reason[pd.isna(reason) & (values > 0) & (values < k)] = PRIMARY
-    _complement(values, reason, _incidence(table, counts, lines))
+    complement(values, reason, _incidence(table, counts, lines))
 
     cell_reason = reason.reshape(len(counts), n)
     withheld = {col: pd.notna(cell_reason[j]) for j, col in enumerate(counts)}
@@ -371,23 +371,29 @@ def _incidence(table: pd.DataFrame, counts: list[str], lines: Iterable[Iterable[
     return sparse.csr_array((np.ones(len(line_of)), (line_of, columns * n + pos)), shape=shape)
 
 
-def _complement(values: np.ndarray, reason: np.ndarray, lines: sparse.csr_array) -> None:
-    """Withhold, in place, the smallest published cell of each line holding exactly one withheld cell.
+def complement(values: np.ndarray, reason: np.ndarray, lines: sparse.csr_array,
+               exposed: np.ndarray | None = None) -> None:
+    """Withhold, in place, the smallest published cell of each line holding exactly one hidden cell.
 
-    Missing (NaN) cells count as withheld: they hide a line's remainder as well as a suppressed one.
+    A cell is hidden when it has a reason code or a NaN value (a missing cell hides a line's
+    remainder as well as a suppressed one). ``exposed`` (boolean, default all true) tells which
+    hidden cells need hiding: a line whose only hidden cell is not exposed (e.g. an unpublished
+    remainder whose value may be shown) needs no complement. Ties go to the lowest cell id.
     """
+    exposed = np.ones(values.size, dtype=bool) if exposed is None else exposed
     # Non-zero cells first, smallest first; zeros only if a line has nothing else.
     order_key = np.where(values > 0, values, np.inf)
     while True:
         hidden = pd.notna(reason) | np.isnan(values)
-        offending = np.flatnonzero(lines @ hidden.astype(float) == 1)
+        hidden_f = hidden.astype(float)
+        offending = np.flatnonzero((lines @ hidden_f == 1) & (lines @ (hidden_f * exposed) == 1))
         if offending.size == 0:
             return
         for i in offending:
             cells = lines.indices[lines.indptr[i]:lines.indptr[i + 1]]
-            open_cells = cells[~hidden[cells]]
             if hidden[cells].sum() != 1:  # fixed by an earlier pick in this pass
                 continue
+            open_cells = cells[~hidden[cells]]
             pick = open_cells[np.argmin(order_key[open_cells])]
             reason[pick] = COMPLEMENTARY
             hidden[pick] = True

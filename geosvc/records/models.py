@@ -162,12 +162,13 @@ TOTAL_GROUP = "total"
 """Group id of everyone (the total population): reserved, a record's group may not use it."""
 REST_GROUP = "rest"
 """Group id of everyone not in the compared group (a reference): reserved likewise."""
+GROUP_ID = r"^[a-z][a-z0-9_]*$"
 
 
 class EquityGroup(_Model):
     """One population group carried by a layer (its id is neither ``total`` nor ``rest``)."""
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(pattern=GROUP_ID)
     label: str
     field: str = Field(description="Field holding the group's count or percentage")
     kind: Literal["count", "percent"] = "count"
@@ -204,6 +205,121 @@ class Disaggregation(_Model):
     scheme: str = Field(min_length=1, description="Category scheme, e.g. 'OMB 1997' or 'ACS age groups'")
     categories: list[str] = Field(min_length=1, description="Categories the layer carries")
     fields: list[str] = Field(default_factory=list, description="Fields holding the categories' values")
+
+
+CATEGORY_ID = r"^[a-z0-9][a-z0-9_]*$"
+"""A record-level category id: like a group id, but it may start with a digit (age bands such as 0_17)."""
+RESERVED_DIMENSIONS = (TOTAL_GROUP, REST_GROUP, "place_id", "count")
+"""Names a record-level dimension may not take (tabulate's answer uses them as columns)."""
+MAX_RECORD_DIMENSIONS = 4
+
+
+class RecordDimension(_Model):
+    """One demographic field of a record-level layer and the categories its values must be."""
+
+    name: str = Field(pattern=GROUP_ID, description="Dimension name, e.g. race_ethnicity, sex, age_band")
+    field: str = Field(description="Source field holding the category")
+    categories: list[str] = Field(min_length=1, description="Category ids every value must be one of")
+    labels: dict[str, str] = Field(default_factory=dict, description="Optional category id -> label")
+    scheme: str | None = Field(None, description="Category scheme, e.g. 'OMB 1997'")
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_reserved(cls, value: str) -> str:
+        if value in RESERVED_DIMENSIONS:
+            raise ValueError(f"dimension name '{value}' is reserved ({', '.join(RESERVED_DIMENSIONS)})")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if not re.match(CATEGORY_ID, c)]
+        if bad:
+            raise ValueError(f"category ids must match {CATEGORY_ID}: {', '.join(map(repr, bad[:5]))}")
+        if TOTAL_GROUP in value:
+            raise ValueError(f"category id '{TOTAL_GROUP}' is reserved (tabulate uses it for everyone)")
+        if len(set(value)) != len(value):
+            raise ValueError("categories must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _labels_declared(self) -> RecordDimension:
+        unknown = [k for k in self.labels if k not in self.categories]
+        if unknown:
+            raise ValueError(f"labels of dimension '{self.name}' name undeclared categories: {', '.join(unknown)}")
+        return self
+
+
+class GeoidLocation(_Model):
+    """Records located by the id of a feature of another published layer (e.g. a tract GEOID)."""
+
+    field: str = Field(description="Record field holding the geographic id (read as text)")
+    layer: str = Field(pattern=LAYER_ID, description="Published layer whose features the ids refer to")
+    key: str = Field(description="Field of that layer holding the id (e.g. GEOID10)")
+
+
+class Denominators(_Model):
+    """Population the record counts are compared with: a published layer with an ``equity:`` block."""
+
+    layer: str = Field(pattern=LAYER_ID, description="Published population layer with an equity block")
+    categories: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Dimension name -> {category id -> equity group id of that layer}; the total population "
+        "is the layer's total_field",
+    )
+
+
+class PrivacyBudget(_Model):
+    """Differential-privacy budget of a record-level layer's tabulations."""
+
+    epsilon: float = Field(1.0, gt=0, description="Privacy loss of one release")
+    budget: float = Field(1.0, gt=0, description="Total privacy loss allowed per layer version (>= epsilon)")
+
+    @model_validator(mode="after")
+    def _budget_covers_release(self) -> PrivacyBudget:
+        if self.budget < self.epsilon:
+            raise ValueError(f"privacy.budget ({self.budget:g}) must be at least privacy.epsilon ({self.epsilon:g})")
+        return self
+
+
+class RecordLevel(_Model):
+    """A restricted layer of one row per person or event, tabulated (protected) by published geographies."""
+
+    dimensions: list[RecordDimension] = Field(min_length=1, max_length=MAX_RECORD_DIMENSIONS)
+    geographies: list[str] = Field(
+        min_length=1, description="Published layer ids tabulations may group by (e.g. ct-towns, ct-tracts-2010)"
+    )
+    location: GeoidLocation | None = Field(
+        None, description="Where a record is: a geographic id (becomes the feature's representative point at "
+        "publish); none: the features' own point geometry"
+    )
+    denominators: Denominators | None = None
+    privacy: PrivacyBudget = Field(default_factory=PrivacyBudget)
+    suppression_k: int | None = Field(
+        None, ge=1, description="Stricter small-count threshold (never below settings.equity.suppression_k)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordLevel:
+        names = [d.name for d in self.dimensions]
+        if len(set(names)) != len(names):
+            raise ValueError("record_level.dimensions: each name may be declared only once")
+        if len(set(self.geographies)) != len(self.geographies):
+            raise ValueError("record_level.geographies must be unique")
+        bad = [g for g in self.geographies if not re.match(LAYER_ID, g)]
+        if bad:
+            raise ValueError(f"record_level.geographies: not layer ids: {', '.join(bad)}")
+        if self.denominators is not None:
+            declared = {d.name: d for d in self.dimensions}
+            for name, mapping in self.denominators.categories.items():
+                if name not in declared:
+                    raise ValueError(f"record_level.denominators.categories: '{name}' is not a declared dimension")
+                unknown = [c for c in mapping if c not in declared[name].categories]
+                if unknown:
+                    raise ValueError(
+                        f"record_level.denominators.categories.{name}: undeclared categories {', '.join(unknown)}"
+                    )
+        return self
 
 
 class Access(_Model):
@@ -265,6 +381,10 @@ class LayerRecord(_Model):
     disaggregation: list[Disaggregation] = Field(
         default_factory=list, description="Demographic dimensions carried, one entry per dimension"
     )
+    record_level: RecordLevel | None = Field(
+        None, description="One row per person or event (restricted, vector): declared categories, location "
+        "and the geographies protected counts may be tabulated by"
+    )
 
     @field_validator("update_cadence")
     @classmethod
@@ -293,7 +413,27 @@ class LayerRecord(_Model):
             raise ValueError("'sync' needs a remote source (a url)")
         if self.access is not None and self.sensitivity != "restricted":
             raise ValueError("'access' applies only to layers with sensitivity 'restricted'")
+        if self.record_level is not None:
+            self._check_record_level()
         return self
+
+    def _check_record_level(self) -> None:
+        if self.sensitivity != "restricted":
+            raise ValueError("'record_level' needs sensitivity 'restricted' (rows describe people)")
+        if self.kind != "vector":
+            raise ValueError("'record_level' needs kind 'vector'")
+        if self.record_level.location is not None and self.source is not None and self.source.csv is not None:
+            raise ValueError("'record_level.location' and 'source.csv' exclude each other (records are located by id)")
+        if self.record_level.location is None and self.geometry_type not in ("Point", "MultiPoint"):
+            raise ValueError(
+                "'record_level' without 'location' needs geometry_type Point or MultiPoint "
+                "(records are located by their own points)"
+            )
+        if self.geometry_type not in (None, "Point", "MultiPoint"):
+            raise ValueError(
+                f"'record_level' layers are point layers (geometry_type Point), not {self.geometry_type}: "
+                "a record located by id becomes the representative point of its feature"
+            )
 
 
 REQUIRED_METADATA = (

@@ -102,7 +102,7 @@ def points_from_table(frame: pd.DataFrame, record: LayerRecord) -> tuple[gpd.Geo
     return gpd.GeoDataFrame(kept, geometry=geometry, crs=None), stats
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def as_text(values: pd.Series) -> pd.Series:
     """Key values as text; integral floats lose their '.0' so 1.0 and '1' match."""
     if pd.api.types.is_float_dtype(values) and np.all(np.isnan(values) | (values == np.round(values))):
         values = values.astype("Int64")
@@ -147,14 +147,14 @@ def join_table(data: gpd.GeoDataFrame, join: Join, record: LayerRecord, data_roo
             raise SourceError(f"join fields {', '.join(absent)} are not columns of {path.name}", code="join.key_missing", layer=record.id)
         table = table[[join.right_key, *[f for f in join.fields if f != join.right_key]]]
 
-    right = table.assign(**{KEY: _as_text(table[join.right_key])}).dropna(subset=[KEY])
+    right = table.assign(**{KEY: as_text(table[join.right_key])}).dropna(subset=[KEY])
     dup_mask = right[KEY].duplicated(keep=False)
     dup_keys = right.loc[dup_mask, KEY].unique()
     # Of duplicated keys keep the fullest row (the others are usually placeholder rows of 'na').
     right = right.assign(_filled=right.notna().sum(axis=1)).sort_values("_filled", ascending=False, kind="stable")
     conflicting = _conflicting_keys(right[right[KEY].isin(set(dup_keys))].drop(columns="_filled"))
     right = right.drop_duplicates(KEY).drop(columns="_filled")
-    left_keys = _as_text(data[join.left_key])
+    left_keys = as_text(data[join.left_key])
     in_right = left_keys.isin(set(right[KEY])).to_numpy()
     right_unmatched = right.loc[~right[KEY].isin(set(left_keys.dropna())), KEY]
 

@@ -15,10 +15,11 @@ from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
 from geosvc.sources.location import VECTOR_SUFFIXES, Location, locate
+from geosvc.sources.records import LocationStats, place_records
 from geosvc.sources.table import JoinStats, PointStats, join_table, points_from_table, read_table
 from geosvc.sources.text import check_text
 
-CrsSource = Literal["file", "assume_crs", "record"]
+CrsSource = Literal["file", "assume_crs", "record", "location"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ReadStats:
     crs_source: CrsSource | None  # where the frame's CRS came from
     points: PointStats | None = None  # CSV sources: rows without usable coordinates (dropped)
     join: JoinStats | None = None
+    location: LocationStats | None = None  # record-level tables located by id: rows without a match (dropped)
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,38 @@ def _apply_crs(frame: gpd.GeoDataFrame, record: LayerRecord) -> tuple[gpd.GeoDat
     return frame, None
 
 
-def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
+def _read_located(loc: Location, record: LayerRecord, features: gpd.GeoDataFrame | None):
+    """A record-level CSV located by ``record_level.location``: its rows placed on ``features``."""
+    field = record.record_level.location.field
+    if loc.local is None or loc.suffix != ".csv":
+        raise SourceError(
+            "record_level.location needs a local .csv source (one row per record, no geometry)",
+            code="source.unknown_format", layer=record.id,
+        )
+    if features is None:
+        raise SourceError(
+            f"record_level.location refers to layer '{record.record_level.location.layer}', whose features were "
+            "not given", code="records.location_layer_invalid", layer=record.id,
+        )
+    table = read_table(loc.local, record.id, code="source.missing", dtype={field: str}, encoding=record.source.encoding)
+    if field not in table.columns:
+        raise SourceError(
+            f"record_level.location.field '{field}' is not a column of {loc.local.name} "
+            f"(columns: {', '.join(map(str, table.columns[:12]))})",
+            code="records.location_field_missing", layer=record.id,
+        )
+    frame, stats = place_records(table, record, features)
+    return frame, len(table), stats
+
+
+def read_vector(record: LayerRecord, settings: Settings, located_by: gpd.GeoDataFrame | None = None) -> ReadResult:
     """Read ``record``'s vector source (and its join) in the source's native CRS.
 
     The frame's CRS is the file's own, else ``source.assume_crs``, else ``record.crs``, else None.
     CSV rows whose x or y is blank or not a number are dropped and counted in ``stats.points``.
+    A record-level CSV with ``record_level.location`` is located on ``located_by`` (the referenced layer's
+    features, e.g. as published): each row becomes the representative point of its feature, in that
+    frame's CRS; rows whose id is blank or matches nothing are dropped and counted in ``stats.location``.
 
     Raises
     ------
@@ -145,11 +174,13 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
         With ``code`` one of ``source.missing``, ``source.unreadable``, ``source.corrupt``, ``source.empty``,
         ``source.unknown_format``, ``source.zip_layer_missing``, ``source.layer_missing``,
         ``source.no_geometry``, ``source.csv_columns_missing``, ``source.encoding``, ``crs.unknown``,
-        ``join.missing``, ``join.key_missing``.
+        ``join.missing``, ``join.key_missing``, ``records.location_field_missing``.
     """
     loc = locate(record, settings)
-    points = None
-    if record.source.csv is not None:
+    points = located = None
+    if record.record_level is not None and record.record_level.location is not None:
+        frame, rows, located = _read_located(loc, record, located_by)
+    elif record.source.csv is not None:
         if loc.local is None or loc.suffix != ".csv":
             raise SourceError("source.csv options need a local .csv file", code="source.unknown_format", layer=record.id)
         table = read_table(loc.local, record.id, code="source.missing", encoding=record.source.encoding)
@@ -161,8 +192,11 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
     check_text(frame, record, lambda: _declared_encoding(loc, record))
     if rows == 0:
         raise SourceError("source holds no features", code="source.empty", layer=record.id)
-    file_crs = crs_code(frame.crs) if frame.crs is not None else None
-    frame, crs_source = _apply_crs(frame, record)
+    file_crs = crs_code(frame.crs) if frame.crs is not None and located is None else None
+    if located is not None:
+        crs_source = "location"
+    else:
+        frame, crs_source = _apply_crs(frame, record)
 
     join_stats = None
     if record.join is not None:
@@ -175,5 +209,6 @@ def read_vector(record: LayerRecord, settings: Settings) -> ReadResult:
         crs_source=crs_source,
         points=points,
         join=join_stats,
+        location=located,
     )
     return ReadResult(frame, stats)

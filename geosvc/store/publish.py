@@ -31,14 +31,26 @@ GEOMETRY_TYPE_BY_ID = dict(enumerate(
 Step = Callable[[str], None]
 
 
+def inputs_of(record: LayerRecord) -> set[str]:
+    """Ids of the published layers ``record`` is made from or refers to: a derived layer's input; a
+    record-level layer's location layer, geographies and denominators layer."""
+    if record.derived is not None:
+        return {record.derived.input_layer}
+    block = record.record_level
+    if block is None:
+        return set()
+    refs = set(block.geographies)
+    refs |= {block.location.layer} if block.location is not None else set()
+    refs |= {block.denominators.layer} if block.denominators is not None else set()
+    return refs - {record.id}
+
+
 def publish_order(records: Iterable[LayerRecord]) -> list[LayerRecord]:
-    """Records sorted so that a derived layer comes after the layer it is made from."""
+    """Records sorted so that a layer comes after the layers it is made from or refers to."""
     pending = {r.id: r for r in records}
     ordered: list[LayerRecord] = []
     while pending:
-        ready = [
-            r for r in pending.values() if r.derived is None or r.derived.input_layer not in pending
-        ]
+        ready = [r for r in pending.values() if not inputs_of(r) & pending.keys()]
         if not ready:  # a cycle: publish the rest as given, each will fail on its missing input
             ready = list(pending.values())
         for record in sorted(ready, key=lambda r: r.id):
@@ -148,6 +160,18 @@ def _unchanged(record: LayerRecord, store: Store, digest: str) -> PublishedLayer
     return latest
 
 
+def record_level_note(record: LayerRecord) -> str:
+    """What a record-level layer's version holds (one point per record) and where its points come from."""
+    block = record.record_level
+    where = (
+        f"each record is the representative point (point_on_surface, in CRS84 as that layer is stored) of the "
+        f"'{block.location.layer}' feature whose {block.location.key} is its {block.location.field}"
+        if block.location is not None else "each record at its own point"
+    )
+    dims = ", ".join(f"{d.name} ({d.field}: {', '.join(d.categories)})" for d in block.dimensions)
+    return f"record-level layer: one point per person or event, {where}; dimensions {dims}"
+
+
 def _publish_vector(record, report, store, settings, step: Step) -> PublishedLayer:
     if report.data is None:
         raise ValidationFailed("validation produced no data to publish", layer=record.id)
@@ -158,6 +182,8 @@ def _publish_vector(record, report, store, settings, step: Step) -> PublishedLay
     native_crs = crs_code(report.data.crs) if report.data.crs is not None else "unknown"
     step("normalising")
     data, notes = normalize_features(report.data, record, settings)
+    if record.record_level is not None:
+        notes.append(record_level_note(record))
     step("writing the version")
     return store.publish_vector(record, VectorVersion(
         frame=data, native_crs=native_crs, geometry_type=_geometry_type(np.asarray(data.geometry.array)),

@@ -90,6 +90,16 @@ _TABLE = (
     Code("metadata.disaggregation_field_missing", "error", "A field named in record.disaggregation is not in the data.", "Refused."),
     Code("time.field_missing", "error", "record.time_field is not a field of the data.", "Refused."),
     Code("time.unparsable", "warning", "Values of record.time_field that are not ISO 8601 dates/times.", "Published; those features never match a datetime filter."),
+    # --- record-level layers (record_level: one row per person or event)
+    Code("records.dimension_field_missing", "error", "A field named by record_level.dimensions is not in the data.", "Refused."),
+    Code("records.undeclared_category", "error", "Values of a dimension field that are not declared categories; the message gives the count and at most 5 distinct values.", "Refused: recode them to declared categories (or declare the category)."),
+    Code("records.category_missing", "error", "Records whose dimension value is empty.", "Refused: recode them to a declared category such as 'unknown'; nothing is dropped silently."),
+    Code("records.location_field_missing", "error", "record_level.location.field is not a column of the table.", "Refused."),
+    Code("records.location_layer_invalid", "error", "The layer record_level.location refers to is not a published vector layer, lacks the key field, or its key is not unique.", "Refused: publish that layer first (or fix location.layer/key)."),
+    Code("records.location_unmatched", "error", "Records whose geographic id is blank or matches no feature of the referenced layer (count and up to 5 ids).", "Refused: nothing is dropped silently; fix the ids (e.g. lost leading zeros)."),
+    Code("records.located", "info", "Records placed at the representative point (point_on_surface) of their feature of the referenced layer.", "Published as points."),
+    Code("records.geography_invalid", "error", "A record_level.geographies layer or the denominators layer is not a published vector layer with an id_field, the denominators layer has no equity block, or a mapped group id is not one of its groups.", "Refused: publish/fix that layer or the record."),
+    Code("records.no_store", "error", "Record-level checks need the published layers, and validation was run without a store.", "Refused (geosvc validate / publish give the store)."),
     # --- freshness
     Code("freshness.stale", "warning", "last_updated + update_cadence is before today.", "Published; flagged stale in the catalog and report."),
     Code("freshness.unknown", "warning", "No last_updated, so freshness cannot be judged.", "Published; counted by 'geosvc report'."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
@@ -20,7 +21,13 @@ from geosvc.validate.geometry import check_geometry
 from geosvc.validate.ids import check_ids
 from geosvc.validate.join import check_join
 from geosvc.validate.metadata import check_metadata, completeness
+from geosvc.validate.records import check_dimensions, check_published_inputs, location_features, location_findings
 from geosvc.validate.shapefile import check_shapefile
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from geosvc.store.base import Store
 
 
 def _source_finding(exc: SourceError, layer: str) -> Finding:
@@ -49,9 +56,32 @@ def _point_findings(stats: ReadStats, record: LayerRecord) -> list[Finding]:
     ]
 
 
-def _validate_vector(record: LayerRecord, settings: Settings, report: LayerReport) -> None:
+def _record_level_inputs(
+    record: LayerRecord, store: Store | None, report: LayerReport
+) -> tuple[bool, gpd.GeoDataFrame | None]:
+    """Check a record-level layer's published inputs; (whether its source can be read, the location features)."""
+    if store is None:
+        report.findings.append(make_finding(
+            record.id, "records.no_store", "record-level checks need the published layers; validate with a store"
+        ))
+        return record.record_level.location is None, None
+    layers = {layer.id: layer for layer in store.published()}
+    report.findings += check_published_inputs(record, layers)
+    if record.record_level.location is None:
+        return True, None
+    features, findings = location_features(record, layers, store)
+    report.findings += findings
+    return features is not None, features
+
+
+def _validate_vector(record: LayerRecord, settings: Settings, report: LayerReport, store: Store | None) -> None:
+    located_by = None
+    if record.record_level is not None:
+        readable, located_by = _record_level_inputs(record, store, report)
+        if not readable:
+            return
     try:
-        result = read_vector(record, settings)
+        result = read_vector(record, settings, located_by)
     except SourceError as exc:
         report.findings.append(_source_finding(exc, record.id))
         return
@@ -64,6 +94,8 @@ def _validate_vector(record: LayerRecord, settings: Settings, report: LayerRepor
         findings += check_shapefile(loc, record.id)
     findings += check_crs(record, frame.crs, settings.crs.allowed, crs_source=stats.crs_source, local_path=local)
     findings += _point_findings(stats, record)
+    if stats.location is not None:
+        findings += location_findings(stats.location, record, stats.rows)
     findings += check_geometry(frame, record)
     if frame.crs is not None:
         findings += check_coordinates(
@@ -76,6 +108,8 @@ def _validate_vector(record: LayerRecord, settings: Settings, report: LayerRepor
         except SourceError as exc:
             findings.append(_source_finding(exc, record.id))
     findings += check_fields(frame, record)
+    if record.record_level is not None:
+        findings += check_dimensions(frame, record)
 
 
 def _validate_raster(record: LayerRecord, settings: Settings, report: LayerReport) -> None:
@@ -98,7 +132,9 @@ def _validate_raster(record: LayerRecord, settings: Settings, report: LayerRepor
     report.raster_path = path
 
 
-def validate_layer(record: LayerRecord, settings: Settings, today: dt.date | None = None) -> LayerReport:
+def validate_layer(
+    record: LayerRecord, settings: Settings, today: dt.date | None = None, store: Store | None = None
+) -> LayerReport:
     """Read ``record``'s source and run every rule.
 
     Parameters
@@ -109,6 +145,9 @@ def validate_layer(record: LayerRecord, settings: Settings, today: dt.date | Non
         Supplies ``data.root``, ``crs.allowed``, ``state.bbox`` and ``state.name``.
     today
         The date freshness is judged against (default: today).
+    store
+        Where the published layers a record-level layer refers to are read (its location layer,
+        geographies and denominators); without one such a layer gets a ``records.no_store`` error.
 
     Returns
     -------
@@ -122,12 +161,12 @@ def validate_layer(record: LayerRecord, settings: Settings, today: dt.date | Non
     if record.kind == "raster":
         _validate_raster(record, settings, report)
     else:
-        _validate_vector(record, settings, report)
+        _validate_vector(record, settings, report, store)
     return report
 
 
 def validate_layers(
-    records: Iterable[LayerRecord], settings: Settings, today: dt.date | None = None
+    records: Iterable[LayerRecord], settings: Settings, today: dt.date | None = None, store: Store | None = None
 ) -> list[LayerReport]:
     """:func:`validate_layer` for each record, in the given order."""
-    return [validate_layer(record, settings, today) for record in records]
+    return [validate_layer(record, settings, today, store) for record in records]

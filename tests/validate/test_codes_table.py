@@ -13,7 +13,7 @@ from geosvc.validate.codes import CODES, make_finding
 
 SOURCES = Path(geosvc.sources.__file__).parent
 VALIDATE = Path(geosvc.validate.__file__).parent
-CODE = re.compile(r'"((?:source|crs|coords|geometry|id|join|metadata|equity|time|freshness|raster)\.[a-z_]+)"')
+CODE = re.compile(r'"((?:source|crs|coords|geometry|id|join|metadata|equity|time|freshness|raster|records)\.[a-z_]+)"')
 
 
 def test_every_code_is_documented_once_with_severity_meaning_and_action():

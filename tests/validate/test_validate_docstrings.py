@@ -15,6 +15,7 @@ MODULES = [
     "geosvc.validate.freshness",
     "geosvc.validate.geometry",
     "geosvc.validate.join",
+    "geosvc.sources.records",
 ]
 
 

@@ -1,0 +1,281 @@
+"""Disclosure control of a whole :class:`~geosvc.equity.crosstab.Cube`, decided once (methods §4).
+
+:func:`protect` decides, for every cell of every table the cube can answer (each geography and the
+state × every subset of the dimensions × every margin), whether it is published, once and
+deterministically, so a cell is withheld in every answer or in none:
+
+1. *primary*: a count ``0 < x < k`` is withheld (0 is published);
+2. *complementary* (:func:`geosvc.equity.suppression.complement`) over every additive line:
+   along each dimension (a margin = the sum of its categories) at every place; the state = the
+   units of each geography + the records outside it; and across geographies, per connected
+   component of overlapping units (towns vs tracts), Σ units of one = Σ units of the other, each
+   plus the part of the component the other does not cover. The unpublished parts (outside a
+   geography, a component's uncovered part) are hidden unknowns; when one of them holds
+   ``0 < x < k`` records it is protected like a withheld cell;
+3. *audit*: no withheld cell may be exactly determined by the published cells through any
+   combination of relations (a bridge between two suppression cycles is): cell ``j`` is
+   determined iff its base vector lies in the row space of the published cells' base vectors,
+   base counts known to be 0 (under a published 0) removed. Determined cells get one more
+   complement (the smallest non-zero published cell sharing a line) and 2–3 repeat until none is.
+
+Ties are broken by canonical cell order: the state, then the geographies by name and their units
+sorted; categories in declared order, the margin last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, sparse
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import lsmr
+
+from geosvc.equity.constants import STATE, TOTAL
+from geosvc.equity.crosstab import Cube
+from geosvc.equity.suppression import COMPLEMENTARY, PRIMARY, complement
+
+CellKey = tuple[str, Hashable, tuple[str, ...]]
+"""``(geography name or "state", unit id or STATE, category-or-TOTAL for every declared dim)``."""
+
+_HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
+_DENSE_MAX = 1500  # audit by dense SVD up to this many unknown base counts, else iteratively
+
+
+@dataclass(frozen=True)
+class Protected:
+    """A cube with its disclosure decision: ``withheld`` maps each withheld cell to its reason code."""
+
+    cube: Cube
+    k: int
+    withheld: Mapping[CellKey, str] = field(repr=False)
+
+    def table(self, geography: str, dims: Sequence[str]) -> pd.DataFrame:
+        """``cube.table(geography, dims)`` with ``count`` NaN where withheld and ``count_suppressed``.
+
+        ``count_suppressed`` holds the reason code (:data:`~geosvc.equity.suppression.PRIMARY` or
+        :data:`~geosvc.equity.suppression.COMPLEMENTARY`), None when the count is published.
+        """
+        table = self.cube.table(geography, dims)
+        positions = self.cube.dim_positions(dims)
+        keys = _table_keys(self.cube, table, geography, positions)
+        reasons = np.array([self.withheld.get(key) for key in keys], dtype=object)
+        out = table.copy()
+        out["count"] = np.where(pd.notna(reasons), np.nan, table["count"].to_numpy(dtype=float))
+        out["count_suppressed"] = pd.Series(reasons, index=out.index, dtype=object)
+        return out
+
+
+def protect(cube: Cube, k: int) -> Protected:
+    """Decide suppression once for every cell of ``cube`` with threshold ``k`` (see the module doc)."""
+    layout = _Layout(cube)
+    values = layout.values
+    reason = np.full(values.size, None, dtype=object)
+    pseudo = layout.pseudo
+    exposed = (values > 0) & (values < k)
+    reason[exposed] = PRIMARY
+    reason[pseudo & ~exposed] = _HIDDEN
+    lines = layout.lines
+    while True:
+        complement(values, reason, lines, exposed | ~pseudo)
+        determined = layout.determined(reason)
+        if not determined.size:
+            break
+        _cover(determined, values, reason, lines)
+    real = np.flatnonzero(~pseudo & pd.notna(reason))
+    withheld = {layout.key(i): reason[i] for i in real}
+    return Protected(cube, int(k), withheld)
+
+
+def _cover(determined: np.ndarray, values: np.ndarray, reason: np.ndarray, lines: sparse.csr_array) -> None:
+    """Withhold, for each determined cell, the smallest non-zero published cell sharing a line with it."""
+    by_cell = lines.T.tocsr()
+    order_key = np.where(values > 0, values, np.inf)
+    published = pd.isna(reason)
+    for j in determined:
+        line_ids = by_cell.indices[by_cell.indptr[j]:by_cell.indptr[j + 1]]
+        cells = np.unique(lines[line_ids].indices) if line_ids.size else np.zeros(0, dtype=int)
+        cells = cells[published[cells]]
+        if not cells.size:  # nothing shares a line: fall back to any published cell
+            cells = np.flatnonzero(published)
+        pick = cells[np.argmin(order_key[cells])]
+        reason[pick] = COMPLEMENTARY
+        published[pick] = False
+
+
+class _Layout:
+    """Cells of a cube (real ones, then unpublished remainders), their base vectors and lines.
+
+    A cell is (geo cell, extended category combination); a geo cell is a set of pieces (the state,
+    a unit, or a remainder); cell id = geo cell id × n_ext + combination id.
+    """
+
+    def __init__(self, cube: Cube):
+        self.cube = cube
+        cats = [len(d.categories) for d in cube.dims]
+        self.ext_shape = tuple(c + 1 for c in cats)
+        self.n_ext = int(np.prod(self.ext_shape))
+        n_pieces = len(cube.piece_ids)
+        # per dim: (c + 1) x c, identity then the margin row; their Kronecker product maps combos.
+        per_dim = [sparse.vstack([sparse.identity(c), np.ones((1, c))]) for c in cats]
+        self.combo_matrix = _kron_all(per_dim)  # n_ext x n_combos
+        geo_keys: list[tuple[str, Hashable]] = [("state", STATE)]
+        rows = [np.ones((1, n_pieces))]
+        self.members: dict[str, sparse.csr_array] = {}
+        for g in cube.geographies:
+            m = cube.membership(g)
+            self.members[g] = m
+            geo_keys += [(g, u) for u in cube.units(g)]
+            rows.append(m)
+        self.n_real_geo = len(geo_keys)
+        offsets = np.cumsum([0, 1, *(self.members[g].shape[0] for g in cube.geographies)])
+        self.geo_offset = {g: offsets[i + 1] for i, g in enumerate(cube.geographies)}
+        geo_lines: list[list[int]] = []  # lines over geo cells (each then taken for every combination)
+        for g in cube.geographies:
+            rest = 1.0 - self.members[g].sum(axis=0)
+            geo_lines.append([0, *self._unit_ids(g), len(geo_keys)])
+            geo_keys.append(("_rest", g))
+            rows.append(rest[None, :])
+        for g, h in combinations(cube.geographies, 2):
+            for comp_g, comp_h in _components(self.members[g], self.members[h]):
+                line = [*(self.geo_offset[g] + comp_g), *(self.geo_offset[h] + comp_h)]
+                area = (self.members[g][comp_g].sum(axis=0) + self.members[h][comp_h].sum(axis=0)) > 0
+                for m in (self.members[g], self.members[h]):
+                    part = area & (m.sum(axis=0) == 0)
+                    if part.any():
+                        line.append(len(geo_keys))
+                        geo_keys.append(("_part", len(geo_keys)))
+                        rows.append(part[None, :].astype(float))
+                geo_lines.append(line)
+        self.geo_keys = geo_keys
+        self.geo_matrix = sparse.csr_array(sparse.vstack([sparse.csr_array(r) for r in rows]))
+        self.geo_lines = geo_lines
+
+    def _unit_ids(self, g: str) -> np.ndarray:
+        return self.geo_offset[g] + np.arange(self.members[g].shape[0])
+
+    @cached_property
+    def matrix(self) -> sparse.csr_array:
+        """Cells × base counts (piece-major, as ``cube.array``): each cell's 0/1 base vector."""
+        return sparse.csr_array(sparse.kron(self.geo_matrix, self.combo_matrix, format="csr"))
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        return (self.matrix @ self.cube.array.reshape(-1).astype(float)).round()
+
+    @property
+    def pseudo(self) -> np.ndarray:
+        """Boolean mask of the unpublished remainder cells."""
+        mask = np.zeros(len(self.geo_keys) * self.n_ext, dtype=bool)
+        mask[self.n_real_geo * self.n_ext:] = True
+        return mask
+
+    def key(self, cell: int) -> CellKey:
+        geo, ext = divmod(int(cell), self.n_ext)
+        place, unit = self.geo_keys[geo]
+        pos = np.unravel_index(ext, self.ext_shape)
+        return place, unit, tuple(d.categories[p] if p < len(d.categories) else TOTAL
+                                  for d, p in zip(self.cube.dims, pos, strict=True))
+
+    @cached_property
+    def lines(self) -> sparse.csr_array:
+        """Lines × cells incidence: along each dim at each real geo cell, and every geo line per combination."""
+        ext = np.arange(self.n_ext).reshape(self.ext_shape)
+        cells = np.arange(self.n_real_geo)[:, None] * self.n_ext + ext.reshape(1, -1)
+        cells = cells.reshape((self.n_real_geo, *self.ext_shape))
+        groups = [np.moveaxis(cells, d + 1, -1).reshape(-1, size) for d, size in enumerate(self.ext_shape)]
+        line_cells = [g.reshape(-1) for g in groups]
+        line_len = [np.full(g.shape[0], g.shape[1]) for g in groups]
+        for geo_line in self.geo_lines:
+            block = np.asarray(geo_line)[None, :] * self.n_ext + np.arange(self.n_ext)[:, None]
+            line_cells.append(block.reshape(-1))
+            line_len.append(np.full(self.n_ext, len(geo_line)))
+        flat = np.concatenate(line_cells)
+        lengths = np.concatenate(line_len)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        n_cells = len(self.geo_keys) * self.n_ext
+        return sparse.csr_array((np.ones(flat.size), flat, indptr), shape=(lengths.size, n_cells))
+
+    def determined(self, reason: np.ndarray) -> np.ndarray:
+        """Ids of the hidden cells to protect whose value the published cells determine exactly.
+
+        Hidden cells to protect: withheld real cells and remainders holding ``0 < x < k`` (their
+        reason is not :data:`_HIDDEN`); a withheld cell whose base counts are all known zeros is
+        left out (it is 0, a publishable value, and nothing more can hide it linearly).
+        """
+        published = np.flatnonzero(pd.isna(reason))
+        check = np.flatnonzero(pd.notna(reason) & (reason != _HIDDEN))
+        a = self.matrix
+        pub = a[published]
+        zero_rows = published[self.values[published] == 0]
+        known_zero = np.zeros(a.shape[1], dtype=bool)
+        if zero_rows.size:
+            known_zero[np.unique(a[zero_rows].indices)] = True
+        free = np.flatnonzero(~known_zero)
+        pub = pub[:, free]
+        pub = pub[np.diff(pub.indptr) > 0]
+        chk = a[check][:, free]
+        alive = np.diff(chk.indptr) > 0
+        check, chk = check[alive], chk[alive]
+        if not check.size:
+            return check
+        if not pub.shape[0]:
+            return np.zeros(0, dtype=int)
+        return check[_in_row_space(pub, chk)]
+
+
+def _in_row_space(pub: sparse.csr_array, chk: sparse.csr_array) -> np.ndarray:
+    """Boolean mask: which rows of ``chk`` lie in the row space of ``pub``."""
+    if pub.shape[1] <= _DENSE_MAX:
+        basis = linalg.null_space(pub.toarray())  # columns span {z: pub z = 0}
+        if not basis.shape[1]:
+            return np.ones(chk.shape[0], dtype=bool)
+        return np.abs(chk @ basis).max(axis=1) < 1e-7
+    rng = np.random.default_rng(0)
+    hits = np.zeros(chk.shape[0], dtype=bool)
+    for _ in range(2):
+        y = rng.standard_normal(pub.shape[1])
+        w = lsmr(pub.T, y, atol=1e-12, btol=1e-12, maxiter=20 * pub.shape[1])[0]
+        z = y - pub.T @ w  # a random vector of the null space of pub
+        hits |= np.abs(chk @ z) > 1e-6 * np.sqrt(np.diff(chk.indptr))
+    return ~hits
+
+
+def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Connected components of units of two geographies linked by shared pieces: (units of a, of b)."""
+    na, nb = a.shape[0], b.shape[0]
+    overlap = sparse.csr_array(a @ b.T)  # na x nb, > 0 where units share a piece
+    graph = sparse.bmat([[None, overlap], [overlap.T, None]], format="csr")
+    _, label = csgraph.connected_components(graph, directed=False)
+    out = []
+    for lab in np.unique(label):
+        members = np.flatnonzero(label == lab)
+        out.append((members[members < na], members[members >= na] - na))
+    return sorted(out, key=lambda c: (c[0][:1].tolist() or [na], c[1][:1].tolist()))
+
+
+def _kron_all(mats: list) -> sparse.csr_array:
+    out = sparse.csr_array(np.ones((1, 1)))
+    for m in mats:
+        out = sparse.csr_array(sparse.kron(out, m, format="csr"))
+    return out
+
+
+def _table_keys(cube: Cube, table: pd.DataFrame, geography: str, positions: list[int]) -> list[CellKey]:
+    """The cell key of each row of ``cube.table(geography, dims)``."""
+    names = [cube.dims[p].name for p in positions]
+    cols = [table[n].to_numpy() for n in names]
+    keys = []
+    for i, place in enumerate(table["place_id"].to_numpy()):
+        cats = [TOTAL] * len(cube.dims)
+        for p, col in zip(positions, cols, strict=True):
+            cats[p] = col[i]
+        keys.append(("state", STATE, tuple(cats)) if place == STATE else (geography, place, tuple(cats)))
+    return keys
+
+
+__all__ = ["CellKey", "Protected", "protect"]
