@@ -111,6 +111,17 @@ class BudgetExceeded(GeosvcError):
     http_status = 503
 
 
+class Preparing(GeosvcError):
+    """An answer needs a costly one-off computation that is under way (retry after ``retry_after`` s)."""
+
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class PrivacyBudgetExhausted(GeosvcError):
     """A formal-privacy release would take a layer version past its privacy budget (nothing was released)."""
 

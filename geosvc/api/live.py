@@ -41,6 +41,8 @@ class View:
     restricted: frozenset[str]  # of ``layers``, those whose reads are restricted (and audited)
     ogc: Any  # geosvc.ogc.mount.MountedOgc
     documents: Any  # geosvc.ogc.fastpath.OgcDocuments
+    record_level: dict[str, PublishedLayer] = field(default_factory=dict)  # served record-level layers
+    # (anyone may ask for their protected tabulations; reading them is restricted like any layer)
     built_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -82,7 +84,9 @@ class Snapshot:
         readable_broken = {layer.id for layer in visible(caller, broken_layers, self.known)}
         broken = {i: why for i, (_, why) in self.broken.items() if i in readable_broken}
         restricted = frozenset(layer.id for layer in layers if is_restricted(layer, self.known))
-        return View(self.generation, {layer.id: layer for layer in layers}, broken, restricted, ogc, documents)
+        record_level = {i: layer for i, layer in self.layers.items() if layer.record.record_level is not None}
+        return View(self.generation, {layer.id: layer for layer in layers}, broken, restricted, ogc, documents,
+                    record_level)
 
 
 SnapshotBuilder = Callable[[int, list[PublishedLayer], dict[str, tuple[PublishedLayer, str]]], Snapshot]

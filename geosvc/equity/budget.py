@@ -28,6 +28,10 @@ class Budget:
         self._clock = clock
         self._deadline = None if seconds is None else clock() + seconds
 
+    def remaining(self) -> float | None:
+        """Seconds left (never negative; ``None``: unlimited)."""
+        return None if self._deadline is None else max(0.0, self._deadline - self._clock())
+
     def check(self, step: str) -> None:
         """Raise :class:`BudgetExceeded` naming ``step`` when the time is up."""
         if self._deadline is not None and self._clock() >= self._deadline:

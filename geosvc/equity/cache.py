@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from geosvc.errors import Preparing
 
 V = TypeVar("V")
 
@@ -136,3 +140,49 @@ class Lru(Generic[V]):
         value = build()
         self.put(key, value)
         return value
+
+
+class Prepared(Generic[V]):
+    """Values too costly to build inside one request (e.g. the protection of a record-level cube):
+    each is built once per key in a background thread, and callers wait for it only as long as they
+    can; a caller out of time gets :class:`~geosvc.errors.Preparing` (503 with Retry-After) while the
+    build goes on, and a later request finds the value ready. A failed build is not kept.
+
+    >>> prepared = Prepared(keep=2)
+    >>> prepared.get("a", lambda: 42, timeout=5)
+    42
+    >>> import time
+    >>> prepared.get("b", lambda: time.sleep(0.5) or 1, timeout=0.01)
+    Traceback (most recent call last):
+    ...
+    geosvc.errors.Preparing: the answer is being prepared (computed once per published version); retry in about 5 s
+    >>> prepared.get("b", lambda: 2, timeout=5)  # the first build goes on and is kept
+    1
+    """
+
+    def __init__(self, keep: int = 8, workers: int = 2):
+        self._keep = keep
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="geosvc-prepare")
+        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], V], timeout: float | None, retry_after: int = 5) -> V:
+        """The value of ``key``, waiting at most ``timeout`` seconds (``None``: as long as it takes)."""
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None:
+                future = self._futures[key] = self._executor.submit(build)
+                done = [k for k, f in self._futures.items() if f.done()]
+                for old in done[:max(0, len(self._futures) - self._keep)]:
+                    del self._futures[old]
+            self._futures.move_to_end(key)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            raise Preparing("the answer is being prepared (computed once per published version); "
+                            f"retry in about {retry_after} s", retry_after=retry_after) from None
+        except BaseException:
+            with self._lock:
+                if self._futures.get(key) is future:
+                    del self._futures[key]
+            raise

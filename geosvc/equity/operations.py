@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from geosvc.equity import disparity, svi
+from geosvc.equity import disparity, svi, tabulate
 from geosvc.equity.report import Report
-from geosvc.equity.requests import AccessRequest, DisparityRequest, EquityRequest, ExposureRequest, SviRequest
+from geosvc.equity.requests import (
+    AccessRequest, DisparityRequest, EquityRequest, ExposureRequest, SviRequest, TabulateRequest,
+)
 from geosvc.errors import InvalidParameter
 
 if TYPE_CHECKING:
@@ -45,6 +47,9 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in [
     Operation("svi", SviRequest, "CDC/ATSDR Social Vulnerability Index ranking",
               "CDC/ATSDR Social Vulnerability Index ranking",
               lambda service, request, budget: svi.svi_report(request, service.settings.equity.suppression_k)),
+    Operation("tabulate", TabulateRequest, "Counts and rates from record-level data by place and group",
+              "Protected counts and rates of a record-level layer by a published geography x declared dimensions",
+              tabulate.tabulate_report),
 ]}
 """Operation name -> :class:`Operation`."""
 

@@ -34,7 +34,9 @@ NO_MARGIN = "no_margin_of_error"
 """An MOE, interval or CV whose inputs carry no margin of error (or event count)."""
 UNDEFINED = "undefined"
 """A ratio with a zero denominator: nobody in the place or group, nobody exposed, or a reference rate of 0."""
-NULL_REASONS = (MISSING_INPUT, IS_REFERENCE, NO_MARGIN, UNDEFINED)
+NO_DENOMINATOR = "no_denominator"
+"""A rate whose group the population layer carries no count of (e.g. race × sex from race-only counts)."""
+NULL_REASONS = (MISSING_INPUT, IS_REFERENCE, NO_MARGIN, UNDEFINED, NO_DENOMINATOR)
 _UNCERTAINTY = ("_moe", "_low", "_high")
 
 

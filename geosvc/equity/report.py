@@ -46,6 +46,9 @@ class Report:
         Per-place values (index = place id), e.g. the weighted Index of Disparity.
     geometries : Series of str, optional
         CRS84 place geometries as GeoJSON text, index = place id (for GeoJSON).
+    descriptors : list of str
+        Columns of ``rows`` that spell out the ``group`` (e.g. each dimension's category); left out of
+        the one-row-per-place GeoJSON, whose columns are ``<group>_<metric>``.
     summary : dict
         Whole-answer values (e.g. disparity indices).
     method, protections, parameters : dict
@@ -66,6 +69,7 @@ class Report:
     geometries: pd.Series | None = None
     summary: dict = field(default_factory=dict)
     crs: dict = field(default_factory=dict)
+    descriptors: list[str] = field(default_factory=list)
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def records(self) -> tuple[list[dict], list[dict] | None]:
@@ -100,7 +104,9 @@ class Report:
 
 def _column(values: pd.Series) -> list:
     out = values.tolist()
-    if not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and values.hasnans:
+        out = [None if v is pd.NA else v for v in out]
+    elif not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
         out = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in out]
     return out
 
@@ -108,7 +114,7 @@ def _column(values: pd.Series) -> list:
 def _column_bytes(values: pd.Series) -> bytes:
     """A column's values as bytes (numbers as float64, the rest as JSON) for the result hash."""
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        numbers = values.to_numpy(dtype=float)
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
         return np.nan_to_num(numbers, nan=0.0).tobytes() + np.isnan(numbers).tobytes()
     return orjson.dumps(_column(values))
 
@@ -125,7 +131,7 @@ def check_disclosure(report: Report) -> None:
     if report.k is None:
         return
     for column in report.count_columns:
-        values = pd.to_numeric(report.rows[column], errors="coerce").to_numpy(float)
+        values = pd.to_numeric(report.rows[column], errors="coerce").to_numpy(float, na_value=np.nan)
         leak = (values > 0) & (values < report.k)
         if leak.any():
             raise DisclosureError(f"refusing to publish {int(leak.sum())} count(s) below k in '{column}'")
@@ -161,7 +167,7 @@ def _flags_as_numbers(column: pd.Series) -> pd.Series:
 def _wide(report: Report, key: str) -> pd.DataFrame:
     """One row per place: ``<group>_<metric>`` columns (flat, for GIS clients)."""
     rows = report.rows
-    metrics = [c for c in rows.columns if c not in {key, "place_name", "group", "group_label"}]
+    metrics = [c for c in rows.columns if c not in {key, "place_name", "group", "group_label", *report.descriptors}]
     indexed = rows.set_index([key, "group"])[metrics].apply(_flags_as_numbers)
     numeric = [m for m in metrics if pd.api.types.is_numeric_dtype(indexed[m].dtype)]
     other = [m for m in metrics if m not in numeric]

@@ -171,6 +171,42 @@ class SviRequest(EquityRequest):
     }]})
 
 
+class TabulateRequest(EquityRequest):
+    """Counts and rates from a record-level layer by a published geography x declared dimensions.
+
+    Only fixed, published geographies and the record's declared dimensions can be asked for: no
+    caller-drawn areas and no filters on the records. Disclosure control is decided once per layer
+    version and geographies, so a cell is withheld in every answer or in none.
+    """
+
+    layer: str = Field(description="Id of a record-level layer", examples=["ct-cases-synthetic"])
+    geography: str = Field(description="One of the layer's declared geographies (a published polygon layer)",
+                           examples=["ct-towns"])
+    dimensions: list[str] = Field(
+        default_factory=list, max_length=4,
+        description="Declared dimensions to cross (every intersection and margin is returned); none: place totals",
+        examples=[["race_ethnicity", "sex"]],
+    )
+    method: Literal["suppression", "dp"] = Field(
+        "suppression",
+        description="suppression: exact counts with primary and complementary suppression; dp: the layer's "
+                    "differentially private release (noisy counts, nothing withheld, one release per version)",
+    )
+    confidence: float = Field(0.95, ge=0.5, le=0.999, description="Confidence level of the rate intervals")
+    per: float = Field(1000, gt=0, le=1e9, description="Rates are expressed per this many people")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "layer": "ct-cases-synthetic", "geography": "ct-towns", "dimensions": ["race_ethnicity", "sex"],
+    }]})
+
+    @field_validator("dimensions")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each dimension may be asked for once")
+        return value
+
+
 def _inline_refs(schema: Any, defs: dict) -> Any:
     if isinstance(schema, dict):
         if "$ref" in schema:

@@ -28,7 +28,7 @@ from geosvc.crs import CRS84_URI
 from geosvc.equity import areal
 from geosvc.equity.budget import UNLIMITED, Budget
 from geosvc.equity.cache import (
-    AnswerKey, FrameKey, HazardKey, LayerVersion, Lru, PlacesKey, TableKey, ZoneKey,
+    AnswerKey, FrameKey, HazardKey, LayerVersion, Lru, PlacesKey, Prepared, TableKey, ZoneKey,
 )
 from geosvc.equity.constants import ALL_PLACES, REST, STATE, TOTAL
 from geosvc.equity.exposure import exposure_table
@@ -66,6 +66,7 @@ class Units:
 
 
 _READABLE: contextvars.ContextVar[Mapping[str, PublishedLayer]] = contextvars.ContextVar("geosvc_equity_readable")
+_RECORD_LEVEL: contextvars.ContextVar[Mapping[str, PublishedLayer]] = contextvars.ContextVar("geosvc_equity_records")
 
 
 class EquityService:
@@ -88,13 +89,16 @@ class EquityService:
         self.weights = areal.WeightCache(maxsize=4 * cache_size)
         self._cache: Lru = Lru(cache_size)
         self._answers: Lru[Report] = Lru(max(4, cache_size // 4))  # answers keep their encodings: fewer
+        self.prepared: Prepared = Prepared()  # one-off costly values, built in the background
 
     def run(self, operation: str, request: EquityRequest | dict | bytes, budget: Budget | None = None,
-            layers: Mapping[str, PublishedLayer] | None = None) -> Report:
+            layers: Mapping[str, PublishedLayer] | None = None,
+            record_level: Mapping[str, PublishedLayer] | None = None) -> Report:
         """Run the registered ``operation`` on a request model, a dict or a JSON body (validated here).
 
         ``budget`` defaults to ``settings.equity.time_budget_s`` from now; ``layers`` are the versions
-        the caller may read (the request's registry view; default: the store's public layers).
+        the caller may read (the request's registry view; default: the store's public layers);
+        ``record_level`` the served record-level layers, which anyone may tabulate (default: the store's).
         """
         entry = lookup_operation(operation)
         if not isinstance(request, entry.request):
@@ -102,21 +106,43 @@ class EquityService:
         if budget is None:
             budget = Budget(self.settings.equity.time_budget_s)
         token = _READABLE.set(layers if layers is not None else self.public_layers())
+        records = _RECORD_LEVEL.set(record_level if record_level is not None else self.record_level_layers())
         try:
             return entry.run(self, request, budget)
         finally:
+            _RECORD_LEVEL.reset(records)
             _READABLE.reset(token)
 
     # -- layers ------------------------------------------------------------------------------
     def layer(self, layer_id: str, param: str) -> PublishedLayer:
         """The version of a layer the caller may read (404 as for an unknown id otherwise; 400 for a raster)."""
-        readable = _READABLE.get(None)
-        layer = (readable if readable is not None else self.public_layers()).get(layer_id)
+        layer = self.readable(layer_id)
         if layer is None:
             raise NotFound("no published version", layer=layer_id)
         if layer.kind != "vector":
             raise InvalidParameter(f"'{layer_id}' is a {layer.kind} layer, not a vector collection", param=param)
         return layer
+
+    def readable(self, layer_id: str) -> PublishedLayer | None:
+        """The version of a layer the caller may read, if any."""
+        readable = _READABLE.get(None)
+        return (readable if readable is not None else self.public_layers()).get(layer_id)
+
+    def record_layer(self, layer_id: str) -> PublishedLayer:
+        """A served record-level layer (404 as for an unknown id otherwise, whoever asks)."""
+        records = _RECORD_LEVEL.get(None)
+        layer = (records if records is not None else self.record_level_layers()).get(layer_id)
+        if layer is None:
+            raise NotFound("no published record-level layer", layer=layer_id)
+        return layer
+
+    def record_level_layers(self) -> dict[str, PublishedLayer]:
+        """The store's served record-level layers."""
+        return {layer.id: layer for layer in self.store.published() if layer.record.record_level is not None}
+
+    def remember(self, key, build: Callable):
+        """A value derived from published versions only (``key`` names them), computed once."""
+        return self._cache.remember(key, build)
 
     def public_layers(self) -> dict[str, PublishedLayer]:
         """The store's served public layers (what anyone may analyse)."""

@@ -39,6 +39,32 @@ def publish_equity_sample(store_dir: Path) -> tuple[Settings, Store]:
     return settings, store
 
 
+RECORDS = "synthetic-cases"
+"""The synthetic record-level layer of :func:`publish_record_sample`."""
+RECORD_PEOPLE = 2000
+RECORD_DENOMINATORS = {"layer": "ct-tracts-2010", "categories": {"race_ethnicity": {
+    "hispanic": "hispanic", "white_nh": "nh_white", "black_nh": "nh_black"}}}
+
+
+def publish_record_sample(root: Path):
+    """The equity sample plus :data:`RECORDS` (seeded synthetic people from the tract populations,
+    tabulated by towns and tracts, race/ethnicity denominators from the tracts, a privacy budget of
+    two releases) published under ``root``; returns settings, store and the people (CRS84, the truth)."""
+    from geosvc.records.models import LayerRecord
+    from support.synthetic_records import ct_tract_populations, make_records, write_record_layer
+
+    settings, store = publish_equity_sample(root / "store")
+    people = make_records(ct_tract_populations(), RECORD_PEOPLE, seed=11)
+    record, _ = write_record_layer(root / "src", people, "gpkg", layer_id=RECORDS)
+    record["record_level"] |= {"geographies": ["ct-towns", "ct-tracts-2010"], "denominators": RECORD_DENOMINATORS,
+                               "privacy": {"epsilon": 0.5, "budget": 1.0}}
+    record = LayerRecord.model_validate(record)
+    report = validate_layer(record, settings, store=store)
+    assert report.ok, report.findings
+    publish_layer(record, report, store, settings)
+    return settings, store, people.to_crs("OGC:CRS84")
+
+
 def small_counts(values, k: int) -> list[float]:
     """Every number in ``values`` strictly between 0 and ``k`` (what must never be published)."""
     found = []

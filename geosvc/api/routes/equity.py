@@ -66,7 +66,7 @@ def _add_operation(router: APIRouter, op: Operation) -> None:
         fmt = negotiate(f, request.headers.get("accept"))
         service: EquityService = request.app.state.equity
         report = await run_in_threadpool(service.run, op.name, await request.body(), None,
-                                         request.state.snapshot.layers)
+                                         request.state.snapshot.layers, request.state.snapshot.record_level)
         response = respond(report, fmt, request.headers.get("accept-encoding"))
         request.app.state.audit_equity(request.scope, report, response.body)
         return response

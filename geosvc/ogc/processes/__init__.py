@@ -87,7 +87,7 @@ def _add_execution(app: FastAPI, name: str) -> None:
     async def execute(request: Request) -> Response:
         inputs, fmt = execution_inputs(await request.body())
         report = await run_in_threadpool(request.app.state.equity.run, name, inputs, None,
-                                         request.state.snapshot.layers)
+                                         request.state.snapshot.layers, request.state.snapshot.record_level)
         body, media_type = encode(report, fmt)
         request.app.state.audit_equity(request.scope, report, body)
         return Response(body, media_type=media_type)
