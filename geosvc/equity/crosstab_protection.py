@@ -15,7 +15,9 @@ deterministically, so a cell is withheld in every answer or in none:
 3. *audit*: no withheld cell may be exactly determined by the published cells through any
    combination of relations (a bridge between two suppression cycles is): cell ``j`` is
    determined iff its base vector lies in the row space of the published cells' base vectors,
-   base counts known to be 0 (under a published 0) removed. Determined cells get one more
+   base counts known to be 0 (under a published 0) removed, and no change of the base counts
+   that keeps the published cells and the counts non-negative moves it (linear programs, the
+   attacker's own test, :mod:`tests.support.differencing`). Determined cells get one more
    complement (the smallest non-zero published cell sharing a line) and 2–3 repeat until none is.
 
 Ties are broken by canonical cell order: the state, then the geographies by name and their units
@@ -32,6 +34,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy import linalg, sparse
+from scipy.optimize import linprog
 from scipy.sparse import csgraph
 
 from geosvc.equity.constants import STATE, TOTAL
@@ -256,10 +259,36 @@ class _Layout:
                 continue
             sub_pub = sparse.csr_array(pub[:, var])
             sub_pub = sub_pub[np.diff(sub_pub.indptr) > 0]
-            basis = linalg.null_space(sub_pub.toarray()) if sub_pub.shape[0] else np.eye(var.size)
-            if basis.shape[1]:
-                moved[rows] |= np.abs(sub_chk[rows] @ basis).max(axis=1) > 1e-7
+            at_zero = self.cube.array.reshape(-1)[var] == 0
+            moved[rows] |= _movable(sub_pub, sparse.csr_array(sub_chk[rows]), at_zero)
         return check[~moved]
+
+
+def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) -> np.ndarray:
+    """Which rows of ``chk`` some small change ``z`` of the base counts can move (``chk @ z != 0``).
+
+    ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative
+    (``z >= 0`` where a count is 0): a direction the attacker's feasible set contains, so a
+    moved row cannot be pinned. Rows outside the row space are tried by linear programs.
+    """
+    basis = linalg.null_space(pub.toarray()) if pub.shape[0] else np.eye(pub.shape[1])
+    if not basis.shape[1]:
+        return np.zeros(chk.shape[0], dtype=bool)
+    moved = np.zeros(chk.shape[0], dtype=bool)
+    candidates = np.abs(chk @ basis).max(axis=1) > 1e-7  # the others are linearly determined
+    if not at_zero.any():
+        return candidates
+    bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
+    rhs = np.zeros(pub.shape[0])
+    for j in np.flatnonzero(candidates):
+        if moved[j]:
+            continue
+        for sign in (1.0, -1.0):
+            res = linprog(-sign * chk[[j]].toarray()[0], A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
+            if res.status == 0 and -res.fun > 1e-7:
+                moved |= np.abs(chk @ res.x) > 1e-7
+                break
+    return moved
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:
