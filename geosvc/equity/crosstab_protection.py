@@ -280,14 +280,16 @@ def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) 
         return candidates
     bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
     rhs = np.zeros(pub.shape[0])
-    for j in np.flatnonzero(candidates):
-        if moved[j]:
-            continue
-        for sign in (1.0, -1.0):
-            res = linprog(-sign * chk[[j]].toarray()[0], A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
-            if res.status == 0 and -res.fun > 1e-7:
+    rng = np.random.default_rng(0)
+    objectives = [chk.T @ rng.standard_normal(chk.shape[0]) for _ in range(2)]  # many rows at once ...
+    for j in np.flatnonzero(candidates):  # ... then each row not moved yet, both ways
+        objectives += [] if moved[j] else [chk[[j]].toarray()[0], -chk[[j]].toarray()[0]]
+        while objectives:
+            res = linprog(-objectives.pop(0), A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
+            if res.status == 0:
                 moved |= np.abs(chk @ res.x) > 1e-7
-                break
+            if moved[j]:
+                objectives.clear()
     return moved
 
 
