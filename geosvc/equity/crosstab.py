@@ -89,7 +89,7 @@ class Cube:
             values = records[name]
             if name == "piece":
                 values = values.astype(object).where(values.notna(), OUTSIDE)
-            code = pd.Categorical(values, categories=domain).codes
+            code = pd.Index(domain, dtype=object).get_indexer(values.to_numpy(dtype=object))
             if (code < 0).any():
                 bad = sorted({str(v) for v in values[code < 0]})[:5]
                 what = "unknown piece id(s)" if name == "piece" else f"undeclared categor(y/ies), declared: {domain}"

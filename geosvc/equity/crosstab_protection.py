@@ -15,7 +15,9 @@ deterministically, so a cell is withheld in every answer or in none:
 3. *audit*: no withheld cell may be exactly determined by the published cells through any
    combination of relations (a bridge between two suppression cycles is): cell ``j`` is
    determined iff its base vector lies in the row space of the published cells' base vectors,
-   base counts known to be 0 (under a published 0) removed. Determined cells get one more
+   base counts known to be 0 (under a published 0) removed, and no change of the base counts
+   that keeps the published cells and the counts non-negative moves it (linear programs, the
+   attacker's own test, :mod:`tests.support.differencing`). Determined cells get one more
    complement (the smallest non-zero published cell sharing a line) and 2–3 repeat until none is.
 
 Ties are broken by canonical cell order: the state, then the geographies by name and their units
@@ -32,8 +34,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy import linalg, sparse
+from scipy.optimize import linprog
 from scipy.sparse import csgraph
-from scipy.sparse.linalg import lsmr
 
 from geosvc.equity.constants import STATE, TOTAL
 from geosvc.equity.crosstab import Cube
@@ -43,7 +45,7 @@ CellKey = tuple[str, Hashable, tuple[str, ...]]
 """``(geography name or "state", unit id or STATE, category-or-TOTAL for every declared dim)``."""
 
 _HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
-_DENSE_MAX = 1500  # audit by dense SVD up to this many unknown base counts, else iteratively
+_BLOCK_PIECES = 16  # a component of overlapping units up to this many pieces is audited as one block
 
 
 @dataclass(frozen=True)
@@ -200,49 +202,95 @@ class _Layout:
         n_cells = len(self.geo_keys) * self.n_ext
         return sparse.csr_array((np.ones(flat.size), flat, indptr), shape=(lengths.size, n_cells))
 
+    @cached_property
+    def blocks(self) -> list[np.ndarray]:
+        """Piece sets the audit lets vary together (each with the pieces in no unit, which only the state holds).
+
+        A connected component of overlapping units (all geographies) up to ``_BLOCK_PIECES``
+        pieces, else each unit of a larger component on its own.
+        """
+        units = sparse.csr_array(sparse.vstack(list(self.members.values())))
+        n_units, n_pieces = units.shape
+        graph = sparse.bmat([[None, units], [units.T, None]], format="csr")
+        _, label = csgraph.connected_components(graph, directed=False)
+        piece_label = label[n_units:]
+        covered = units.sum(axis=0) > 0
+        reservoir = np.flatnonzero(~covered)
+        blocks = []
+        for lab in np.unique(piece_label[covered]):
+            pieces = np.flatnonzero((piece_label == lab) & covered)
+            if pieces.size <= _BLOCK_PIECES:
+                blocks.append(pieces)
+            else:
+                blocks += [units.indices[units.indptr[u]:units.indptr[u + 1]]
+                           for u in np.flatnonzero(label[:n_units] == lab)]
+        return [np.union1d(b, reservoir) for b in blocks]
+
     def determined(self, reason: np.ndarray) -> np.ndarray:
-        """Ids of the hidden cells to protect whose value the published cells determine exactly.
+        """Ids of the hidden cells to protect that the published cells may determine exactly.
 
         Hidden cells to protect: withheld real cells and remainders holding ``0 < x < k`` (their
-        reason is not :data:`_HIDDEN`); a withheld cell whose base counts are all known zeros is
-        left out (it is 0, a publishable value, and nothing more can hide it linearly).
+        reason is not :data:`_HIDDEN`). Base counts under a published 0 are known zeros. A cell is
+        shown undetermined by a change of the base counts inside one :attr:`blocks` set that keeps
+        every published cell and moves the cell (a null-space vector of the published rows
+        restricted to the block): sound — any such change is one of the whole cube — but
+        conservative, as changes spanning several blocks are not tried. A withheld cell whose
+        base counts are all known zeros is left out (it is 0, a publishable value).
         """
         published = np.flatnonzero(pd.isna(reason))
         check = np.flatnonzero(pd.notna(reason) & (reason != _HIDDEN))
         a = self.matrix
-        pub = a[published]
-        zero_rows = published[self.values[published] == 0]
         known_zero = np.zeros(a.shape[1], dtype=bool)
+        zero_rows = published[self.values[published] == 0]
         if zero_rows.size:
             known_zero[np.unique(a[zero_rows].indices)] = True
-        free = np.flatnonzero(~known_zero)
-        pub = pub[:, free]
-        pub = pub[np.diff(pub.indptr) > 0]
-        chk = a[check][:, free]
-        alive = np.diff(chk.indptr) > 0
-        check, chk = check[alive], chk[alive]
-        if not check.size:
-            return check
-        if not pub.shape[0]:
-            return np.zeros(0, dtype=int)
-        return check[_in_row_space(pub, chk)]
+        chk = a[check]
+        alive = np.diff(chk[:, np.flatnonzero(~known_zero)].indptr) > 0
+        check, chk = check[alive], sparse.csc_array(chk[alive])
+        pub = sparse.csc_array(a[published])
+        n_combos = self.cube.array.reshape(self.cube.array.shape[0], -1).shape[1]
+        moved = np.zeros(check.size, dtype=bool)
+        for pieces in self.blocks:
+            var = (pieces[:, None] * n_combos + np.arange(n_combos)[None, :]).reshape(-1)
+            var = var[~known_zero[var]]
+            sub_chk = sparse.csr_array(chk[:, var])
+            rows = np.flatnonzero((np.diff(sub_chk.indptr) > 0) & ~moved)
+            if not rows.size:
+                continue
+            sub_pub = sparse.csr_array(pub[:, var])
+            sub_pub = sub_pub[np.diff(sub_pub.indptr) > 0]
+            at_zero = self.cube.array.reshape(-1)[var] == 0
+            moved[rows] |= _movable(sub_pub, sparse.csr_array(sub_chk[rows]), at_zero)
+        return check[~moved]
 
 
-def _in_row_space(pub: sparse.csr_array, chk: sparse.csr_array) -> np.ndarray:
-    """Boolean mask: which rows of ``chk`` lie in the row space of ``pub``."""
-    if pub.shape[1] <= _DENSE_MAX:
-        basis = linalg.null_space(pub.toarray())  # columns span {z: pub z = 0}
-        if not basis.shape[1]:
-            return np.ones(chk.shape[0], dtype=bool)
-        return np.abs(chk @ basis).max(axis=1) < 1e-7
+def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) -> np.ndarray:
+    """Which rows of ``chk`` some small change ``z`` of the base counts can move (``chk @ z != 0``).
+
+    ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative
+    (``z >= 0`` where a count is 0): a direction the attacker's feasible set contains, so a
+    moved row cannot be pinned. Rows outside the row space are tried by linear programs.
+    """
+    basis = linalg.null_space(pub.toarray()) if pub.shape[0] else np.eye(pub.shape[1])
+    if not basis.shape[1]:
+        return np.zeros(chk.shape[0], dtype=bool)
+    moved = np.zeros(chk.shape[0], dtype=bool)
+    candidates = np.abs(chk @ basis).max(axis=1) > 1e-7  # the others are linearly determined
+    if not at_zero.any():
+        return candidates
+    bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
+    rhs = np.zeros(pub.shape[0])
     rng = np.random.default_rng(0)
-    hits = np.zeros(chk.shape[0], dtype=bool)
-    for _ in range(2):
-        y = rng.standard_normal(pub.shape[1])
-        w = lsmr(pub.T, y, atol=1e-12, btol=1e-12, maxiter=20 * pub.shape[1])[0]
-        z = y - pub.T @ w  # a random vector of the null space of pub
-        hits |= np.abs(chk @ z) > 1e-6 * np.sqrt(np.diff(chk.indptr))
-    return ~hits
+    objectives = [chk.T @ rng.standard_normal(chk.shape[0]) for _ in range(2)]  # many rows at once ...
+    for j in np.flatnonzero(candidates):  # ... then each row not moved yet, both ways
+        objectives += [] if moved[j] else [chk[[j]].toarray()[0], -chk[[j]].toarray()[0]]
+        while objectives:
+            res = linprog(-objectives.pop(0), A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
+            if res.status == 0:
+                moved |= np.abs(chk @ res.x) > 1e-7
+            if moved[j]:
+                objectives.clear()
+    return moved
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:
