@@ -95,8 +95,8 @@ def test_etag_per_version_tile_and_attributes_and_304(client, store):
 
 def test_empty_tiles_are_204_and_read_nothing(client, store, monkeypatch):
     calls = []
-    original = type(store).query
-    monkeypatch.setattr(type(store), "query", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    original = type(store).tile
+    monkeypatch.setattr(type(store), "tile", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
     pacific = tile_at(-150.0, 0.0, 12)
     response = client.get(tile_url(12, pacific.x, pacific.y))
     assert response.status_code == 204 and response.content == b"" and response.headers["etag"]
