@@ -216,7 +216,7 @@ def tile_sql(layer: PublishedLayer, address: TileAddress, properties: Sequence[s
     sql = (
         f"WITH c AS (SELECT s.*, row_number() OVER () AS geosvc_ord FROM ("
         f"SELECT f.{GEOM} AS geosvc_g{attrs} FROM {table(layer.location)} f{condition} ORDER BY {order} LIMIT %s) s), "
-        f"p AS (SELECT c.*, ST_ClipByBox2D(ST_Transform(geosvc_g, 3857), "
+        f"p AS MATERIALIZED (SELECT c.*, ST_ClipByBox2D(ST_Transform(geosvc_g, 3857), "
         f"ST_MakeEnvelope({minx - pad!r}, {miny - pad!r}, {maxx + pad!r}, {maxy + pad!r}, 3857)) AS geosvc_m "
         f"FROM c WHERE geosvc_ord <= %s){keep}, "
         f"t AS (SELECT *, ST_AsMVTGeom({geometry}, ST_TileEnvelope(%s, %s, %s), {EXTENT}, {BUFFER}, true) "
