@@ -200,27 +200,24 @@ def tile_sql(layer: PublishedLayer, address: TileAddress, properties: Sequence[s
     pad = BUFFER * unit
     names = [quote(n) for n in properties]
     attrs = "".join(f", {_attribute(layer, n)}" for n in properties)
-    keep = ""
     if is_point_layer(layer):  # the first point of each half-pixel cell (cells of the unsnapped position)
         cell = MIN_SIZE_UNITS * unit
-        keep = (f", k AS (SELECT DISTINCT ON (floor((ST_XMin(geosvc_m) - {minx!r}) / {cell!r}), "
-                f"floor(({maxy!r} - ST_YMax(geosvc_m)) / {cell!r})) * FROM p WHERE NOT ST_IsEmpty(geosvc_m) "
-                f"ORDER BY floor((ST_XMin(geosvc_m) - {minx!r}) / {cell!r}), "
-                f"floor(({maxy!r} - ST_YMax(geosvc_m)) / {cell!r}), geosvc_ord)")
-        shown, geometry = "k", "geosvc_m"
-    else:
-        keep = (f", k AS (SELECT * FROM p WHERE NOT ST_IsEmpty(geosvc_m) AND "
-                f"GREATEST(ST_XMax(geosvc_m) - ST_XMin(geosvc_m), ST_YMax(geosvc_m) - ST_YMin(geosvc_m)) "
-                f">= {MIN_SIZE_UNITS * unit!r})")
-        shown, geometry = "k", f"ST_SimplifyPreserveTopology(geosvc_m, {SIMPLIFY_UNITS * unit!r})"
+        cells = f"floor((ST_XMin(geosvc_m) - {minx!r}) / {cell!r}), floor(({maxy!r} - ST_YMax(geosvc_m)) / {cell!r})"
+        keep = (f"SELECT DISTINCT ON ({cells}) * FROM p WHERE NOT ST_IsEmpty(geosvc_m) "
+                f"ORDER BY {cells}, geosvc_ord")
+        geometry = "geosvc_m"
+    else:  # lines and polygons at least half a pixel wide or tall once clipped
+        keep = (f"SELECT * FROM p WHERE NOT ST_IsEmpty(geosvc_m) AND GREATEST(ST_XMax(geosvc_m) - "
+                f"ST_XMin(geosvc_m), ST_YMax(geosvc_m) - ST_YMin(geosvc_m)) >= {MIN_SIZE_UNITS * unit!r}")
+        geometry = f"ST_SimplifyPreserveTopology(geosvc_m, {SIMPLIFY_UNITS * unit!r})"
     sql = (
         f"WITH c AS (SELECT s.*, row_number() OVER () AS geosvc_ord FROM ("
         f"SELECT f.{GEOM} AS geosvc_g{attrs} FROM {table(layer.location)} f{condition} ORDER BY {order} LIMIT %s) s), "
         f"p AS MATERIALIZED (SELECT c.*, ST_ClipByBox2D(ST_Transform(geosvc_g, 3857), "
         f"ST_MakeEnvelope({minx - pad!r}, {miny - pad!r}, {maxx + pad!r}, {maxy + pad!r}, 3857)) AS geosvc_m "
-        f"FROM c WHERE geosvc_ord <= %s){keep}, "
+        f"FROM c WHERE geosvc_ord <= %s), k AS ({keep}), "
         f"t AS (SELECT *, ST_AsMVTGeom({geometry}, ST_TileEnvelope(%s, %s, %s), {EXTENT}, {BUFFER}, true) "
-        f"AS geosvc_tile FROM {shown}) "
+        f"AS geosvc_tile FROM k) "
         f"SELECT (SELECT COUNT(*) FROM c), (SELECT COUNT(*) FROM t WHERE geosvc_tile IS NOT NULL), "
         f"(SELECT ST_AsMVT(v, %s, {EXTENT}, 'geosvc_tile') FROM (SELECT {', '.join([*names, 'geosvc_tile'])} FROM t "
         f"WHERE geosvc_tile IS NOT NULL ORDER BY geosvc_ord) v)"

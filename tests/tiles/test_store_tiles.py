@@ -19,7 +19,7 @@ from geosvc.records.models import LayerRecord
 from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer
 from geosvc.tiles.build import MAX_FEATURES, build_tile, query_tile
-from geosvc.tiles.grid import EXTENT, TileAddress
+from geosvc.tiles.grid import BUFFER, EXTENT, TileAddress
 from geosvc.validate.findings import LayerReport
 
 SEED = 20261202
@@ -155,3 +155,48 @@ def test_database_tile_matches_the_python_encoder(dense, z, offset):
     at = [[f["properties"]["pid"] for f in tile["features"] if shape(f["geometry"]).buffer(1).contains(point)]
           for tile in (db_layer, py_layer)]
     assert at[0] and set(at[0]) == set(at[1])
+
+
+@pytest.fixture(scope="module")
+def dense_points(dense, tmp_path_factory):
+    store, _, _ = dense
+    rng = np.random.default_rng(SEED + 1)
+    n = 3000
+    frame = gpd.GeoDataFrame({"pid": [f"Q{i:04d}" for i in range(n)], "kind": rng.choice(["a", "b"], n)},
+                             geometry=shapely.points(rng.normal(-72.7, 0.01, n), rng.normal(41.7, 0.008, n)),
+                             crs="OGC:CRS84")
+    record = LayerRecord(id="dense-points", title="Generated points", theme="testing", update_cadence="static",
+                         source={"path": "points.gpkg"}, id_field="pid")
+    settings = store_settings(store_dir=tmp_path_factory.mktemp("dense-points"))
+    store = open_store(settings)
+    return store, publish_layer(record, LayerReport(layer="dense-points", data=frame), store, settings), frame
+
+
+def test_points_keep_the_first_of_each_half_pixel_cell(dense_points):
+    store, layer, frame = dense_points
+    address = address_at(-72.7, 41.7, 12)
+    tile = build_tile(store, layer, address, ("pid",))
+    shown = mapbox_vector_tile.decode(tile.data)["dense-points"]["features"]
+    assert 100 < len(shown) == tile.features < 3000 and tile.dropped > 0 and not tile.truncated
+    cells = [(int(f["geometry"]["coordinates"][0] // 8), int(f["geometry"]["coordinates"][1] // 8)) for f in shown]
+    assert len(set(cells)) >= 0.95 * len(cells)  # one point per cell (cells of the unsnapped position)
+    order = [f["properties"]["pid"] for f in shown]
+    assert order == sorted(order)  # kept in feature order
+    # capped: the first 50 candidates (points meeting the buffered tile) in feature order, then thinned
+    buffered = shapely.box(*address.lonlat_bounds(BUFFER / EXTENT))
+    first = set(frame.loc[frame.intersects(buffered), "pid"].sort_values()[:50])
+    capped = build_tile(store, layer, address, ("pid",), max_features=50)
+    assert capped.truncated
+    assert [f["properties"]["pid"] for f in features_of(capped.data, "dense-points")] == [p for p in order if p in first]
+
+
+@postgis_only
+def test_database_point_tile_matches_the_python_encoder(dense_points):
+    store, layer, _ = dense_points
+    address = address_at(-72.7, 41.7, 12)
+    database, python = store.tile(layer, address, ("pid", "kind")), query_tile(store, layer, address, ("pid", "kind"))
+    assert features_of(database.data, "dense-points") == features_of(python.data, "dense-points")
+
+
+def features_of(data: bytes, name: str) -> list[dict]:
+    return mapbox_vector_tile.decode(data)[name]["features"]
