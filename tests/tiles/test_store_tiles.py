@@ -53,14 +53,19 @@ def parcels() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def dense(tmp_path_factory):
+def dense_store(tmp_path_factory):
     settings = store_settings(store_dir=tmp_path_factory.mktemp("dense-tiles"))
     store = open_store(settings)
     frame = parcels()
     record = LayerRecord(id=PARCELS, title="Generated parcels", theme="testing", update_cadence="static",
                          source={"path": "parcels.gpkg"}, id_field="pid")
     layer = publish_layer(record, LayerReport(layer=PARCELS, data=frame), store, settings)
-    return store, layer, frame
+    return settings, store, layer, frame
+
+
+@pytest.fixture(scope="module")
+def dense(dense_store):
+    return dense_store[1:]
 
 
 def address_at(lon: float, lat: float, z: int) -> TileAddress:
@@ -200,3 +205,21 @@ def test_database_point_tile_matches_the_python_encoder(dense_points):
 
 def features_of(data: bytes, name: str) -> list[dict]:
     return mapbox_vector_tile.decode(data)[name]["features"]
+
+
+def test_tiles_route_marks_a_truncated_tile(dense_store):
+    from fastapi.testclient import TestClient
+
+    from geosvc.api.app import create_app
+
+    settings, store, _, _ = dense_store
+    z8 = address_at(ORIGIN[0] + 0.23, ORIGIN[1] + 0.15, 8)
+    z12 = address_at(ORIGIN[0] + 0.1, ORIGIN[1] + 0.1, 12)
+    with TestClient(create_app(settings, store=store)) as client:
+        base = f"/ogc/collections/{PARCELS}/tiles/WebMercatorQuad"
+        full = client.get(f"{base}/8/{z8.y}/{z8.x}?properties=use")
+        assert full.status_code == 200 and full.headers["geosvc-tile-truncated"] == str(MAX_FEATURES)
+        again = client.get(f"{base}/8/{z8.y}/{z8.x}?properties=use", headers={"If-None-Match": full.headers["etag"]})
+        assert again.status_code == 304
+        some = client.get(f"{base}/12/{z12.y}/{z12.x}?properties=use")
+        assert some.status_code == 200 and "geosvc-tile-truncated" not in some.headers
