@@ -12,14 +12,17 @@ samples are the same tiles with several ``properties`` choices (each a full buil
 
 Run::
 
-    .venv/bin/python benchmarks/bench_tiles.py [--write]
+    .venv/bin/python benchmarks/bench_tiles.py [--store postgis] [--write]
 
-``--write`` replaces the ``bench_tiles`` section of ``benchmarks/RESULTS.md``. Nothing is kept.
+``--store postgis`` publishes into a throw-away PostgreSQL/PostGIS cluster (tiles built by ``ST_AsMVT``)
+instead of the embedded store. ``--write`` replaces the ``bench_tiles`` (``bench_tiles_postgis``) section
+of ``benchmarks/RESULTS.md``. Nothing is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -92,22 +95,23 @@ def make_parcels(root: Path, settings) -> None:
     (root / "layers" / f"{LAYER}.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
 
 
-def publish(root: Path):
-    """Generate, validate and publish the parcels into ``root/store``; the PublishedLayer and seconds taken."""
+def publish(root: Path, store: dict[str, str]):
+    """Generate, validate and publish the parcels into ``root/store`` (``store``: backend settings);
+    the PublishedLayer and seconds taken."""
     from geosvc.records.loader import load_record
     from geosvc.settings import load_settings
-    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.backends import open_store
     from geosvc.store.publish import publish_layer
     from geosvc.validate.layer import validate_layer
 
     make_parcels(root, load_settings())
-    settings = load_settings(data_root=root, layers_dir=root / "layers", store_dir=root / "store")
+    settings = load_settings(data_root=root, layers_dir=root / "layers", store_dir=root / "store", **store)
     record = load_record(settings.layers.dir / f"{LAYER}.yaml")
     started = time.perf_counter()
     report = validate_layer(record, settings)
     if not report.ok:
         raise SystemExit(f"{LAYER} failed validation: {[f.code for f in report.findings]}")
-    layer = publish_layer(record, report, GpkgStore(settings), settings)
+    layer = publish_layer(record, report, open_store(settings), settings)
     return layer, time.perf_counter() - started
 
 
@@ -178,7 +182,7 @@ def render(params: dict, latency: dict, qgis: dict) -> str:
         f"## Vector tiles (`benchmarks/bench_tiles.py`), {params['date']}",
         "",
         f"{N_PARCELS:,} generated parcels (`{LAYER}`, seed {SEED}; validate + publish {params['publish_s']:.1f} s), "
-        f"`geosvc serve` (one process, embedded store) on 127.0.0.1, tiles requested one at a time. "
+        f"`geosvc serve` (one process, {params['store']}) on 127.0.0.1, tiles requested one at a time. "
         f"Machine: {params['machine']}; load average (1 min) at start / end {params['load_start']:.1f} / "
         f"{os.getloadavg()[0]:.1f} (shared machine: absolute numbers move between runs).",
         "",
@@ -190,10 +194,9 @@ def render(params: dict, latency: dict, qgis: dict) -> str:
                      f"{r['cold_max']:.1f} | {r['warm_p50']:.1f} | {r['kb_p50']:.1f} | {r['kb_max']:.1f} | {r['empty']} |")
     lines += ["", "Cold: the first request of a tile and attribute choice (z8 repeats its few tiles with 4 "
               "`properties` choices, each built anew). Warm: the same tile again (in-process LRU of encoded tiles). "
-              "Overview rule: a tile holds at most 10,000 features; where more parcels would show, the smallest "
-              "size kept doubles until they fit (the store leaves the smaller ones out of the read), so at z8 the "
-              "~200 m parcels (under a pixel there) are thinned to the largest or left out: some z8 tiles are "
-              "empty and the state view from tiles is nearly blank, where OAPIF draws every parcel.", ""]
+              "Overview rule: parcels under half a pixel are left out; a tile holds at most 10,000 features, the "
+              "largest where more would show (marked with `Geosvc-Tile-Truncated`), so z8 tiles hold the largest "
+              "~200 m parcels rather than nothing.", ""]
     if "error" in qgis:
         lines.append(f"QGIS render: failed ({qgis['error']}).")
     else:
@@ -210,10 +213,28 @@ def render(params: dict, latency: dict, qgis: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+@contextlib.contextmanager
+def _database(backend: str):
+    """Store settings of ``backend``: none (embedded), or those of a throw-away PostGIS cluster."""
+    if backend != "postgis":
+        yield {}
+        return
+    from baselines.postgis import Cluster
+    from support.serverproc import free_port
+
+    db = Cluster(free_port())
+    db.start()
+    try:
+        yield {"store_backend": "postgis", "store_dsn": db.dsn()}
+    finally:
+        db.remove()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60, help="distinct tiles at z12 and z15")
     parser.add_argument("--no-qgis", action="store_true")
+    parser.add_argument("--store", choices=["gpkg", "postgis"], default="gpkg")
     parser.add_argument("--write", action="store_true", help="write the section into benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     import httpx
@@ -222,13 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     from support.serverproc import free_port, running
 
     load_start = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="bench_tiles-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench_tiles-") as tmp, _database(args.store) as store:
         work = Path(tmp)
-        layer, publish_s = publish(work)
+        layer, publish_s = publish(work, store)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         command = [str(GEOSVC), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        env = {"GEOSVC_STORE_DIR": str(work / "store")}
+        env = {"GEOSVC_STORE_DIR": str(work / "store"),
+               **{f"GEOSVC_{k.upper()}": v for k, v in store.items()}}
         with running(command, f"{base_url}/health", work / "serve.log", env=env, cwd=ROOT):
             tiles_base = f"{base_url}/ogc/collections/{LAYER}/tiles/WebMercatorQuad"
             latency = {}
@@ -242,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "")
     params = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "publish_s": publish_s,
-              "machine": f"{os.cpu_count()} cores, {cpu}", "load_start": load_start}
+              "machine": f"{os.cpu_count()} cores, {cpu}", "load_start": load_start,
+              "store": "PostGIS store, tiles by ST_AsMVT" if args.store == "postgis" else "embedded store"}
     text = render(params, latency, qgis)
     print(text)
     if args.write:
-        write_section("bench_tiles", text)
+        write_section("bench_tiles_postgis" if args.store == "postgis" else "bench_tiles", text)
     return 0
 
 

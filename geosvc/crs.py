@@ -304,6 +304,19 @@ def _transform(geoms, source: str, target: str):
     return shapely.transform(geoms, _apply)
 
 
+def database_crs(uri: str) -> tuple[int, bool] | None:
+    """``(EPSG code, latitude first)`` of an OGC CRS URI, for a database that transforms in x/y order
+    (PostGIS); ``None`` when the CRS has no EPSG code.
+
+    >>> database_crs("http://www.opengis.net/def/crs/EPSG/0/4269"), database_crs(CRS84_URI)
+    ((4269, True), None)
+    """
+    authority = _ogc_crs(uri).to_authority()
+    if authority is None or authority[0] != "EPSG":
+        return None
+    return int(authority[1]), _ogc_crs(uri).axis_info[0].direction in ("north", "south")
+
+
 def transform_geometries(geoms: np.ndarray, target: str) -> np.ndarray:
     """Transform CRS84 geometries to ``target`` (a CRS URI) in that CRS's own axis order."""
     return _transform(geoms, CRS84_URI, target)

@@ -21,7 +21,6 @@ import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geosvc.crs import is_crs84
 from geosvc.errors import GeosvcError, InvalidParameter, NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.context import CURRENT, OgcRequest, use_context_executor
@@ -264,11 +263,10 @@ class OgcFastPath:
         return links
 
     def _item(self, context: OgcRequest, layer: PublishedLayer, fid: str, crs: str) -> bytes:
-        row = self._read(layer, lambda: self.store.feature(layer, fid, wkb=not is_crs84(crs),
-                                                           deadline=context.deadline))
+        row = self._read(layer, lambda: self.store.feature(layer, fid, crs=crs, deadline=context.deadline))
         if row is None:
             raise NotFound(f"no feature '{fid}'", layer=layer.id)
-        feature = render_feature(row, crs)
+        feature = render_feature(row)
         collection = f"{self.base_url}/collections/{quote(layer.id)}"
         links = orjson.dumps([
             {"href": f"{collection}/items/{quote(fid)}", "rel": "self", "type": GEOJSON, "title": "This feature"},

@@ -77,7 +77,7 @@ class StoreFeatureProvider(BaseProvider):
         request = current()
         layer = self._layer()
         crs = crs_transform_spec.target_crs_uri if crs_transform_spec is not None else CRS84_URI
-        row = request.store.feature(layer, str(identifier), wkb=crs != CRS84_URI, deadline=request.deadline)
+        row = request.store.feature(layer, str(identifier), crs=crs, deadline=request.deadline)
         if row is None:
             raise ProviderItemNotFoundError(user_msg=f"no feature '{identifier}' in '{self.layer_id}'")
-        return orjson.loads(render_feature(row, crs))
+        return orjson.loads(render_feature(row))

@@ -2,7 +2,7 @@
 
 Parameters are parsed strictly against the published version (anything we cannot honour is a 400)
 into a :class:`~geosvc.store.query.FeatureQuery`, which the store answers (spatial index, SQL filters,
-sort, paging, count); pages are shaped here (properties, skipGeometry, output CRS).
+sort, paging, count and the output CRS); pages are shaped here (properties, skipGeometry).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from urllib.parse import parse_qsl
 
 import orjson
 import pandas as pd
-import shapely
 
 from geosvc.cql2 import parse_filter
-from geosvc.crs import CRS84_URI, bbox_to_crs84, check_crs_uri, is_crs84, transform_geometries
+from geosvc.crs import CRS84_URI, bbox_to_crs84, check_crs_uri
 from geosvc.errors import InvalidParameter
 from geosvc.store.base import PublishedLayer, Store
-from geosvc.store.encoding import assemble_feature, encode_geometries
+from geosvc.store.encoding import assemble_feature
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 
 DEFAULT_LIMIT = 10
@@ -232,7 +231,7 @@ def parse_items_query(params: Iterable[tuple[str, str]], layer: PublishedLayer, 
         sortby=parse_sortby(raw["sortby"], known) if "sortby" in raw else (),
         offset=parse_int(raw["offset"], param="offset", minimum=0) if "offset" in raw else 0,
         limit=0 if resulttype == "hits" else limit,
-        wkb=not is_crs84(crs),
+        crs=crs,
     )
     return ItemsQuery(
         select=select,
@@ -261,15 +260,8 @@ def parse_item_params(params: Iterable[tuple[str, str]], serve_crs: list[str]) -
 
 
 def is_plain(query: ItemsQuery) -> bool:
-    """True when features are served exactly as pre-encoded (all properties, geometry, CRS84)."""
-    return query.properties is None and not query.skip_geometry and is_crs84(query.crs)
-
-
-def _geometries(rows: list[FeatureRow], crs: str) -> list[bytes]:
-    if is_crs84(crs):
-        return [row.geom_json for row in rows]
-    geoms = shapely.from_wkb([row.wkb for row in rows])
-    return encode_geometries(transform_geometries(geoms, crs))
+    """True when features are served exactly as the store encoded them (all properties, geometry)."""
+    return query.properties is None and not query.skip_geometry
 
 
 def render_features(rows: list[FeatureRow], query: ItemsQuery) -> list[bytes]:
@@ -284,13 +276,13 @@ def render_features(rows: list[FeatureRow], query: ItemsQuery) -> list[bytes]:
         for row in rows:
             values = orjson.loads(row.props_json)
             props.append(orjson.dumps({k: values.get(k) for k in names}))
-    geoms = [b"null"] * len(rows) if query.skip_geometry else _geometries(rows, query.crs)
+    geoms = [b"null"] * len(rows) if query.skip_geometry else [r.geom_json for r in rows]
     return [assemble_feature(r.id_json, g, p) for r, g, p in zip(rows, geoms, props)]
 
 
-def render_feature(row: FeatureRow, crs: str) -> bytes:
-    """One encoded feature in ``crs``."""
-    return assemble_feature(row.id_json, _geometries([row], crs)[0], row.props_json)
+def render_feature(row: FeatureRow) -> bytes:
+    """One encoded feature (its geometry as the store gave it, in the requested CRS)."""
+    return assemble_feature(row.id_json, row.geom_json, row.props_json)
 
 
 def run_query(store: Store, layer: PublishedLayer, query: ItemsQuery, deadline: float | None) -> FeaturePage:

@@ -1,9 +1,11 @@
 """OGC API Tiles for every vector collection: tilesets, tileset metadata, WebMercatorQuad, MVT tiles.
 
-``/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}`` answers a Mapbox Vector Tile built from the
-store (:mod:`geosvc.tiles`), with one layer named after the collection; ``properties=a,b`` chooses the
+``/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}`` answers a Mapbox Vector Tile built by the
+store (``store.tile``: PostGIS in SQL, the embedded store in Python; :mod:`geosvc.tiles`), with one layer
+named after the collection; ``properties=a,b`` chooses the
 attributes (all by default). Empty tiles are a ``204`` (nothing is read for tiles outside the version's
-extent); every answer carries an ETag of the version and the tile, and ``If-None-Match`` gets a ``304``.
+extent); every answer carries an ETag of the version and the tile, and ``If-None-Match`` gets a ``304``;
+a tile that met more features than it may hold says so in :data:`TRUNCATED_HEADER` (the features kept).
 Layers are looked up in the request's registry snapshot, as every other route does.
 """
 
@@ -36,8 +38,10 @@ OVERVIEW_NOTE = (f"Tiles of {EXTENT} units; geometries clipped to the tile plus 
                  f"{SIMPLIFY_UNITS / (EXTENT / 256):g} px; lines and polygons smaller than "
                  f"{MIN_SIZE_UNITS / (EXTENT / 256):g} px both ways are left out, and only the first point of "
                  f"each {MIN_SIZE_UNITS / (EXTENT / 256):g} px cell is kept. A tile holds at most {MAX_FEATURES:,} "
-                 "features: where more would show, the smallest size kept is doubled until they fit (dense "
-                 "layers appear as you zoom in); past the cap, points are the first in feature order.")
+                 "features: where more would show, lines and polygons are the largest (then the first in "
+                 "feature order) and points the first in feature order, and the tile's answer carries "
+                 "the header Geosvc-Tile-Truncated (dense layers fill in as you zoom in).")
+TRUNCATED_HEADER = "geosvc-tile-truncated"
 TILE_PARAMS = frozenset({"f", "properties"})
 METADATA_PARAMS = frozenset({"f"})
 
@@ -258,6 +262,8 @@ def tiles_router(cache: TileCache, prefix: str = MOUNT_PATH) -> APIRouter:
             tile = build_tile(request.app.state.store, layer, address, properties,
                               time.monotonic() + settings.server.query_timeout_s)
             cache.put(key, tile)
+        if tile.truncated:
+            headers[TRUNCATED_HEADER] = str(tile.features)
         if tile.empty:
             return Response(status_code=204, headers=headers)
         return Response(tile.data, media_type=MVT_MEDIA_TYPE, headers=headers)

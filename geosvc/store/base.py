@@ -13,11 +13,17 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from geosvc.crs import CRS84_URI
 from geosvc.records.models import LayerRecord
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import geopandas as gpd
+
+    from geosvc.tiles.grid import TileAddress
+    from geosvc.tiles.mvt import VectorTile
 
     from geosvc.validate.findings import LayerReport
 
@@ -156,9 +162,14 @@ class Store(Protocol):
     def query(self, layer: PublishedLayer, query: FeatureQuery, deadline: float | None = None) -> FeaturePage:
         """Matching features of a vector version: count and one page (``deadline``: monotonic time)."""
 
-    def feature(self, layer: PublishedLayer, fid: str, *, wkb: bool = False,
+    def feature(self, layer: PublishedLayer, fid: str, *, wkb: bool = False, crs: str = CRS84_URI,
                 deadline: float | None = None) -> FeatureRow | None:
-        """One feature of a vector version by id, or None."""
+        """One feature of a vector version by id (geometry in the OGC CRS URI ``crs``), or None."""
+
+    def tile(self, layer: PublishedLayer, address: TileAddress, properties: Sequence[str],
+             deadline: float | None = None, max_features: int = 10_000) -> VectorTile:
+        """The Mapbox Vector Tile of ``address`` (one layer named ``layer.id``, only ``properties`` as
+        attributes), by the overview rule of :mod:`geosvc.tiles.build`; an empty tile has no data."""
 
     def read_features(self, layer: PublishedLayer, query: FeatureQuery | None = None,
                       columns: list[str] | None = None) -> gpd.GeoDataFrame:

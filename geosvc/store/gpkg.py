@@ -12,11 +12,12 @@ and is overwritten by the next publish of that layer. Version files never change
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geosvc.crs import CRS84_URI, is_crs84
 from geosvc.errors import NotPublished, StoreError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -37,8 +39,11 @@ from geosvc.store.catalog import (
 from geosvc.store.encoding import encode_features
 from geosvc.store.files import fsync_path, sha256_file, staging_file
 from geosvc.store.gpkg_query import select_feature, select_fids, select_page
-from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
+from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow, reproject
 from geosvc.store.sqlite_read import ITEMS, run
+from geosvc.tiles.build import MAX_FEATURES, query_tile
+from geosvc.tiles.grid import TileAddress
+from geosvc.tiles.mvt import VectorTile
 
 if TYPE_CHECKING:
     from geosvc.validate.findings import LayerReport
@@ -310,13 +315,26 @@ class GpkgStore:
             raise
 
     def query(self, layer: PublishedLayer, query: FeatureQuery, deadline: float | None = None) -> FeaturePage:
-        """Count and one page of matching features."""
-        return self._guard(layer, lambda: select_page(self._vector_file(layer), layer, query, deadline))
+        """Count and one page of matching features (transformed here when the output CRS is not CRS84)."""
+        path = self._vector_file(layer)
+        if is_crs84(query.crs):
+            return self._guard(layer, lambda: select_page(path, layer, query, deadline))
+        page = self._guard(layer, lambda: select_page(path, layer, dataclasses.replace(query, wkb=True), deadline))
+        return FeaturePage(page.matched, reproject(page.rows, query.crs, query.wkb))
 
-    def feature(self, layer: PublishedLayer, fid: str, *, wkb: bool = False,
+    def feature(self, layer: PublishedLayer, fid: str, *, wkb: bool = False, crs: str = CRS84_URI,
                 deadline: float | None = None) -> FeatureRow | None:
-        """One feature by id."""
-        return self._guard(layer, lambda: select_feature(self._vector_file(layer), layer, fid, wkb, deadline))
+        """One feature by id (geometry in ``crs``)."""
+        read_wkb = wkb or not is_crs84(crs)
+        row = self._guard(layer, lambda: select_feature(self._vector_file(layer), layer, fid, read_wkb, deadline))
+        if row is None or is_crs84(crs):
+            return row
+        return reproject([row], crs, wkb)[0]
+
+    def tile(self, layer: PublishedLayer, address: TileAddress, properties: Sequence[str],
+             deadline: float | None = None, max_features: int = MAX_FEATURES) -> VectorTile:
+        """One vector tile, encoded in Python from :meth:`query` (:func:`geosvc.tiles.build.query_tile`)."""
+        return query_tile(self, layer, address, properties, deadline, max_features)
 
     def read_features(self, layer: PublishedLayer, query: FeatureQuery | None = None,
                       columns: list[str] | None = None) -> gpd.GeoDataFrame:

@@ -121,7 +121,7 @@ def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
     page = [-1 if query.limit is None else query.limit, query.offset]
-    if query.count and clauses and (query.limit is None or query.limit > 0):
+    if query.count and clauses and (query.limit is None or query.limit > 0) and query.largest_first is None:
         return _count_and_page(path, layer, query, source, condition, params, columns, page, deadline)
     matched = None
     if query.count:
@@ -133,8 +133,12 @@ def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline
     if query.limit is None or query.limit > 0:
         order = [f"({_DIALECT.column(n)} IS NULL), {_DIALECT.column(n)}{'' if asc else ' DESC'}"
                  for n, asc in query.sortby]
+        size = []
+        if query.largest_first is not None:
+            order.insert(0, "max((i.maxx - i.minx) / ?, (i.maxy - i.miny) / ?) DESC")
+            size = list(query.largest_first)
         sql = f"SELECT {columns} FROM {source}{condition} ORDER BY {', '.join([*order, 'i.fid'])} LIMIT ? OFFSET ?"
-        rows = [_row(r, query.wkb) for r in run(path, sql, [*params, *page], deadline)]
+        rows = [_row(r, query.wkb) for r in run(path, sql, [*params, *size, *page], deadline)]
     return FeaturePage(matched=matched, rows=rows)
 
 

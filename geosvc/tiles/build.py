@@ -1,13 +1,16 @@
-"""One vector tile of one published version, read through the store seam, with a small LRU of answers.
+"""One vector tile of one published version, built by its store, with a small LRU of answers.
 
-A backend that can build tiles itself (PostGIS: ``ST_AsMVT``) implements :class:`TileBuilder`; every
-other store is read with ``store.query`` (bbox of the tile plus its buffer, WKB, lines and polygons
-smaller than half a pixel left out by the store) and the tile is encoded here (:mod:`geosvc.tiles.mvt`).
+Every store answers ``store.tile(layer, address, properties, deadline)``: PostGIS builds the tile in SQL
+(``ST_AsMVT``); the embedded store reads it through ``store.query`` and encodes it here
+(:func:`query_tile`, :mod:`geosvc.tiles.mvt`). Both follow one overview rule, so they give the same tile:
 
-The work per tile is bounded: a read returns at most :data:`MAX_FEATURES` + 1 rows; when a tile would
-hold more, the smallest size kept is doubled and the tile read again (at most :data:`MAX_DOUBLINGS`
-times), so dense layers thin out at low zoom ("drop the smallest as needed") instead of growing without
-bound. Points are never dropped by size: past the cap a tile holds the first points in feature order.
+* candidates are the features meeting the tile plus its buffer; lines and polygons whose envelope is
+  smaller than :data:`~geosvc.tiles.mvt.MIN_SIZE_UNITS` (half a pixel) both ways are left out;
+* a tile holds at most :data:`MAX_FEATURES` features (tipg's default per-tile limit; pg_tileserv and
+  Martin cap with a ``LIMIT`` too). Where more would show, lines and polygons are taken largest first
+  (envelope size in tile units, then feature order) and points in feature order, so the subset is the
+  same on every request and backend; such a tile is marked :attr:`~geosvc.tiles.mvt.VectorTile.truncated`
+  (the route says so in a response header).
 """
 
 from __future__ import annotations
@@ -15,51 +18,52 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import orjson
 
-from geosvc.store.base import PublishedLayer, Store
 from geosvc.store.query import FeatureQuery
 from geosvc.tiles.grid import BUFFER, EXTENT, TileAddress
 from geosvc.tiles.mvt import EMPTY, MIN_SIZE_UNITS, VectorTile, encode
 
+if TYPE_CHECKING:
+    from geosvc.store.base import PublishedLayer, Store
+
 CACHE_BYTES = 64 * 1024 * 1024
 MAX_FEATURES = 10_000
-MAX_DOUBLINGS = 6  # up to 32 px
-
-
-@runtime_checkable
-class TileBuilder(Protocol):
-    """A store that encodes tiles itself, with the same clipping, simplification and overview rules."""
-
-    def tile(self, layer: PublishedLayer, address: TileAddress, properties: Sequence[str],
-             deadline: float | None = None) -> VectorTile:
-        """The MVT of ``address`` (one layer named ``layer.id``) with only ``properties`` as attributes."""
 
 
 def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
 
+def is_point_layer(layer: PublishedLayer) -> bool:
+    """Points are thinned per cell, never by size."""
+    return "point" in (layer.geometry_type or "").lower()
+
+
 def build_tile(store: Store, layer: PublishedLayer, address: TileAddress, properties: Sequence[str],
-               deadline: float | None = None) -> VectorTile:
+               deadline: float | None = None, max_features: int = MAX_FEATURES) -> VectorTile:
     """The tile of ``address`` for a vector version; tiles outside the version's extent cost nothing."""
-    bounds = address.lonlat_bounds(BUFFER / EXTENT)
-    if not layer.feature_count or not _overlaps(bounds, layer.bbox):
+    if not layer.feature_count or not _overlaps(address.lonlat_bounds(BUFFER / EXTENT), layer.bbox):
         return EMPTY
-    if isinstance(store, TileBuilder):
-        return store.tile(layer, address, properties, deadline)
-    points = "point" in (layer.geometry_type or "").lower()
-    min_size = MIN_SIZE_UNITS
-    for _ in range(MAX_DOUBLINGS + 1):
-        query = FeatureQuery(bbox=bounds, limit=MAX_FEATURES + 1, count=False, wkb=True,
-                             min_size=None if points else address.units_in_degrees(min_size))
-        rows = store.query(layer, query, deadline).rows
-        if len(rows) <= MAX_FEATURES or points:
-            break
-        min_size *= 2
-    rows = rows[:MAX_FEATURES]
+    return store.tile(layer, address, tuple(properties), deadline, max_features)
+
+
+def tile_query(layer: PublishedLayer, address: TileAddress, max_features: int = MAX_FEATURES) -> FeatureQuery:
+    """The candidates of a tile (one more than fit, to tell a truncated tile), in overview order."""
+    points = is_point_layer(layer)
+    return FeatureQuery(bbox=address.lonlat_bounds(BUFFER / EXTENT), limit=max_features + 1, count=False, wkb=True,
+                        min_size=None if points else address.units_in_degrees(MIN_SIZE_UNITS),
+                        largest_first=None if points else address.units_in_degrees(1))
+
+
+def query_tile(store: Store, layer: PublishedLayer, address: TileAddress, properties: Sequence[str],
+               deadline: float | None = None, max_features: int = MAX_FEATURES) -> VectorTile:
+    """The tile read through ``store.query`` and encoded in Python (stores that do not build tiles)."""
+    rows = store.query(layer, tile_query(layer, address, max_features), deadline).rows
+    truncated = len(rows) > max_features
+    rows = rows[:max_features]
     if not rows:
         return EMPTY
     wanted = tuple(properties)
@@ -67,7 +71,7 @@ def build_tile(store: Store, layer: PublishedLayer, address: TileAddress, proper
     for row in rows:
         values = orjson.loads(row.props_json)
         props.append({name: values[name] for name in wanted if values.get(name) is not None})
-    return encode(layer.id, [row.wkb for row in rows], props, address, min_size)
+    return encode(layer.id, [row.wkb for row in rows], props, address, truncated=truncated)
 
 
 class TileCache:

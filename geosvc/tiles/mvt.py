@@ -6,9 +6,9 @@ Geometry work is vectorised with shapely; the protobuf encoding is mapbox-vector
 * each geometry is clipped to the tile grown by :data:`~geosvc.tiles.grid.BUFFER` units;
 * lines and polygons are simplified with a tolerance of :data:`SIMPLIFY_UNITS` (an eighth of a pixel of
   a 256 px tile, whatever the zoom: the tolerance is the tile's resolution);
-* overview rule: a line or polygon whose bounding box is smaller than ``min_size`` units (at least
-  :data:`MIN_SIZE_UNITS`, half a pixel) both ways is left out, and of points falling in the same
-  half-pixel cell only the first is kept.
+* overview rule: a line or polygon whose clipped bounding box is smaller than :data:`MIN_SIZE_UNITS`
+  (half a pixel) both ways is left out, and of points falling in the same half-pixel cell only the
+  first is kept.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ ENCODE_OPTIONS = {"extents": EXTENT, "y_coord_down": True, "quantize_bounds": No
 @dataclass(frozen=True)
 class VectorTile:
     """An encoded tile and what went into it (``dropped``: candidates read but left out by the overview
-    rule; ``min_size``: the smallest line or polygon kept, in tile units)."""
+    rule; ``truncated``: more features met the tile than it may hold, see :mod:`geosvc.tiles.build`)."""
 
     data: bytes
     features: int
     dropped: int
-    min_size: float = MIN_SIZE_UNITS
+    truncated: bool = False
 
     @property
     def empty(self) -> bool:
@@ -65,7 +65,7 @@ def to_tile_units(geometries: np.ndarray, address: TileAddress) -> np.ndarray:
 
 
 def encode(layer_name: str, wkbs: Sequence[bytes], properties: Sequence[dict], address: TileAddress,
-           min_size: float = MIN_SIZE_UNITS) -> VectorTile:
+           truncated: bool = False) -> VectorTile:
     """The tile of ``address`` holding these features (``wkbs`` CRS84, ``properties`` already selected)."""
     if not wkbs:
         return EMPTY
@@ -75,7 +75,7 @@ def encode(layer_name: str, wkbs: Sequence[bytes], properties: Sequence[dict], a
     points = (kinds == 0) | (kinds == 4)
     bounds = shapely.bounds(geoms)
     size = np.fmax(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
-    keep = ~shapely.is_empty(geoms) & (points | (size >= min_size))
+    keep = ~shapely.is_empty(geoms) & (points | (size >= MIN_SIZE_UNITS))
     if points.any():
         keep &= _first_per_cell(bounds, points)
     geoms = np.where(points, geoms, shapely.simplify(geoms, SIMPLIFY_UNITS, preserve_topology=True))
@@ -86,7 +86,7 @@ def encode(layer_name: str, wkbs: Sequence[bytes], properties: Sequence[dict], a
     chosen = np.flatnonzero(keep)
     features = [{"geometry": geoms[i], "properties": properties[i]} for i in chosen]
     data = mapbox_vector_tile.encode([{"name": layer_name, "features": features}], default_options=ENCODE_OPTIONS)
-    return VectorTile(data=data, features=len(chosen), dropped=len(wkbs) - len(chosen), min_size=min_size)
+    return VectorTile(data=data, features=len(chosen), dropped=len(wkbs) - len(chosen), truncated=truncated)
 
 
 def _first_per_cell(bounds: np.ndarray, points: np.ndarray) -> np.ndarray:

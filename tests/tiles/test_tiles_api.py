@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import mapbox_vector_tile
+import numpy as np
 import morecantile
 import pytest
 import shapely
@@ -94,8 +95,8 @@ def test_etag_per_version_tile_and_attributes_and_304(client, store):
 
 def test_empty_tiles_are_204_and_read_nothing(client, store, monkeypatch):
     calls = []
-    original = type(store).query
-    monkeypatch.setattr(type(store), "query", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    original = type(store).tile
+    monkeypatch.setattr(type(store), "tile", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
     pacific = tile_at(-150.0, 0.0, 12)
     response = client.get(tile_url(12, pacific.x, pacific.y))
     assert response.status_code == 204 and response.content == b"" and response.headers["etag"]
@@ -170,19 +171,23 @@ def test_collections_conformance_and_landing_page_declare_tiles(client):
     assert [t["id"] for t in served["tileMatrixSets"]] == ["WebMercatorQuad"]
 
 
-def test_dense_tiles_keep_the_largest_features_up_to_the_cap(store, monkeypatch):
-    from geosvc.tiles import build
+def test_dense_tiles_keep_the_largest_features_up_to_the_cap(store):
+    from geosvc.tiles.build import build_tile
     from geosvc.tiles.grid import TileAddress
 
     layer = store.get(TOWNS)
     tile = tile_at(*HARTFORD, 8)
     address = TileAddress(8, tile.x, tile.y)
-    full = build.build_tile(store, layer, address, ["NAME"])
-    monkeypatch.setattr(build, "MAX_FEATURES", 40)
-    capped = build.build_tile(store, layer, address, ["NAME"])
-    assert full.features > 40 >= capped.features > 0 and capped.min_size > full.min_size
-    kept = decode(capped.data)
-    assert {f["properties"]["NAME"] for f in kept} < {f["properties"]["NAME"] for f in decode(full.data)}
-    for feature in kept:  # every feature kept is at least the doubled size (in tile units, clipped)
-        minx, miny, maxx, maxy = shape(feature["geometry"]).bounds
-        assert max(maxx - minx, maxy - miny) >= capped.min_size - 1
+    full = build_tile(store, layer, address, ["NAME"])
+    capped = build_tile(store, layer, address, ["NAME"], max_features=40)
+    assert not full.truncated and capped.truncated and full.features > 40 >= capped.features > 30
+    assert build_tile(store, layer, address, ["NAME"], max_features=40).data == capped.data  # deterministic
+    frame = store.read_features(layer).set_index("NAME")
+    bounds = frame.geometry.bounds
+    ux, uy = address.units_in_degrees(1)
+    size = np.fmax((bounds.maxx - bounds.minx) / ux, (bounds.maxy - bounds.miny) / uy)
+    shown = {f["properties"]["NAME"] for f in decode(full.data)}
+    kept = {f["properties"]["NAME"] for f in decode(capped.data)}
+    assert kept < shown
+    # the kept towns are the largest of those the tile shows: none left out is larger than one kept
+    assert size[sorted(shown - kept)].max() <= size[sorted(kept)].min()
