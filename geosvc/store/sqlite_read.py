@@ -9,11 +9,11 @@ Every statement runs under a deadline (SQLite's progress handler interrupts it).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from functools import lru_cache
 from pathlib import Path
 
 import shapely
@@ -24,6 +24,8 @@ from geosvc.store.sqlfilter import Dialect
 ITEMS = "geosvc_items"
 TOO_COMPLEX = ("parser stack overflow", "too large", "too many")  # SQLite limits a query hit, not the file
 _OPEN_PER_THREAD = 64
+_MMAP_BYTES = 256 << 20  # per file (shared page-cache memory; past it SQLite reads)
+GEOMETRY_CACHE_BYTES = 32 << 20  # decoded geometries kept for the exact spatial tests (by WKB size)
 _local = threading.local()
 
 
@@ -53,7 +55,7 @@ def gpkg_wkb(blob: bytes | None) -> bytes | None:
     return bytes(blob[8 + envelope:])
 
 
-@lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def _prepared(wkb: bytes) -> shapely.Geometry:
     geom = shapely.from_wkb(wkb)
     shapely.prepare(geom)
@@ -69,12 +71,42 @@ _CONVERSE = {
 }
 
 
-def _relate(op: str, blob: bytes | None, wkb: bytes) -> int:
-    """``geosvc_relate(op, geom, literal_wkb)``: the feature's geometry ``op`` the literal."""
-    geom = gpkg_geometry(blob)
-    if geom is None:
+class _Geometries:
+    """Decoded feature geometries of version files, keyed by ``(path, fid)``, least recently used
+    dropped past a budget of WKB bytes; shared by the threads (a file never changes once published)."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.size = 0
+        self.items: OrderedDict[tuple[str, int], tuple[shapely.Geometry, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, path: str, fid: int, blob: bytes) -> shapely.Geometry:
+        key = (path, fid)
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+                return hit[0]
+        geom = gpkg_geometry(blob)
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = (geom, len(blob))
+                self.size += len(blob)
+                while self.size > self.budget:
+                    _, (_, size) = self.items.popitem(last=False)
+                    self.size -= size
+        return geom
+
+
+_GEOMETRIES = _Geometries(GEOMETRY_CACHE_BYTES)
+
+
+def _relate(path: str, op: str, fid: int, blob: bytes | None, wkb: bytes) -> int:
+    """``geosvc_relate(op, fid, geom, literal_wkb)``: the feature's geometry ``op`` the literal."""
+    if blob is None:
         return 0
-    return int(bool(_CONVERSE[op](_prepared(wkb), geom)))
+    return int(bool(_CONVERSE[op](_prepared(wkb), _GEOMETRIES.get(path, fid, blob))))
 
 
 class SqliteDialect(Dialect):
@@ -98,7 +130,7 @@ class SqliteDialect(Dialect):
     def spatial(self, op: str, geom: shapely.Geometry, params: list) -> str:
         params.append(op)
         params.append(shapely.to_wkb(geom))
-        test = "geosvc_relate(?, f.geom, ?)"
+        test = "geosvc_relate(?, i.fid, f.geom, ?)"
         if op == "disjoint":
             return test
         minx, miny, maxx, maxy = shapely.bounds(geom)
@@ -127,8 +159,9 @@ def open_version(path: Path) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=True)
         con.execute("PRAGMA case_sensitive_like = ON")
         con.execute("PRAGMA cache_size = -256")  # 256 KiB per connection and thread: the OS caches the file
+        con.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")  # pages read in place, not copied by read()
         con.execute("PRAGMA query_only = ON")
-        con.create_function("geosvc_relate", 3, _relate, deterministic=True)
+        con.create_function("geosvc_relate", 4, functools.partial(_relate, key), deterministic=True)
     except sqlite3.Error as exc:
         raise VersionUnreadable(f"the published file cannot be read: {exc}") from exc
     cache[key] = con
