@@ -11,7 +11,6 @@ import datetime as dt
 import struct
 from pathlib import Path
 
-import shapely
 
 from geosvc.store.base import PublishedLayer
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow

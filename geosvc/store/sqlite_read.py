@@ -2,7 +2,8 @@
 
 Version files never change once published, so they are opened ``immutable`` (no locking) and their
 connections are cached per thread, keyed by path. Spatial tests run in a registered function behind
-the R-tree and exact-envelope pre-filters, so only features straddling a query edge are decoded.
+the R-tree and exact-envelope pre-filters, so only features straddling a query edge are decoded (once per
+process: decoded geometries are kept in a shared LRU bounded by their WKB size).
 Every statement runs under a deadline (SQLite's progress handler interrupts it).
 """
 
