@@ -8,6 +8,7 @@ the geometry; GDAL's R-tree indexes the envelopes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import struct
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from pathlib import Path
 from geosvc.store.base import PublishedLayer
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 from geosvc.store.sqlfilter import Compiler
-from geosvc.store.sqlite_read import ITEMS, SqliteDialect, gpkg_wkb, run
+from geosvc.store.sqlite_read import ITEMS, SharedLru, SqliteDialect, gpkg_wkb, run
 
 _DIALECT = SqliteDialect()
+ROW_CACHE_BYTES = 64 << 20  # encoded features kept per process (items pages are mostly the same features)
+_ROWS = SharedLru(ROW_CACHE_BYTES)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -182,17 +185,33 @@ def _count_and_page(path: Path, layer: PublishedLayer, query: FeatureQuery, matc
     for j, (_, asc) in enumerate(query.sortby):
         order += [f"k_null{j}", f"k{j}{'' if asc else ' DESC'}"]
     order.append("k_fid")
-    join = f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if query.wkb else ""
-    sql = (
-        f"WITH m AS MATERIALIZED ({matches}), "
-        f"p AS (SELECT * FROM m ORDER BY {', '.join(order)} LIMIT ? OFFSET ?) "
-        f"SELECT (SELECT COUNT(*) FROM m), {columns} FROM p JOIN {ITEMS} i ON i.fid = p.k_fid{join} "
-        f"ORDER BY {', '.join(f'p.{k}' for k in order)}"
-    )
+    head = f"WITH m AS MATERIALIZED ({matches}), p AS (SELECT * FROM m ORDER BY {', '.join(order)} LIMIT ? OFFSET ?) "
+    tail = f"ORDER BY {', '.join(f'p.{k}' for k in order)}"
+    if not query.wkb:  # the page's fids, their features from the cache
+        found = run(path, f"{head}SELECT (SELECT COUNT(*) FROM m), p.k_fid FROM p {tail}",
+                    [*match_params, *page], deadline)
+        return FeaturePage(matched=found[0][0], rows=rows_of(path, [r[1] for r in found], deadline)) if found else None
+    sql = (f"{head}SELECT (SELECT COUNT(*) FROM m), {columns} FROM p JOIN {ITEMS} i ON i.fid = p.k_fid "
+           f"JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid {tail}")
     found = run(path, sql, [*match_params, *page], deadline)
     if not found:
         return None
     return FeaturePage(matched=found[0][0], rows=[_row(r[1:], query.wkb) for r in found])
+
+
+def rows_of(path: Path, fids: list[int], deadline: float | None) -> list[FeatureRow]:
+    """The features of ``fids`` (in that order), from the shared cache or else read in one statement."""
+    key = str(path)
+    rows = _ROWS.get_many(key, fids)
+    missing = [fid for fid, row in zip(fids, rows) if row is None]
+    if missing:
+        read = {r[0]: FeatureRow(r[1], r[2], r[3], r[4]) for r in run(
+            path, f"SELECT fid, fid_text, id_json, geom_json, props_json FROM {ITEMS} "
+                  "WHERE fid IN (SELECT value FROM json_each(?))", [json.dumps(missing)], deadline)}
+        for fid, row in read.items():
+            _ROWS.put(key, fid, row, len(row.id_json) + len(row.geom_json) + len(row.props_json) + len(row.fid))
+        rows = [read[fid] if row is None else row for fid, row in zip(fids, rows)]
+    return rows
 
 
 def select_feature(path: Path, layer: PublishedLayer, fid: str, wkb: bool, deadline: float | None) -> FeatureRow | None:

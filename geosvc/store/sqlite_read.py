@@ -72,42 +72,50 @@ _CONVERSE = {
 }
 
 
-class _Geometries:
-    """Decoded feature geometries of version files, keyed by ``(path, fid)``, least recently used
-    dropped past a budget of WKB bytes; shared by the threads (a file never changes once published)."""
+class SharedLru:
+    """Values read from version files, keyed by ``(path, fid)``, the least recently used dropped past a
+    budget of bytes; shared by the threads (a file never changes once published)."""
 
     def __init__(self, budget: int):
         self.budget = budget
         self.size = 0
-        self.items: OrderedDict[tuple[str, int], tuple[shapely.Geometry, int]] = OrderedDict()
+        self.items: OrderedDict[tuple[str, int], tuple[object, int]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, path: str, fid: int, blob: bytes) -> shapely.Geometry:
-        key = (path, fid)
+    def get_many(self, path: str, fids: list[int]) -> list:
+        """The cached value of each fid, or None."""
+        out = []
         with self.lock:
-            hit = self.items.get(key)
-            if hit is not None:
-                self.items.move_to_end(key)
-                return hit[0]
-        geom = gpkg_geometry(blob)
+            for fid in fids:
+                hit = self.items.get((path, fid))
+                if hit is not None:
+                    self.items.move_to_end((path, fid))
+                out.append(None if hit is None else hit[0])
+        return out
+
+    def put(self, path: str, fid: int, value: object, size: int) -> None:
         with self.lock:
-            if key not in self.items:
-                self.items[key] = (geom, len(blob))
-                self.size += len(blob)
-                while self.size > self.budget:
-                    _, (_, size) = self.items.popitem(last=False)
-                    self.size -= size
-        return geom
+            if (path, fid) in self.items:
+                return
+            self.items[(path, fid)] = (value, size)
+            self.size += size
+            while self.size > self.budget:
+                _, (_, dropped) = self.items.popitem(last=False)
+                self.size -= dropped
 
 
-_GEOMETRIES = _Geometries(GEOMETRY_CACHE_BYTES)
+_GEOMETRIES = SharedLru(GEOMETRY_CACHE_BYTES)
 
 
 def _relate(path: str, op: str, fid: int, blob: bytes | None, wkb: bytes) -> int:
     """``geosvc_relate(op, fid, geom, literal_wkb)``: the feature's geometry ``op`` the literal."""
     if blob is None:
         return 0
-    return int(bool(_CONVERSE[op](_prepared(wkb), _GEOMETRIES.get(path, fid, blob))))
+    geom = _GEOMETRIES.get_many(path, [fid])[0]
+    if geom is None:
+        geom = gpkg_geometry(blob)
+        _GEOMETRIES.put(path, fid, geom, len(blob))
+    return int(bool(_CONVERSE[op](_prepared(wkb), geom)))
 
 
 class SqliteDialect(Dialect):
