@@ -19,7 +19,7 @@ from geosvc.store.sqlfilter import Compiler
 from geosvc.store.sqlite_read import ITEMS, SharedLru, SqliteDialect, gpkg_wkb, run
 
 _DIALECT = SqliteDialect()
-ROW_CACHE_BYTES = 64 << 20  # encoded features kept per process (items pages are mostly the same features)
+ROW_CACHE_BYTES = 32 << 20  # encoded features kept per process (map requests keep asking for the same ones)
 _ROWS = SharedLru(ROW_CACHE_BYTES)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

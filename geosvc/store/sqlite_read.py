@@ -26,7 +26,7 @@ ITEMS = "geosvc_items"
 TOO_COMPLEX = ("parser stack overflow", "too large", "too many")  # SQLite limits a query hit, not the file
 _OPEN_PER_THREAD = 64
 _MMAP_BYTES = 256 << 20  # per file (shared page-cache memory; past it SQLite reads)
-GEOMETRY_CACHE_BYTES = 32 << 20  # decoded geometries kept for the exact spatial tests (by WKB size)
+GEOMETRY_CACHE_BYTES = 16 << 20  # decoded geometries kept for the exact spatial tests (by WKB size)
 _local = threading.local()
 
 
