@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 T = "/ogc/collections/ct-tracts-2010/items"
 STATE = {"bbox": "-73.73,40.95,-71.78,42.06", "limit": 100}
 
@@ -28,14 +30,21 @@ def _watch(store, monkeypatch) -> list[tuple[int, float]]:
     return seen
 
 
-def test_a_small_page_is_tried_within_the_inline_budget_first(client, store, monkeypatch):
+@pytest.fixture
+def inline(store):
+    if not store.inline_budget_s:
+        pytest.skip("this store reads in worker threads only")
+
+
+def test_a_small_page_is_tried_within_the_inline_budget_first(client, store, monkeypatch, inline):
     seen = _watch(store, monkeypatch)
     matched, features = _features(client.get(T, params=STATE))
     assert matched > 100 and len(features) == 100
     assert seen[0][1] <= store.inline_budget_s < client.app.state.settings.server.query_timeout_s
 
 
-def test_a_read_past_the_inline_budget_is_retried_in_a_thread_with_the_whole_budget(client, store, monkeypatch):
+def test_a_read_past_the_inline_budget_is_retried_in_a_thread_with_the_whole_budget(client, store, monkeypatch,
+                                                                                   inline):
     expected = _features(client.get(T, params=STATE))
     seen = _watch(store, monkeypatch)
     monkeypatch.setattr(store, "inline_budget_s", 1e-9)  # the state-wide read cannot finish inline
@@ -49,3 +58,10 @@ def test_large_pages_go_straight_to_a_thread(client, store, monkeypatch):
     monkeypatch.setattr(store, "inline_budget_s", 1e-9)
     matched, features = _features(client.get(T, params={**STATE, "limit": 1000}))
     assert len(seen) == 1 and len(features) == matched
+
+
+def test_a_store_without_an_inline_budget_reads_each_page_once_in_a_thread(client, store, monkeypatch):
+    monkeypatch.setattr(store, "inline_budget_s", 0.0)  # as PostGIS: reads wait on the database
+    seen = _watch(store, monkeypatch)
+    matched, features = _features(client.get(T, params=STATE))
+    assert len(seen) == 1 and seen[0][1] > 1e-3 and len(features) == 100 < matched
