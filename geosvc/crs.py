@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -104,6 +105,20 @@ def crs_label(value: CrsLike) -> str:
     return f"{auth[0]}:{auth[1]}" if auth else crs.name
 
 
+def crs_name(value: CrsLike) -> str:
+    """The CRS's name, or its PROJ string when PROJ names it "unknown" (for messages).
+
+    >>> crs_name("+proj=tmerc +lat_0=0 +lon_0=-72 +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs")
+    '+proj=tmerc +lat_0=0 +lon_0=-72 +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs +type=crs'
+    """
+    crs = normalize_crs(value)
+    if crs.name != "unknown":
+        return crs.name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a PROJ string loses information (only shown)
+        return crs.to_proj4()
+
+
 def crs_uri(value: CrsLike) -> str:
     """OGC URI of the CRS (``http://www.opengis.net/def/crs/{auth}/{version}/{code}``).
 
@@ -159,22 +174,6 @@ def is_geographic(value: CrsLike) -> bool:
     (True, False)
     """
     return bool(normalize_crs(value).is_geographic)
-
-
-def require_projected(value: CrsLike, *, layer: str | None = None) -> CRS:
-    """Return the CRS if projected; refuse degrees where areas or distances matter.
-
-    >>> require_projected("EPSG:5070").name
-    'NAD83 / Conus Albers'
-    """
-    crs = normalize_crs(value)
-    if not crs.is_projected:
-        raise InvalidParameter(
-            f"CRS '{crs.name}' is not projected; areas and distances need a projected CRS",
-            layer=layer,
-            param="crs",
-        )
-    return crs
 
 
 def transformer(src: CrsLike, dst: CrsLike = CRS84) -> Transformer:

@@ -57,3 +57,13 @@ def test_nothing_below_the_web_layer_imports_it():
         for path in (PACKAGE / package).rglob("*.py"):
             offenders += [f"{path.name}: {name}" for name in _imports(path) if name.startswith(upward)]
     assert offenders == []
+
+
+def test_only_the_crs_module_imports_pyproj():
+    """One CRS module: every other module reaches PROJ through geosvc.crs."""
+    offenders = [
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if path != PACKAGE / "crs.py" and any(name.split(".")[0] == "pyproj" for name in _imports(path))
+    ]
+    assert offenders == []

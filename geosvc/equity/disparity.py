@@ -262,26 +262,6 @@ def theil(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
     return (w * terms).sum(axis=-1)
 
 
-def dissimilarity(group: ArrayLike, total: ArrayLike) -> np.ndarray:
-    """Dissimilarity index D = ½ Σ_i |g_i / G − o_i / O| of a group against everyone else (o = t − g).
-
-    Parameters
-    ----------
-    group, total : array-like, shape (..., n_units)
-        Group and total populations per unit.
-
-    Examples
-    --------
-    >>> round(float(dissimilarity([10, 20, 30, 40], [100, 100, 100, 100])), 5)
-    0.26667
-    """
-    g, t = _f(group), _f(total)
-    other = t - g
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.5 * np.abs(g / g.sum(axis=-1, keepdims=True)
-                        - other / other.sum(axis=-1, keepdims=True)).sum(axis=-1)
-
-
 def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
     """The ``disparity`` operation: rates by group from events over population (or given rates),
     RR/RD against the reference and the inequality indices, under disclosure control."""

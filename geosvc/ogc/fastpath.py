@@ -35,7 +35,7 @@ from geosvc.ogc.query import (
     render_features,
 )
 from geosvc.store.base import PublishedLayer, Store
-from geosvc.store.sqlite_read import VersionUnreadable
+from geosvc.store.sqlite_read import QueryTimeout, VersionUnreadable
 
 _PREFIX = re.escape(MOUNT_PATH)
 _METADATA = re.compile(rf"^{_PREFIX}/collections/([^/]+)(?:/queryables|/schema)?/?$")
@@ -44,6 +44,7 @@ METADATA_PARAMS = frozenset({"f", "lang"})
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 JSON_FORMATS = (None, "json", "geojson")
+INLINE_LIMIT = 100  # largest page tried on the event loop (see OgcFastPath._items_inline)
 
 
 Audit = Callable[[Scope, PublishedLayer, bytes | None], None]
@@ -188,7 +189,9 @@ class OgcFastPath:
                 await self._forward(_for_pygeoapi(scope, pairs, query), _body_read(receive, scope), send,
                                     dataclasses.replace(context, items=query), caching, layer)
                 return True
-            body = await anyio.to_thread.run_sync(self._items, context, layer, query)
+            body = self._items_inline(context, layer, query)
+            if body is None:
+                body = await anyio.to_thread.run_sync(self._items, context, layer, query)
             crs = query.crs
         extra = [*_header_pairs(caching), (b"vary", b"Accept, Accept-Encoding"), (b"content-crs", f"<{crs}>".encode())]
         await _send(send, 200, body, GEOJSON, extra, head_only=method == "HEAD")
@@ -235,6 +238,20 @@ class OgcFastPath:
             "links": self._items_links(layer.id, query, page.matched),
         })
         return b'%s,"features":[%s]}' % (head[:-1], b",".join(features))
+
+    def _items_inline(self, context: OgcRequest, layer: PublishedLayer, query: ItemsQuery) -> bytes | None:
+        """A small CRS84 page answered on the event loop if the store reads it within its inline budget
+        (a thread hop and its GIL contention cost more than such a read); None: run it in a thread."""
+        budget = self.store.inline_budget_s
+        if not budget or query.select.limit is None or query.select.limit > INLINE_LIMIT or not is_crs84(query.crs):
+            return None
+        quick = dataclasses.replace(context, deadline=min(context.deadline, time.monotonic() + budget))
+        try:
+            return self._items(quick, layer, query)
+        except QueryTimeout:
+            if time.monotonic() >= context.deadline:
+                raise
+            return None
 
     def _items_links(self, layer_id: str, query: ItemsQuery, matched: int) -> list[dict]:
         uri = f"{self.base_url}/collections/{quote(layer_id)}/items"

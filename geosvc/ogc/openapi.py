@@ -182,23 +182,19 @@ def fix_openapi(document: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _refs(node: Any) -> list[str]:
+def refs(node: Any) -> list[str]:
+    """Every ``$ref`` in a document (after :func:`fix_openapi` all of them local, ``#/...``)."""
     if isinstance(node, dict):
         found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return found + [r for v in node.values() for r in _refs(v)]
+        return found + [r for v in node.values() for r in refs(v)]
     if isinstance(node, list):
-        return [r for v in node for r in _refs(v)]
+        return [r for v in node for r in refs(v)]
     return []
-
-
-def external_refs(node: Any) -> list[str]:
-    """Every ``$ref`` that is not local (should be empty after :func:`fix_openapi`)."""
-    return [ref for ref in _refs(node) if not ref.startswith("#")]
 
 
 def local_refs(node: Any) -> list[str]:
     """Every local (``#/...``) ``$ref``."""
-    return [ref for ref in _refs(node) if ref.startswith("#")]
+    return [ref for ref in refs(node) if ref.startswith("#")]
 
 
 def conformance_document(extra: Sequence[str] = ()) -> dict[str, list[str]]:

@@ -18,9 +18,9 @@ import pandas as pd
 from geosvc.cql2 import parse_filter
 from geosvc.crs import CRS84_URI, bbox_to_crs84, check_crs_uri
 from geosvc.errors import InvalidParameter
-from geosvc.store.base import PublishedLayer, Store
+from geosvc.store.base import PublishedLayer
 from geosvc.store.encoding import assemble_feature
-from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
+from geosvc.store.query import FeatureQuery, FeatureRow
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10000
@@ -283,8 +283,3 @@ def render_features(rows: list[FeatureRow], query: ItemsQuery) -> list[bytes]:
 def render_feature(row: FeatureRow) -> bytes:
     """One encoded feature (its geometry as the store gave it, in the requested CRS)."""
     return assemble_feature(row.id_json, row.geom_json, row.props_json)
-
-
-def run_query(store: Store, layer: PublishedLayer, query: ItemsQuery, deadline: float | None) -> FeaturePage:
-    """The store's answer to a parsed items request."""
-    return store.query(layer, query.select, deadline)

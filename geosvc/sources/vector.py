@@ -8,9 +8,8 @@ from typing import Literal
 import geopandas as gpd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError
-from pyproj.exceptions import CRSError
 
-from geosvc.crs import crs_code
+from geosvc.crs import crs_code, parse_crs
 from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -128,10 +127,10 @@ def _apply_crs(frame: gpd.GeoDataFrame, record: LayerRecord) -> tuple[gpd.GeoDat
         return frame, "file"
     for source, value in (("assume_crs", record.source.assume_crs), ("record", record.crs)):
         if value:
-            try:
-                return frame.set_crs(value), source
-            except CRSError as exc:
-                raise SourceError(f"{source} '{value}' is not a CRS known to PROJ", code="crs.unknown", layer=record.id) from exc
+            crs = parse_crs(value)
+            if crs is None:
+                raise SourceError(f"{source} '{value}' is not a CRS known to PROJ", code="crs.unknown", layer=record.id)
+            return frame.set_crs(crs), source
     return frame, None
 
 

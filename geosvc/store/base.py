@@ -126,6 +126,10 @@ class RasterVersion:
 class Store(Protocol):
     """What the rest of geosvc needs from a store."""
 
+    inline_budget_s: float
+    """Seconds a small read may run on the server's event loop before it is retried in a worker
+    thread (local CPU-bound reads); 0: always in a thread (reads that wait on a database server)."""
+
     # -- catalog ------------------------------------------------------------------------------
     def published(self) -> list[PublishedLayer]:
         """Latest version of every layer that is not withdrawn, sorted by id."""

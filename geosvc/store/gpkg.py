@@ -111,6 +111,8 @@ def promote_to_multi(frame: gpd.GeoDataFrame, geometry_type: str) -> gpd.GeoData
 class GpkgStore:
     """:class:`geosvc.store.base.Store` on the local file system."""
 
+    inline_budget_s = 0.01  # a small page is read in well under a millisecond
+
     def __init__(self, settings: Settings):
         self.root = settings.store.dir
         self.catalog = settings.catalog_path

@@ -8,16 +8,19 @@ the geometry; GDAL's R-tree indexes the envelopes.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import struct
 from pathlib import Path
 
-import shapely
 
 from geosvc.store.base import PublishedLayer
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
 from geosvc.store.sqlfilter import Compiler
-from geosvc.store.sqlite_read import ITEMS, SqliteDialect, gpkg_wkb, run
+from geosvc.store.sqlite_read import ITEMS, SharedLru, SqliteDialect, gpkg_wkb, run
 
 _DIALECT = SqliteDialect()
+ROW_CACHE_BYTES = 32 << 20  # encoded features kept per process (map requests keep asking for the same ones)
+_ROWS = SharedLru(ROW_CACHE_BYTES)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -44,6 +47,7 @@ def _equals(layer: PublishedLayer, name: str, value: object, params: list) -> st
     return f"{column} = ?"
 
 
+_BOX_WKB = struct.Struct("<BIII10d")  # little-endian Polygon, one ring of five points
 _OVERLAPS = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"  # R-tree box overlaps (x1, x0, y1, y0)
 _INSIDE = "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"  # R-tree box inside (x0, x1, y0, y1)
 
@@ -57,8 +61,13 @@ def _bbox_test(bbox: tuple[float, float, float, float]) -> tuple[str, list]:
     x0, y0, x1, y1 = bbox
     sql = ("((i.minx >= ? AND i.maxx <= ? AND i.miny >= ? AND i.maxy <= ?) OR "
            "(i.maxx >= ? AND i.minx <= ? AND i.maxy >= ? AND i.miny <= ? AND "
-           "((i.minx = i.maxx AND i.miny = i.maxy) OR geosvc_relate('intersects', f.geom, ?))))")
-    return sql, [x0, x1, y0, y1, x0, x1, y0, y1, shapely.to_wkb(shapely.box(x0, y0, x1, y1))]
+           "((i.minx = i.maxx AND i.miny = i.maxy) OR geosvc_relate('intersects', i.fid, f.geom, ?))))")
+    return sql, [x0, x1, y0, y1, x0, x1, y0, y1, _box_wkb(x0, y0, x1, y1)]
+
+
+def _box_wkb(x0: float, y0: float, x1: float, y1: float) -> bytes:
+    """WKB of the bbox polygon (what ``shapely.to_wkb(shapely.box(...))`` gives, without two GEOS calls)."""
+    return _BOX_WKB.pack(1, 3, 1, 5, x1, y0, x1, y1, x0, y1, x0, y0, x1, y0)
 
 
 def _bbox_matches(layer: PublishedLayer, bbox: tuple[float, float, float, float]) -> tuple[str, list]:
@@ -116,13 +125,24 @@ def select_page(path: Path, layer: PublishedLayer, query: FeatureQuery, deadline
     and both the count and the page come from them in one statement, so the R-tree and the exact
     spatial tests run once per request.
     """
+    columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
+    page = [-1 if query.limit is None else query.limit, query.offset]
+    reads = query.limit is None or query.limit > 0
+    bbox_only = _bbox_only(query)
+    if bbox_only and query.count and reads:  # the common map request: skip building the general condition
+        found = _count_and_page(path, layer, query, *_bbox_matches(layer, query.bbox), columns, page, deadline)
+        if found is not None:
+            return found
     clauses, params, joined = where(layer, query)
     source = f"{ITEMS} i" + (f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if joined or query.wkb else "")
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    columns = "i.fid_text, i.id_json, i.geom_json, i.props_json" + (", f.geom" if query.wkb else "")
-    page = [-1 if query.limit is None else query.limit, query.offset]
-    if query.count and clauses and (query.limit is None or query.limit > 0) and query.largest_first is None:
-        return _count_and_page(path, layer, query, source, condition, params, columns, page, deadline)
+    if query.count and clauses and reads and query.largest_first is None:
+        found = None if bbox_only else _count_and_page(path, layer, query, *_match_keys(query, source, condition,
+                                                                                       params), columns, page, deadline)
+        if found is None:  # an empty page (offset past the end) carries no count
+            matched = run(path, f"SELECT COUNT(*) FROM {source}{condition}", params, deadline)[0][0]
+            return FeaturePage(matched=matched, rows=[])
+        return found
     matched = None
     if query.count:
         if clauses:
@@ -146,33 +166,56 @@ def _row(r: tuple, wkb: bool) -> FeatureRow:
     return FeatureRow(r[0], r[1], r[2], r[3], gpkg_wkb(r[4]) if wkb else None)
 
 
-def _count_and_page(path: Path, layer: PublishedLayer, query: FeatureQuery, source: str, condition: str,
-                    params: list, columns: str, page: list, deadline: float | None) -> FeaturePage:
-    """The count and the page of a conditional query from one evaluation of the condition (a bbox alone:
-    see :func:`_bbox_matches`)."""
-    keys, order = ["i.fid AS k_fid"], []
-    for j, (name, asc) in enumerate(query.sortby):
+def _bbox_only(query: FeatureQuery) -> bool:
+    return query.bbox is not None and not (query.equals or query.interval or query.filter or query.sortby
+                                           or query.min_size or query.largest_first is not None)
+
+
+def _match_keys(query: FeatureQuery, source: str, condition: str, params: list) -> tuple[str, list]:
+    """The matches of a condition as ``k_fid`` and the sort keys (``k_null<j>``, ``k<j>``)."""
+    keys = ["i.fid AS k_fid"]
+    for j, (name, _) in enumerate(query.sortby):
         column = _DIALECT.column(name)
         keys += [f"({column} IS NULL) AS k_null{j}", f"{column} AS k{j}"]
+    return f"SELECT {', '.join(keys)} FROM {source}{condition}", params
+
+
+def _count_and_page(path: Path, layer: PublishedLayer, query: FeatureQuery, matches: str, match_params: list,
+                    columns: str, page: list, deadline: float | None) -> FeaturePage | None:
+    """The count and the page of a conditional query from one evaluation of the condition (``matches``:
+    see :func:`_match_keys`, a bbox alone :func:`_bbox_matches`); None for an empty page, which carries
+    no count."""
+    order = []
+    for j, (_, asc) in enumerate(query.sortby):
         order += [f"k_null{j}", f"k{j}{'' if asc else ' DESC'}"]
     order.append("k_fid")
-    join = f" JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid" if query.wkb else ""
-    bbox_only = query.bbox is not None and not (query.equals or query.interval or query.filter or query.sortby)
-    if bbox_only:
-        matches, match_params = _bbox_matches(layer, query.bbox)
-    else:
-        matches, match_params = f"SELECT {', '.join(keys)} FROM {source}{condition}", params
-    sql = (
-        f"WITH m AS MATERIALIZED ({matches}), "
-        f"p AS (SELECT * FROM m ORDER BY {', '.join(order)} LIMIT ? OFFSET ?) "
-        f"SELECT (SELECT COUNT(*) FROM m), {columns} FROM p JOIN {ITEMS} i ON i.fid = p.k_fid{join} "
-        f"ORDER BY {', '.join(f'p.{k}' for k in order)}"
-    )
+    head = f"WITH m AS MATERIALIZED ({matches}), p AS (SELECT * FROM m ORDER BY {', '.join(order)} LIMIT ? OFFSET ?) "
+    tail = f"ORDER BY {', '.join(f'p.{k}' for k in order)}"
+    if not query.wkb:  # the page's fids, their features from the cache
+        found = run(path, f"{head}SELECT (SELECT COUNT(*) FROM m), p.k_fid FROM p {tail}",
+                    [*match_params, *page], deadline)
+        return FeaturePage(matched=found[0][0], rows=rows_of(path, [r[1] for r in found], deadline)) if found else None
+    sql = (f"{head}SELECT (SELECT COUNT(*) FROM m), {columns} FROM p JOIN {ITEMS} i ON i.fid = p.k_fid "
+           f"JOIN {quote(layer.id)} f ON f.geosvc_fid = i.fid {tail}")
     found = run(path, sql, [*match_params, *page], deadline)
-    if not found:  # an empty page (offset past the end) carries no count
-        matched = run(path, f"SELECT COUNT(*) FROM {source}{condition}", params, deadline)[0][0]
-        return FeaturePage(matched=matched, rows=[])
+    if not found:
+        return None
     return FeaturePage(matched=found[0][0], rows=[_row(r[1:], query.wkb) for r in found])
+
+
+def rows_of(path: Path, fids: list[int], deadline: float | None) -> list[FeatureRow]:
+    """The features of ``fids`` (in that order), from the shared cache or else read in one statement."""
+    key = str(path)
+    rows = _ROWS.get_many(key, fids)
+    missing = [fid for fid, row in zip(fids, rows) if row is None]
+    if missing:
+        read = {r[0]: FeatureRow(r[1], r[2], r[3], r[4]) for r in run(
+            path, f"SELECT fid, fid_text, id_json, geom_json, props_json FROM {ITEMS} "
+                  "WHERE fid IN (SELECT value FROM json_each(?))", [json.dumps(missing)], deadline)}
+        for fid, row in read.items():
+            _ROWS.put(key, fid, row, len(row.id_json) + len(row.geom_json) + len(row.props_json) + len(row.fid))
+        rows = [read[fid] if row is None else row for fid, row in zip(fids, rows)]
+    return rows
 
 
 def select_feature(path: Path, layer: PublishedLayer, fid: str, wkb: bool, deadline: float | None) -> FeatureRow | None:

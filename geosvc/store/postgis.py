@@ -226,6 +226,8 @@ def _frame_dtypes(frame: pd.DataFrame, fields: dict[str, str], int32: set[str]) 
 class PostgisStore:
     """:class:`geosvc.store.base.Store` on PostgreSQL/PostGIS (rasters as COG files in ``store.dir``)."""
 
+    inline_budget_s = 0.0  # reads wait on the database: never on the event loop
+
     def __init__(self, settings: Settings):
         if settings.store.dsn is None:
             raise StoreError("store.backend is postgis but store.dsn (GEOSVC_STORE_DSN) is not set")

@@ -2,18 +2,19 @@
 
 Version files never change once published, so they are opened ``immutable`` (no locking) and their
 connections are cached per thread, keyed by path. Spatial tests run in a registered function behind
-the R-tree and exact-envelope pre-filters, so only features straddling a query edge are decoded.
+the R-tree and exact-envelope pre-filters, so only features straddling a query edge are decoded (once per
+process: decoded geometries are kept in a shared LRU bounded by their WKB size).
 Every statement runs under a deadline (SQLite's progress handler interrupts it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from functools import lru_cache
 from pathlib import Path
 
 import shapely
@@ -24,6 +25,8 @@ from geosvc.store.sqlfilter import Dialect
 ITEMS = "geosvc_items"
 TOO_COMPLEX = ("parser stack overflow", "too large", "too many")  # SQLite limits a query hit, not the file
 _OPEN_PER_THREAD = 64
+_MMAP_BYTES = 256 << 20  # per file (shared page-cache memory; past it SQLite reads)
+GEOMETRY_CACHE_BYTES = 16 << 20  # decoded geometries kept for the exact spatial tests (by WKB size)
 _local = threading.local()
 
 
@@ -53,7 +56,7 @@ def gpkg_wkb(blob: bytes | None) -> bytes | None:
     return bytes(blob[8 + envelope:])
 
 
-@lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def _prepared(wkb: bytes) -> shapely.Geometry:
     geom = shapely.from_wkb(wkb)
     shapely.prepare(geom)
@@ -69,11 +72,49 @@ _CONVERSE = {
 }
 
 
-def _relate(op: str, blob: bytes | None, wkb: bytes) -> int:
-    """``geosvc_relate(op, geom, literal_wkb)``: the feature's geometry ``op`` the literal."""
-    geom = gpkg_geometry(blob)
-    if geom is None:
+class SharedLru:
+    """Values read from version files, keyed by ``(path, fid)``, the least recently used dropped past a
+    budget of bytes; shared by the threads (a file never changes once published)."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.size = 0
+        self.items: OrderedDict[tuple[str, int], tuple[object, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_many(self, path: str, fids: list[int]) -> list:
+        """The cached value of each fid, or None."""
+        out = []
+        with self.lock:
+            for fid in fids:
+                hit = self.items.get((path, fid))
+                if hit is not None:
+                    self.items.move_to_end((path, fid))
+                out.append(None if hit is None else hit[0])
+        return out
+
+    def put(self, path: str, fid: int, value: object, size: int) -> None:
+        with self.lock:
+            if (path, fid) in self.items:
+                return
+            self.items[(path, fid)] = (value, size)
+            self.size += size
+            while self.size > self.budget:
+                _, (_, dropped) = self.items.popitem(last=False)
+                self.size -= dropped
+
+
+_GEOMETRIES = SharedLru(GEOMETRY_CACHE_BYTES)
+
+
+def _relate(path: str, op: str, fid: int, blob: bytes | None, wkb: bytes) -> int:
+    """``geosvc_relate(op, fid, geom, literal_wkb)``: the feature's geometry ``op`` the literal."""
+    if blob is None:
         return 0
+    geom = _GEOMETRIES.get_many(path, [fid])[0]
+    if geom is None:
+        geom = gpkg_geometry(blob)
+        _GEOMETRIES.put(path, fid, geom, len(blob))
     return int(bool(_CONVERSE[op](_prepared(wkb), geom)))
 
 
@@ -98,7 +139,7 @@ class SqliteDialect(Dialect):
     def spatial(self, op: str, geom: shapely.Geometry, params: list) -> str:
         params.append(op)
         params.append(shapely.to_wkb(geom))
-        test = "geosvc_relate(?, f.geom, ?)"
+        test = "geosvc_relate(?, i.fid, f.geom, ?)"
         if op == "disjoint":
             return test
         minx, miny, maxx, maxy = shapely.bounds(geom)
@@ -127,8 +168,9 @@ def open_version(path: Path) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=True)
         con.execute("PRAGMA case_sensitive_like = ON")
         con.execute("PRAGMA cache_size = -256")  # 256 KiB per connection and thread: the OS caches the file
+        con.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")  # pages read in place, not copied by read()
         con.execute("PRAGMA query_only = ON")
-        con.create_function("geosvc_relate", 3, _relate, deterministic=True)
+        con.create_function("geosvc_relate", 4, functools.partial(_relate, key), deterministic=True)
     except sqlite3.Error as exc:
         raise VersionUnreadable(f"the published file cannot be read: {exc}") from exc
     cache[key] = con

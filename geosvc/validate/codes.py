@@ -137,14 +137,3 @@ def make_finding(
         raise KeyError(f"undocumented finding code '{code}'")
     shown = tuple(str(e) for e in list(examples)[:MAX_EXAMPLES])
     return Finding(layer, code, severity or CODES[code].severity, message, int(count), shown)
-
-
-def codes_markdown() -> str:
-    """The code table as Markdown (for the README and ``geosvc validate --codes``-style listings).
-
-    >>> codes_markdown().splitlines()[0]
-    '| code | severity | meaning | publish |'
-    """
-    rows = ["| code | severity | meaning | publish |", "|---|---|---|---|"]
-    rows += [f"| `{c.code}` | {c.severity} | {c.meaning} | {c.publish} |" for c in _TABLE]
-    return "\n".join(rows)

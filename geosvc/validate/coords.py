@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS
 
-from geosvc.crs import crs_label, is_geographic, parse_crs, projected_crs_near, to_lonlat
+from geosvc.crs import CRS, crs_label, is_geographic, parse_crs, projected_crs_near, to_lonlat
 from geosvc.records.models import LayerRecord
 from geosvc.validate.codes import make_finding
 from geosvc.validate.features import example_ids

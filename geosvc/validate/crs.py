@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyproj import CRS
-
-from geosvc.crs import crs_authority, crs_label, find_crs, parse_crs
+from geosvc.crs import CRS, crs_authority, crs_label, find_crs, parse_crs
 from geosvc.records.models import LayerRecord
 from geosvc.validate.codes import make_finding
 from geosvc.validate.findings import Finding

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 
 import numpy as np
 import rasterio
-from pyproj import CRS
 from rasterio.errors import RasterioError
 
-from geosvc.crs import CRS84, same_crs
+from geosvc.crs import CRS, CRS84, crs_name, normalize_crs, same_crs
 from geosvc.errors import SourceError
 from geosvc.records.models import LayerRecord
 from geosvc.settings import Settings
@@ -56,9 +54,7 @@ def _cell_centres(ds) -> tuple[np.ndarray, np.ndarray]:
 def _crs_findings(crs: CRS, x: np.ndarray, y: np.ndarray, record: LayerRecord, settings: Settings) -> list[Finding]:
     layer = record.id
     if crs.to_epsg() is None and not same_crs(crs, CRS84):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # pyproj: a PROJ string loses information (we only show it)
-            shown = crs.name if crs.name != "unknown" else crs.to_proj4()
+        shown = crs_name(crs)
         return [
             make_finding(
                 layer, "raster.crs_no_epsg",
@@ -102,7 +98,7 @@ def check_raster(path: str, record: LayerRecord, settings: Settings) -> list[Fin
     if crs is None:
         findings.append(make_finding(layer, "raster.no_crs", "the raster has no CRS"))
     else:
-        findings += _crs_findings(CRS.from_wkt(crs.to_wkt()), x, y, record, settings)
+        findings += _crs_findings(normalize_crs(crs.to_wkt()), x, y, record, settings)
     if all(v is None for v in nodata):
         findings.append(make_finding(layer, "raster.no_nodata", "no band has a nodata value"))
     if not overviews:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from geosvc.equity.disparity import (
-    dissimilarity,
     garwood_interval,
     gini,
     index_of_disparity,
@@ -88,12 +87,6 @@ def test_unstable_rates_have_fewer_than_20_events():
     assert 1 / np.sqrt(19) > 0.22 > 1 / np.sqrt(21)
 
 
-def test_dissimilarity_toy():
-    assert dissimilarity([10, 20, 30, 40], [100, 100, 100, 100]) == pytest.approx(0.26667, abs=5e-6)
-    assert dissimilarity([10, 20], [100, 200]) == pytest.approx(0)
-    assert dissimilarity([50, 0], [50, 50]) == pytest.approx(1)
-
-
 def test_toy_exposure_rate_ratio_and_difference(toy_weights):
     """§7 toy: exposed shares ± MOE from the tracts' counts, then RR and RD with 95% CIs."""
     w, whole = toy_weights, np.ones((1, 2))
@@ -124,6 +117,6 @@ def test_rate_ratio_is_vectorised():
 def test_degenerate_inputs_give_nan_quietly():
     zeros, pop = np.zeros(3), np.array([10, 20, 30])
     for value in (index_of_disparity(zeros, pop), weighted_index_of_disparity(zeros, pop),
-                  gini(zeros, pop), theil(zeros, pop), dissimilarity([0, 0], [5, 5]),
+                  gini(zeros, pop), theil(zeros, pop),
                   rate_ratio(0.0, 0.0, 0.0, 0.0).estimate):
         assert np.isnan(value)

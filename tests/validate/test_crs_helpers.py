@@ -13,7 +13,6 @@ from geosvc.crs import (
     find_crs,
     normalize_crs,
     parse_crs,
-    require_projected,
     same_crs,
     to_crs84,
     to_lonlat,
@@ -55,12 +54,6 @@ def test_uris_and_labels():
     assert crs_code(custom).startswith("GEOGCRS")
     with pytest.raises(InvalidParameter, match="no authority"):
         crs_uri(custom)
-
-
-def test_require_projected_refuses_degrees():
-    assert require_projected("EPSG:5070").is_projected
-    with pytest.raises(InvalidParameter, match="not projected"):
-        require_projected("EPSG:4269", layer="towns")
 
 
 def test_fast_lonlat_agrees_with_full_transform_to_metres():
