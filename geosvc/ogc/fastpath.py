@@ -21,6 +21,7 @@ import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geosvc.crs import is_crs84
 from geosvc.errors import GeosvcError, InvalidParameter, NotFound, StoreError
 from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.context import CURRENT, OgcRequest, use_context_executor
