@@ -12,6 +12,7 @@ status=0
 if (( $# )); then
   GEOSVC_TEST_STORE=postgis "${pytest[@]}" "$@" || status=$?
 else
-  GEOSVC_TEST_STORE=postgis "${pytest[@]}" tests/store tests/ogc tests/api tests/equity tests/clients || status=$?
+  GEOSVC_TEST_STORE=postgis "${pytest[@]}" tests/store tests/ogc tests/api tests/equity tests/clients tests/cli \
+    tests/auth tests/live tests/feeds || status=$?
 fi
 exit $status

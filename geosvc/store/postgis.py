@@ -53,7 +53,7 @@ from geosvc.store.postgis_query import (
     table,
 )
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow
-from geosvc.store.sqlite_read import QueryTimeout
+from geosvc.store.sqlite_read import QueryTimeout, VersionUnreadable
 
 if TYPE_CHECKING:
     from geosvc.validate.findings import LayerReport
@@ -250,6 +250,8 @@ class PostgisStore:
                              layer=layer) from exc
         except psycopg.OperationalError as exc:
             raise StoreError(f"the database is not reachable: {str(exc).strip().splitlines()[0]}", layer=layer) from exc
+        except pgerrors.UndefinedTable as exc:  # a version's table is gone: that version is dropped from serving
+            raise VersionUnreadable(f"cannot be read: {str(exc).strip().splitlines()[0]}", layer=layer) from exc
         except psycopg.Error as exc:
             raise StoreError(f"the database failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
                              layer=layer) from exc
