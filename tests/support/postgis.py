@@ -40,6 +40,7 @@ def backend() -> str:
 
 gpkg_only = pytest.mark.skipif(backend() == "postgis", reason="about the GeoPackage files of the embedded store")
 postgis_only = pytest.mark.skipif(backend() != "postgis", reason="PostGIS backend only (GEOSVC_TEST_STORE=postgis)")
+store_free = pytest.mark.skipif(backend() == "postgis", reason="opens no layer store: run on the embedded pass only")
 
 
 def start_cluster() -> Cluster:
