@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.clients, pytest.mark.xdist_group("restricted_clients")
 SECRET = "ct-towns-health"
 CLI = "from geosvc.cli.main import app; app()"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-QGIS_PROBE = Path(__file__).with_name("qgis_auth_probe.py")
+QGIS_PROBE = Path(__file__).with_name("qgis_probe.py")
 
 
 @pytest.fixture(scope="module")
@@ -77,22 +77,23 @@ def test_qgis_reads_it_through_a_basic_auth_configuration_and_sees_nothing_witho
     if subprocess.run([str(SYSTEM_PYTHON), "-c", "import qgis.core"], capture_output=True).returncode:
         pytest.skip("PyQGIS is not installed (Debian python3-qgis qgis-providers: bash scripts/setup.sh --test)")
     base, key, revoked, names = server
+    cases = {"none": None, "key": key, "revoked": revoked, "forged": key[:-3] + "xyz"}
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"landing": f"{base}/ogc", "layer": SECRET,
-                                "passwords": {"key": key, "revoked": revoked, "forged": key[:-3] + "xyz"}}))
+    spec.write_text(json.dumps({"landing": f"{base}/ogc", "layers": [
+        {"id": SECRET} if password is None else {"id": SECRET, "password": password} for password in cases.values()]}))
     auth_db = tmp_path / "qgis-auth"  # a throw-away QGIS auth database, never the user's
     auth_db.mkdir()
     proc = subprocess.run([str(SYSTEM_PYTHON), str(QGIS_PROBE), str(spec)], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
                                             "QGIS_AUTH_DB_DIR_PATH": str(auth_db), "HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert Path(seen["auth_db"]).parent == auth_db
-    with_key = seen["cases"]["key"]
-    assert with_key["valid"] and with_key["authcfg"]
+    seen = dict(zip(cases, json.loads(proc.stdout.strip().splitlines()[-1])["layers"], strict=True))
+    with_key = seen["key"]
+    assert with_key["valid"], with_key["error"]
+    assert with_key["authcfg"] and Path(with_key["auth_db"]).parent == auth_db
     assert with_key["feature_count"] == with_key["fetched"] == 169
     assert {"NAME", "GEOID"} <= set(with_key["fields"]), with_key["fields"]
     assert with_key["first"]["NAME"] == names[with_key["first"]["GEOID"]]
     for case in ("none", "revoked", "forged"):  # the server answers 401: QGIS cannot open the layer
-        assert seen["cases"][case]["authcfg"] or case == "none"
-        assert not seen["cases"][case]["valid"], (case, seen["cases"][case])
+        assert bool(seen[case]["authcfg"]) == (case != "none")
+        assert not seen[case]["valid"], (case, seen[case])
