@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support.postgis import start_run_cluster, store_settings
+from support.postgis import databases_dropped, start_run_cluster, store_settings
 from support.sample_store import publish_samples
 
 
@@ -20,6 +20,13 @@ def pytest_configure(config):
     cluster = start_run_cluster()  # GEOSVC_TEST_STORE=postgis: one throw-away cluster for the run
     if cluster is not None:
         config.add_cleanup(cluster.remove)
+
+
+@pytest.fixture(autouse=True)
+def _own_databases_dropped():
+    """PostGIS: the databases a test's function-scoped fixtures made are dropped after it."""
+    with databases_dropped():
+        yield
 
 
 @pytest.fixture(scope="session")

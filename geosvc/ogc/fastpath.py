@@ -29,6 +29,8 @@ from geosvc.ogc.exceptions import error_response_parts, exception_body
 from geosvc.ogc.httpcache import cache_headers, not_modified
 from geosvc.ogc.query import (
     ItemsQuery,
+    items_href,
+    paging_links,
     parse_item_params,
     parse_items_query,
     query_pairs,
@@ -187,6 +189,8 @@ class OgcFastPath:
         else:
             query = parse_items_query([(k, v) for k, v in pairs if k != "f"], layer, self.serve_crs)
             if not fmt_json:
+                if "f" in params:  # kept in the provider's paging links
+                    query = dataclasses.replace(query, passthrough={**query.passthrough, "f": params["f"]})
                 await self._forward(_for_pygeoapi(scope, pairs, query), _body_read(receive, scope), send,
                                     dataclasses.replace(context, items=query), caching, layer)
                 return True
@@ -256,29 +260,16 @@ class OgcFastPath:
 
     def _items_links(self, layer_id: str, query: ItemsQuery, matched: int) -> list[dict]:
         uri = f"{self.base_url}/collections/{quote(layer_id)}/items"
-        base = {k: v for k, v in query.passthrough.items() if k != "limit"}
         offset = query.select.offset
-
-        def href(at: int | None, f: str | None = None) -> str:
-            qs = dict(base, limit=str(query.limit))
-            if at:
-                qs["offset"] = str(at)
-            if f:
-                qs["f"] = f
-            return f"{uri}?{urlencode(qs)}"
-
-        links = [
-            {"href": href(offset), "rel": "self", "type": GEOJSON, "title": "This document as GeoJSON"},
-            {"href": href(offset, "html"), "rel": "alternate", "type": "text/html", "title": "This document as HTML"},
+        return [
+            {"href": items_href(uri, query, offset), "rel": "self", "type": GEOJSON,
+             "title": "This document as GeoJSON"},
+            {"href": items_href(uri, query, offset, "html"), "rel": "alternate", "type": "text/html",
+             "title": "This document as HTML"},
             {"href": f"{self.base_url}/collections/{quote(layer_id)}", "rel": "collection", "type": "application/json",
              "title": "The collection"},
+            *paging_links(uri, query, matched, GEOJSON),
         ]
-        if not query.hits and offset + query.limit < matched:
-            links.append({"href": href(offset + query.limit), "rel": "next", "type": GEOJSON, "title": "Next page"})
-        if not query.hits and offset > 0:
-            links.append({"href": href(max(offset - query.limit, 0)), "rel": "prev", "type": GEOJSON,
-                          "title": "Previous page"})
-        return links
 
     def _item(self, context: OgcRequest, layer: PublishedLayer, fid: str, crs: str) -> bytes:
         row = self._read(layer, lambda: self.store.feature(layer, fid, crs=crs, deadline=context.deadline))

@@ -9,14 +9,16 @@ validated (so the HTML, CSV and JSON-LD pages select exactly what the JSON fast 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
 from geosvc.crs import CRS84_URI
 from geosvc.errors import GeosvcError, InvalidParameter
+from geosvc.ogc.config import MOUNT_PATH
 from geosvc.ogc.context import current
-from geosvc.ogc.query import ItemsQuery, render_feature, render_features
+from geosvc.ogc.query import ItemsQuery, paging_links, render_feature, render_features
 from geosvc.store.base import PublishedLayer
 
 JSON_TYPES = {
@@ -70,6 +72,9 @@ class StoreFeatureProvider(BaseProvider):
         collection = orjson.loads(b'{"type":"FeatureCollection","features":[%s]}' % b",".join(features))
         collection["numberMatched"] = page.matched
         collection["numberReturned"] = len(features)
+        # pygeoapi builds no paging links of its own when given a next link (its own drop the CQL2 filter)
+        uri = f"{request.settings.base_url.rstrip('/')}{MOUNT_PATH}/collections/{quote(layer.id)}/items"
+        collection["links"] = paging_links(uri, parsed, page.matched, "application/geo+json")
         return collection
 
     def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 import pandas as pd
@@ -242,6 +242,32 @@ def parse_items_query(params: Iterable[tuple[str, str]], layer: PublishedLayer, 
         limit=limit,
         passthrough={k: v for k, v in raw.items() if k not in ("offset", "f")},
     )
+
+
+def items_href(uri: str, query: ItemsQuery, offset: int, f: str | None = None) -> str:
+    """``uri`` (an items URL) with every parameter of ``query``'s request but ``offset``, which is given here
+    (left out when 0), and ``f`` when given."""
+    qs = {k: v for k, v in query.passthrough.items() if k != "limit"}
+    qs["limit"] = str(query.limit)
+    if offset:
+        qs["offset"] = str(offset)
+    if f:
+        qs["f"] = f
+    return f"{uri}?{urlencode(qs)}"
+
+
+def paging_links(uri: str, query: ItemsQuery, matched: int, media_type: str) -> list[dict]:
+    """The next and previous page links of an items page of ``matched`` features (none for hits)."""
+    if query.hits:
+        return []
+    offset, links = query.select.offset, []
+    if offset + query.limit < matched:
+        links.append({"href": items_href(uri, query, offset + query.limit), "rel": "next", "type": media_type,
+                      "title": "Next page"})
+    if offset > 0:
+        links.append({"href": items_href(uri, query, max(offset - query.limit, 0)), "rel": "prev",
+                      "type": media_type, "title": "Previous page"})
+    return links
 
 
 def time_field(layer: PublishedLayer) -> str | None:

@@ -54,7 +54,7 @@ from geosvc.store.postgis_query import (
     output_geometry, page_sql, quote, table, tile_sql,
 )
 from geosvc.store.query import FeaturePage, FeatureQuery, FeatureRow, reproject, with_geometries
-from geosvc.store.sqlite_read import QueryTimeout
+from geosvc.store.sqlite_read import QueryTimeout, VersionUnreadable
 from geosvc.tiles.build import MAX_FEATURES
 from geosvc.tiles.grid import TileAddress
 from geosvc.tiles.mvt import EMPTY, VectorTile
@@ -257,6 +257,8 @@ class PostgisStore:
                              layer=layer) from exc
         except psycopg.OperationalError as exc:
             raise StoreError(f"the database is not reachable: {str(exc).strip().splitlines()[0]}", layer=layer) from exc
+        except pgerrors.UndefinedTable as exc:  # a version's table is gone: that version is dropped from serving
+            raise VersionUnreadable(f"cannot be read: {str(exc).strip().splitlines()[0]}", layer=layer) from exc
         except psycopg.Error as exc:
             raise StoreError(f"the database failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
                              layer=layer) from exc

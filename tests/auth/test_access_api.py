@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from support.postgis import store_settings
 
 from geosvc.api.errors import install_error_handlers
 from geosvc.api.routes.access import install_access
@@ -17,16 +18,15 @@ from geosvc.auth.middleware import CallerMiddleware
 from geosvc.auth.store import open_access_store
 from geosvc.records.loader import load_records
 from geosvc.records.models import Access
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer
 from geosvc.validate.layer import validate_layer
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    settings = load_settings(store_dir=tmp_path_factory.mktemp("access-api"))
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path_factory.mktemp("access-api"))
+    store = open_store(settings)
     towns = load_records(settings.layers.dir, ["ct-towns"])["ct-towns"]
     health = towns.model_copy(update={"id": "ct-towns-health", "sensitivity": "restricted",
                                       "access": Access(roles=["epi"])})

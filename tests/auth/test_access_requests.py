@@ -20,6 +20,10 @@ from geosvc.cli.main import app
 from geosvc.errors import InvalidParameter, Unauthorized
 from geosvc.records.models import LayerRecord
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 CASES = {"id": "cases", "title": "Cases", "theme": "health", "update_cadence": "P1Y", "source": {"path": "c.gpkg"},
          "sensitivity": "restricted", "access": {"roles": ["epi"]}}
 

@@ -14,6 +14,10 @@ from geosvc.auth.audit import answer_hash, entry_hash, verify
 from geosvc.auth.caller import Caller
 from geosvc.cli.main import app
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 
 @pytest.fixture
 def filled(access_store):

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 
 def test_auth_modules_load_no_web_framework():
     code = (

@@ -11,6 +11,10 @@ from geosvc.auth.caller import ANONYMOUS, Caller, Grant
 from geosvc.auth.grants import Requirement, can_read, effective_access, visible
 from geosvc.records.models import LayerRecord
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
 
 

@@ -15,6 +15,10 @@ from geosvc.auth.store import SqliteAccessStore
 from geosvc.cli.main import app
 from geosvc.errors import Unauthorized
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 
 @pytest.fixture
 def cli(tmp_path):

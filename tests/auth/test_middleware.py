@@ -21,6 +21,10 @@ from geosvc.auth.ratelimit import RateLimiter
 from geosvc.auth.resolve import Authenticator
 from geosvc.auth.tokens import TokenVerifier
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 
 class Clock(AbstractClock):
     def __init__(self):

@@ -7,14 +7,14 @@ import base64
 
 import pytest
 from fastapi.testclient import TestClient
+from support.postgis import store_settings
 
 from geosvc.api.app import create_app
 from geosvc.auth.audit import verify
 from geosvc.auth.caller import utcnow
 from geosvc.auth.keys import ApiKey, key_hash, new_key
 from geosvc.records.loader import load_records
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer, publish_order
 from geosvc.validate.layer import validate_layer
 
@@ -27,8 +27,8 @@ ROUTES = ["/ogc/collections/{id}", "/ogc/collections/{id}/items?limit=2", "/ogc/
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    settings = load_settings(store_dir=tmp_path_factory.mktemp("restricted") / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path_factory.mktemp("restricted") / "store")
+    store = open_store(settings)
     records = load_records(settings.layers.dir, ["ct-towns", "ct-tracts-2010", "ct-population-density"])
     records[SECRET] = records["ct-tracts-2010"].model_copy(
         update={"id": SECRET, "sensitivity": "restricted", "access": {"roles": ["health-analyst"]}})

@@ -18,6 +18,10 @@ from geosvc.auth.resolve import Authenticator
 from geosvc.auth.tokens import TokenVerifier
 from geosvc.errors import AuthUnavailable, Unauthorized
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -7,9 +7,6 @@ import json
 import pytest
 from support.broken_inputs import ERROR_CASES, REPAIRED_CASES, clean_layer
 
-from geosvc.settings import load_settings
-from geosvc.store.files import sha256_file
-from geosvc.store.gpkg import GpkgStore
 from geosvc.validate.repair import repair_geometries
 
 VICTIM = "victim"
@@ -20,7 +17,7 @@ def _publish_clean(sandbox):
     sandbox.write(record)
     result = sandbox("publish", VICTIM)
     assert result.exit_code == 0, result.output
-    store = GpkgStore(load_settings(data_root=sandbox.root, layers_dir=sandbox.layers, store_dir=sandbox.store_dir))
+    store = sandbox.store
     return store, store.get(VICTIM)
 
 
@@ -47,7 +44,7 @@ def test_broken_input_is_caught_and_previous_version_kept(sandbox, case):
     after = store.get(VICTIM)
     assert after == before
     assert [v.version for v in store.versions(VICTIM)] == [1]
-    assert sha256_file(store.file(after)) == before.checksum
+    store.check(after)  # the kept version is still readable
     assert len(store.read_features(store.get(VICTIM))) == before.feature_count
 
 
@@ -75,7 +72,7 @@ def test_repaired_input_is_published_with_a_note_saying_what_was_done(sandbox, c
 
     publish = sandbox("publish", record["id"])
     assert publish.exit_code == 0, publish.output
-    store = GpkgStore(load_settings(data_root=sandbox.root, layers_dir=sandbox.layers, store_dir=sandbox.store_dir))
+    store = sandbox.store
     published = store.get(record["id"])
     assert any(case.note in note for note in published.notes), published.notes
     again = repair_geometries(store.read_features(store.get(record["id"]))).notes  # nothing left to repair, only to report

@@ -9,33 +9,32 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from geosvc.settings import load_settings
-from geosvc.store.files import sha256_file
-from geosvc.store.gpkg import GpkgStore
+from support.postgis import store_env, store_settings
 
 GEOSVC = str(Path(sys.executable).with_name("geosvc"))
 
 
-def test_validate_sample_catalog_is_clean(cli, tmp_path):
+def test_validate_sample_catalog_is_clean(cli):
     result = cli("validate", "--format", "json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["ok"] is True and len(body["layers"]) == 8
     codes = {f["code"] for layer in body["layers"] for f in layer["findings"]}
     assert "join.duplicate_key" in codes and "geometry.null" in codes  # explained warnings of the bundle
-    runs = GpkgStore(load_settings(store_dir=tmp_path / "store")).validations()
+    runs = cli.store.validations()
     assert len(runs) == 8 and all(run.ok for run in runs)
 
 
-def test_publish_then_report(cli, tmp_path):
+def test_publish_then_report(cli):
     result = cli("publish", "ct-population-density", "ct-tracts-2010", "ct-towns")
     assert result.exit_code == 0, result.output
     assert "3 layer(s) published, 0 unchanged, 0 failed" in result.stdout
-    store = GpkgStore(load_settings(store_dir=tmp_path / "store"))
+    store = cli.store
     assert [p.id for p in store.published()] == ["ct-population-density", "ct-towns", "ct-tracts-2010"]
     for layer in store.published():
-        assert sha256_file(store.file(layer)) == layer.checksum
+        store.check(layer)  # raises if the version cannot be read
+        if layer.kind == "vector":
+            assert len(store.read_features(layer)) == layer.feature_count
 
     report = cli("report", "--format", "json")
     assert report.exit_code == 0, report.output
@@ -95,12 +94,13 @@ def test_broken_record_yaml(tmp_path):
     layers.mkdir()
     (layers / "bad-record.yaml").write_text("id: bad-record\ntitle: [unclosed\n")
     (layers / "no-theme.yaml").write_text("id: no-theme\ntitle: T\nupdate_cadence: static\nsource: {path: a.shp}\n")
-    proc = _run("validate", "--format", "json", tmp_path=tmp_path, GEOSVC_LAYERS_DIR=str(layers))
+    store = store_env(store_settings(store_dir=tmp_path / "store"))
+    proc = _run("validate", "--format", "json", tmp_path=tmp_path, GEOSVC_LAYERS_DIR=str(layers), **store)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     layers_out = {layer["layer"]: layer for layer in json.loads(proc.stdout)["layers"]}
     assert layers_out["bad-record"]["findings"][0]["code"] == "record.invalid"
     assert "theme" in layers_out["no-theme"]["findings"][0]["message"]
-    publish = _run("publish", tmp_path=tmp_path, GEOSVC_LAYERS_DIR=str(layers))
+    publish = _run("publish", tmp_path=tmp_path, GEOSVC_LAYERS_DIR=str(layers), **store)
     assert publish.returncode == 1 and "Traceback" not in publish.stdout + publish.stderr
     assert "layer 'bad-record': not published" in publish.stderr
 

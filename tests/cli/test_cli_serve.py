@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from support.postgis import store_env, store_settings
 
 GEOSVC = str(Path(sys.executable).with_name("geosvc"))
 
@@ -22,7 +23,7 @@ def _free_port() -> int:
 
 def test_serve_answers_health(tmp_path):
     port = _free_port()
-    env = {**os.environ, "GEOSVC_STORE_DIR": str(tmp_path / "store")}
+    env = {**os.environ, **store_env(store_settings(store_dir=tmp_path / "store"))}
     proc = subprocess.Popen(
         [GEOSVC, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

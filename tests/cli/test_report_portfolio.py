@@ -11,6 +11,10 @@ from geosvc.records.models import LayerRecord
 from geosvc.report import build_portfolio
 from geosvc.store.base import PublishedLayer, ValidationRun
 
+from support.postgis import store_free
+
+pytestmark = store_free
+
 TODAY = dt.date(2026, 11, 25)
 FULL = {
     "description": "d", "keywords": ["k"], "publisher": {"agency": "A"}, "contact": {"name": "C", "email": "c@example.org"},

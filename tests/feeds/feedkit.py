@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from support.postgis import store_env, store_settings
 
-from geosvc.settings import load_settings
+from geosvc.store.backends import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 GEOSVC = Path(sys.executable).parent / "geosvc"
@@ -40,17 +41,20 @@ def record(layer_id: str, source: dict, **extra) -> dict:
 
 
 class Sandbox:
-    """Temp layers dir and store; ``write(record)`` adds a YAML record, ``syncer()`` builds a Syncer."""
+    """Temp layers dir and store (the backend under test); ``write(record)`` adds a YAML record, ``syncer()``
+    builds a Syncer. ``Sandbox(root, same_store=other)`` works on ``other``'s store with other settings."""
 
-    def __init__(self, root: Path, **overrides):
+    def __init__(self, root: Path, same_store: Sandbox | None = None, **overrides):
         self.root = root
         self.layers = root / "layers"
         self.layers.mkdir(exist_ok=True)
         sync = {"sync_retries": 1, "sync_backoff": 0.05, "sync_timeout": 2.0, **overrides}
-        self.env = {"GEOSVC_DATA_ROOT": str(root), "GEOSVC_LAYERS_DIR": str(self.layers),
-                    "GEOSVC_STORE_DIR": str(root / "store"),
-                    **{f"GEOSVC_{k.upper()}": str(v) for k, v in sync.items()}}
-        self.settings = load_settings(data_root=root, layers_dir=self.layers, store_dir=root / "store", **sync)
+        if same_store is not None and same_store.settings.store.dsn is not None:
+            sync["store_dsn"] = same_store.settings.store.dsn.get_secret_value()
+            sync["store_backend"] = same_store.settings.store.backend
+        self.settings = store_settings(data_root=root, layers_dir=self.layers, store_dir=root / "store", **sync)
+        self.env = {"GEOSVC_DATA_ROOT": str(root), "GEOSVC_LAYERS_DIR": str(self.layers), **store_env(self.settings),
+                    **{f"GEOSVC_{k.upper()}": str(v) for k, v in sync.items() if k.startswith("sync_")}}
 
     def write(self, data: dict) -> Path:
         path = self.layers / f"{data['id']}.yaml"
@@ -59,9 +63,7 @@ class Sandbox:
 
     @property
     def store(self):
-        from geosvc.store.gpkg import GpkgStore
-
-        return GpkgStore(self.settings)
+        return open_store(self.settings)
 
     def syncer(self, cancel: threading.Event | None = None):
         from geosvc.cli.checks import validate_and_record

@@ -47,7 +47,7 @@ def test_404_fails_without_retry(published, upstream):
 
 
 def test_a_stall_past_the_timeout_fails_and_keeps_v1(published, upstream):
-    impatient = Sandbox(published.root, sync_timeout=0.6)  # same store, a shorter timeout
+    impatient = Sandbox(published.root, same_store=published, sync_timeout=0.6)  # a shorter timeout
     upstream.stall[PATH] = 1.5
     started = time.monotonic()
     result = impatient.sync("sites")

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import shapely
 from fastapi.testclient import TestClient
+from support.postgis import backend, store_env, store_settings
 
 from geosvc.api.app import create_app
 from geosvc.records.models import LayerRecord
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer
 from geosvc.validate.findings import LayerReport
 
@@ -39,10 +39,23 @@ def _publish(store, settings, record, frame):
     return publish_layer(record, LayerReport(layer=record.id, completeness=1.0, data=frame), store, settings)
 
 
+def _damage(store, settings, layer, how: bytes) -> None:
+    """Make a published version unreadable: overwrite its GeoPackage with ``how``, or (PostGIS) drop its table."""
+    if backend() != "postgis":
+        store.file(layer).write_bytes(how)
+        return
+    import psycopg
+
+    from geosvc.store.postgis_query import table
+
+    with psycopg.connect(settings.store.dsn.get_secret_value(), autocommit=True) as con:
+        con.execute(f"DROP TABLE {table(layer.location)}")
+
+
 @pytest.fixture
 def live(tmp_path):
-    settings = load_settings(store_dir=tmp_path / "store", server_registry_poll_s=0.2)
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path / "store", server_registry_poll_s=0.2)
+    store = open_store(settings)
     _publish(store, settings, _record("live-points"), _points(1))
     with TestClient(create_app(settings, store)) as client:
         yield settings, store, client
@@ -122,12 +135,12 @@ def test_publishing_unchanged_content_creates_no_version(live):
 
 
 def test_an_unreadable_version_is_withdrawn_from_serving_and_the_rest_is_served(tmp_path):
-    settings = load_settings(store_dir=tmp_path / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path / "store")
+    store = open_store(settings)
     good = _publish(store, settings, _record("good"), _points(1, n=10))
     bad = _publish(store, settings, _record("bad"), _points(1, n=10, seed=9))
     victim = _publish(store, settings, _record("victim"), _points(1, n=10, seed=11))
-    store.file(bad).write_bytes(b"this is not a GeoPackage any more" * 10)
+    _damage(store, settings, bad, b"this is not a GeoPackage any more" * 10)
     with TestClient(create_app(settings, store)) as client:  # starts: one bad layer does not stop the service
         assert client.get("/ogc/collections/good/items").status_code == 200
         assert client.get("/ogc/collections/bad/items").status_code == 404
@@ -136,7 +149,7 @@ def test_an_unreadable_version_is_withdrawn_from_serving_and_the_rest_is_served(
         assert [u["id"] for u in health["catalog"]["unreadable"]] == ["bad"]
         assert "cannot be read" in health["catalog"]["unreadable"][0]["finding"]
         assert str(tmp_path) not in str(health)
-        store.file(victim).write_bytes(b"\0" * 4096)  # damaged while served: a 503 naming it, then dropped
+        _damage(store, settings, victim, b"\0" * 4096)  # damaged while served: a 503 naming it, then dropped
         failed = client.get("/ogc/collections/victim/items")
         assert failed.status_code == 503 and "victim" in failed.text
         assert client.get("/ogc/collections/victim/items").status_code == 404
@@ -150,10 +163,10 @@ def test_withdraw_command_names_the_kept_versions(tmp_path):
 
     from geosvc.cli.main import app
 
-    settings = load_settings(store_dir=tmp_path / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path / "store")
+    store = open_store(settings)
     _publish(store, settings, _record("gone-soon"), _points(1, n=10))
-    env = {"GEOSVC_STORE_DIR": str(tmp_path / "store")}
+    env = store_env(settings)
     result = CliRunner().invoke(app, ["withdraw", "gone-soon"], env=env)
     assert result.exit_code == 0 and "withdrawn" in result.stdout and "1 version(s) are kept" in result.stdout
     assert store.published() == [] and store.withdrawn() == {"gone-soon"}

@@ -11,29 +11,30 @@ import time
 
 import httpx
 import pytest
+from support.postgis import store_env, store_settings
+from support.serverproc import free_port, running
 from test_live_registry import _points, _publish, _record
 
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
-from support.serverproc import free_port, running
+from geosvc.store.backends import open_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("live_processes")]
 SERVE = "from geosvc.cli.main import app; app()"
 
 
-def _server(store_dir, *args, env=None):
+def _server(settings, *args, env=None):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-c", SERVE, "serve", "--port", str(port), *args]
-    environment = {"GEOSVC_STORE_DIR": str(store_dir), "GEOSVC_SERVER_REGISTRY_POLL_S": "0.2", **(env or {})}
-    return base, running(command, f"{base}/health", store_dir / f"serve-{port}.log", env=environment)
+    environment = {**store_env(settings), "GEOSVC_SERVER_REGISTRY_POLL_S": "0.2", **(env or {})}
+    settings.store.dir.mkdir(parents=True, exist_ok=True)  # for the log (PostGIS keeps no vector files there)
+    return base, running(command, f"{base}/health", settings.store.dir / f"serve-{port}.log", env=environment)
 
 
 def test_two_workers_answer_alike_and_both_serve_a_publish(tmp_path):
-    settings = load_settings(store_dir=tmp_path / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path / "store")
+    store = open_store(settings)
     _publish(store, settings, _record("live-points"), _points(1))
-    base, server = _server(tmp_path / "store", "--workers", "2")
+    base, server = _server(settings, "--workers", "2")
     with server as proc, httpx.Client(base_url=base, timeout=10) as client:
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) >= 2, children  # uvicorn's supervisor and its worker processes
@@ -53,12 +54,12 @@ def test_two_workers_answer_alike_and_both_serve_a_publish(tmp_path):
 
 
 def test_a_slow_request_stalls_no_one_and_sigterm_stops_the_server_within_seconds(tmp_path):
-    settings = load_settings(store_dir=tmp_path / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path / "store")
+    store = open_store(settings)
     _publish(store, settings, _record("many-points"), _points(1, n=20000))
     far = "POLYGON((10 10, 11 10, 11 11, 10 11, 10 10))"  # disjoint from every point: no index can skip the test
     slow_filter = " OR ".join(f"S_DISJOINT(geom, {far}) AND wave = {k}" for k in range(2, 200))
-    base, server = _server(tmp_path / "store", env={"GEOSVC_SERVER_QUERY_TIMEOUT_S": "60"})
+    base, server = _server(settings, env={"GEOSVC_SERVER_QUERY_TIMEOUT_S": "60"})
     with server as proc:
         slow = {}
 

@@ -137,17 +137,17 @@ def test_processes_run_past_the_pygeoapi_mount_and_refuse_hostile_inputs(http):
 def test_two_apps_in_one_process_answer_from_their_own_store(published, tmp_path):
     """Each app's routes and processes use its own EquityService: no process-wide service or cache."""
     from fastapi.testclient import TestClient
+    from support.postgis import store_settings
 
     from geosvc.api.app import create_app
     from geosvc.records.loader import load_records
-    from geosvc.settings import load_settings
-    from geosvc.store.gpkg import GpkgStore
+    from geosvc.store.backends import open_store
     from geosvc.store.publish import publish_layer
     from geosvc.validate.layer import validate_layer
 
     full_settings, full_store = published
-    other = load_settings(store_dir=tmp_path / "hospitals-only")
-    store = GpkgStore(other)
+    other = store_settings(store_dir=tmp_path / "hospitals-only")
+    store = open_store(other)
     record = load_records(other.layers.dir, ["ct-hospitals"])["ct-hospitals"]
     publish_layer(record, validate_layer(record, other), store, other)
 

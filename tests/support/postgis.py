@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ TEMPLATE = DBNAME  # has PostGIS; every test database is a copy of it
 RUN_DSN = "GEOSVC_TEST_PG_DSN"  # the run's cluster (its "postgres" database)
 _cluster: Cluster | None = None
 _names = itertools.count(1)
+_made: list[str] = []  # DSNs of the databases this process made, oldest first
 
 
 def backend() -> str:
@@ -37,6 +40,7 @@ def backend() -> str:
 
 gpkg_only = pytest.mark.skipif(backend() == "postgis", reason="about the GeoPackage files of the embedded store")
 postgis_only = pytest.mark.skipif(backend() != "postgis", reason="PostGIS backend only (GEOSVC_TEST_STORE=postgis)")
+store_free = pytest.mark.skipif(backend() == "postgis", reason="opens no layer store: run on the embedded pass only")
 
 
 def start_cluster() -> Cluster:
@@ -67,7 +71,29 @@ def fresh_database() -> str:
     name = f"t{os.getpid()}_{next(_names)}"
     subprocess.run(["psql", admin, "-q", "-c", f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"],
                    check=True, capture_output=True)
-    return admin.replace("dbname=postgres", f"dbname={name}")
+    dsn = admin.replace("dbname=postgres", f"dbname={name}")
+    _made.append(dsn)
+    return dsn
+
+
+@contextlib.contextmanager
+def databases_dropped() -> Iterator[None]:
+    """Drop the databases made inside the block when it ends, closing this process's connection pools of
+    them first (a pool per database stays open otherwise, and a run of many tests would exhaust the
+    server's connections)."""
+    start = len(_made)
+    try:
+        yield
+    finally:
+        done, _made[start:] = _made[start:], []
+        pools = getattr(sys.modules.get("geosvc.store.postgis"), "_pools", {})
+        for dsn in done:
+            pool = pools.pop((os.getpid(), dsn), None)
+            if pool is not None:
+                pool.close()
+            name = dsn.rpartition("dbname=")[2]
+            subprocess.run(["psql", os.environ[RUN_DSN], "-q", "-c", f"DROP DATABASE {name} WITH (FORCE)"],
+                           check=True, capture_output=True)
 
 
 def store_settings(**overrides: Any) -> Settings:
