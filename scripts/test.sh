@@ -13,7 +13,7 @@ status=0
 if (( $# )); then
   GEOSVC_TEST_STORE=postgis "${pytest[@]}" "$@" || status=$?
 else
-  GEOSVC_TEST_STORE=postgis "${pytest[@]}" tests/store tests/ogc tests/api tests/equity tests/clients tests/cli \
-    tests/auth tests/live tests/feeds || status=$?
+  GEOSVC_TEST_STORE=postgis "${pytest[@]}" tests/store tests/ogc tests/api tests/equity tests/clients tests/cli tests/tiles \
+    tests/records tests/auth tests/live tests/feeds || status=$?
 fi
 exit $status

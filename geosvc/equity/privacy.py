@@ -76,31 +76,6 @@ def domain(pieces: Sequence, categories: Mapping[str, Sequence], piece: str = "p
     return pd.MultiIndex.from_product(list(levels.values()), names=list(levels))
 
 
-def histogram(records: pd.DataFrame, cells: pd.MultiIndex) -> pd.Series:
-    """Count records into every cell of ``cells`` (a :func:`domain`, in its order); zeros kept.
-
-    A record whose value is not in the domain is an :class:`InvalidParameter` naming the column:
-    dropping it would silently undercount, adding a cell would make the domain depend on the data.
-    """
-    if not isinstance(cells, pd.MultiIndex) or not cells.is_unique:
-        raise InvalidParameter("must be a unique MultiIndex (see domain())", param="cells")
-    cells = cells.remove_unused_levels()
-    names = list(cells.names)
-    missing = [n for n in names if n not in records.columns]
-    if missing:
-        raise InvalidParameter(f"not a column of the records (columns: {', '.join(map(str, records.columns))})",
-                               param=str(missing[0]))
-    for position, name in enumerate(names):
-        outside = ~records[name].isin(cells.levels[position])
-        if outside.any():
-            raise InvalidParameter(f"{int(outside.sum())} record(s) have a value outside the domain, "
-                                   f"e.g. {records.loc[outside, name].iloc[0]!r}", param=str(name))
-    where = cells.get_indexer(pd.MultiIndex.from_arrays([records[n] for n in names], names=names))
-    if (where < 0).any():  # every value is in the domain but not this combination of them
-        raise InvalidParameter(f"{int((where < 0).sum())} record(s) fall in no cell", param="cells")
-    return pd.Series(np.bincount(where, minlength=len(cells)).astype(np.int64), index=cells, name=COUNT)
-
-
 def _check_base(base: pd.Series) -> np.ndarray:
     """The counts of a base histogram, after checking it is one (full product domain, integers ≥ 0)."""
     index = base.index
@@ -124,34 +99,6 @@ def release(base: pd.Series, epsilon: float) -> pd.Series:
 def nonnegative(cells: pd.Series) -> pd.Series:
     """Answered cells clamped at 0 for display (post-processing; biases low counts upwards, see above)."""
     return cells.clip(lower=0)
-
-
-def table(noisy: pd.Series, by: Sequence[str], epsilon: float, *, units: Mapping | None = None,
-          unit: str = "unit", confidence: float = 0.90) -> pd.DataFrame:
-    """A table answered from a release (post-processing only): one row per combination of ``by``.
-
-    ``units`` maps every piece to the unit of the answered geography that contains it (whole pieces
-    only), which then appears as the level ``unit``; ``by=[]`` is the grand total. Columns: ``noisy``
-    (the sum of the noisy base cells, unbiased), ``count`` (clamped at 0, see :func:`nonnegative`),
-    ``cells`` (how many base cells were summed) and ``half_width`` (± at ``confidence``).
-    """
-    frame = noisy.rename("noisy").reset_index()
-    piece = noisy.index.names[0]
-    if units is not None:
-        frame[unit] = frame[piece].map(units)
-        if frame[unit].isna().any():
-            raise InvalidParameter(f"no unit given for piece {frame.loc[frame[unit].isna(), piece].iloc[0]!r}",
-                                   param="units")
-    unknown = [name for name in by if name not in frame.columns or name == "noisy"]
-    if unknown:
-        raise InvalidParameter(f"not a level of the release ({', '.join(map(str, frame.columns[:-1]))})",
-                               param=str(unknown[0]))
-    if not by:
-        frame, by = frame.assign(total="total"), ["total"]
-    out = frame.groupby(list(by), sort=False)["noisy"].agg(noisy="sum", cells="size")
-    out["count"] = nonnegative(out["noisy"])
-    out["half_width"] = [half_width(epsilon, int(n), confidence) for n in out["cells"]]
-    return out[["noisy", "count", "cells", "half_width"]]
 
 
 def variance(epsilon: float) -> float:

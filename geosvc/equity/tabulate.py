@@ -186,8 +186,8 @@ def _dp_table(service: EquityService, layer: PublishedLayer, geography: Publishe
     spec = layer.record.record_level
     base = cube.base.groupby(_unit_index(cube, geography.id)).sum()
     units = [*polygons.index.astype(str), OUTSIDE]
-    base = base.reindex(pd.MultiIndex.from_product([units, *(d.categories for d in dims)],
-                                                   names=base.index.names), fill_value=0)
+    cells = privacy.domain(units, {d.name: d.categories for d in dims}, piece=base.index.names[0])
+    base = base.reindex(cells, fill_value=0)
     release_key = f"{geography.id}@{geography.version}"
     release = service.store.privacy_release(
         layer.id, layer.version, release_key, privacy.spent(spec.privacy.epsilon), spec.privacy.budget,
