@@ -45,6 +45,7 @@ CellKey = tuple[str, Hashable, tuple[str, ...]]
 """``(geography name or "state", unit id or STATE, category-or-TOTAL for every declared dim)``."""
 
 _HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
+_LP_ROWS = 8  # rows of a block tried one by one by linear programs (the others by a few at once)
 _BLOCK_PIECES = 16  # a component of overlapping units up to this many pieces is audited as one block
 
 
@@ -204,26 +205,25 @@ class _Layout:
 
     @cached_property
     def blocks(self) -> list[np.ndarray]:
-        """Piece sets the audit lets vary together (each with the pieces in no unit, which only the state holds).
+        """Piece sets the audit lets vary together, smallest first, each with the pieces in no unit.
 
-        A connected component of overlapping units (all geographies) up to ``_BLOCK_PIECES``
-        pieces, else each unit of a larger component on its own.
+        Every unit of every geography on its own, then each connected component of overlapping
+        units (all geographies) of up to ``_BLOCK_PIECES`` pieces. The pieces in no unit (only the
+        state holds them) join every set.
         """
         units = sparse.csr_array(sparse.vstack(list(self.members.values())))
-        n_units, n_pieces = units.shape
+        n_units = units.shape[0]
         graph = sparse.bmat([[None, units], [units.T, None]], format="csr")
         _, label = csgraph.connected_components(graph, directed=False)
         piece_label = label[n_units:]
         covered = units.sum(axis=0) > 0
         reservoir = np.flatnonzero(~covered)
-        blocks = []
+        blocks = [units.indices[units.indptr[u]:units.indptr[u + 1]] for u in range(n_units)]
         for lab in np.unique(piece_label[covered]):
             pieces = np.flatnonzero((piece_label == lab) & covered)
-            if pieces.size <= _BLOCK_PIECES:
+            if pieces.size <= _BLOCK_PIECES and not any(np.array_equal(pieces, b) for b in blocks):
                 blocks.append(pieces)
-            else:
-                blocks += [units.indices[units.indptr[u]:units.indptr[u + 1]]
-                           for u in np.flatnonzero(label[:n_units] == lab)]
+        blocks = sorted(blocks, key=len)  # stable: ties keep canonical order
         return [np.union1d(b, reservoir) for b in blocks]
 
     def determined(self, reason: np.ndarray) -> np.ndarray:
@@ -269,28 +269,40 @@ def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) 
 
     ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative
     (``z >= 0`` where a count is 0): a direction the attacker's feasible set contains, so a
-    moved row cannot be pinned. Rows outside the row space are tried by linear programs.
+    moved row cannot be pinned. Tried: changes of the positive counts only (both ways, a null
+    space), then a few linear programs letting zero counts grow. A row not moved is treated as
+    determined (sound; at worst it costs one more complement).
     """
-    basis = linalg.null_space(pub.toarray()) if pub.shape[0] else np.eye(pub.shape[1])
-    if not basis.shape[1]:
-        return np.zeros(chk.shape[0], dtype=bool)
     moved = np.zeros(chk.shape[0], dtype=bool)
-    candidates = np.abs(chk @ basis).max(axis=1) > 1e-7  # the others are linearly determined
-    if not at_zero.any():
-        return candidates
+    positive = np.flatnonzero(~at_zero)
+    if positive.size:
+        basis = _null_space(pub[:, positive])
+        if basis.shape[1]:
+            moved |= np.abs(chk[:, positive] @ basis).max(axis=1) > 1e-7
+    if moved.all() or not at_zero.any():
+        return moved
     bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
     rhs = np.zeros(pub.shape[0])
     rng = np.random.default_rng(0)
     objectives = [chk.T @ rng.standard_normal(chk.shape[0]) for _ in range(2)]  # many rows at once ...
-    for j in np.flatnonzero(candidates):  # ... then each row not moved yet, both ways
-        objectives += [] if moved[j] else [chk[[j]].toarray()[0], -chk[[j]].toarray()[0]]
-        while objectives:
-            res = linprog(-objectives.pop(0), A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
-            if res.status == 0:
-                moved |= np.abs(chk @ res.x) > 1e-7
-            if moved[j]:
-                objectives.clear()
+    objectives += [sign * chk[[j]].toarray()[0]  # ... then a few rows one by one, both ways
+                   for j in np.flatnonzero(~moved)[:_LP_ROWS] for sign in (1.0, -1.0)]
+    for objective in objectives:
+        res = linprog(-objective, A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
+        if res.status == 0:
+            moved |= np.abs(chk @ res.x) > 1e-7
+        if moved.all():
+            break
     return moved
+
+
+def _null_space(matrix: sparse.csr_array) -> np.ndarray:
+    """Orthonormal basis (columns) of ``{z: matrix @ z = 0}``, from the Gram matrix's eigenvectors."""
+    if not matrix.shape[0]:
+        return np.eye(matrix.shape[1])
+    dense = matrix.toarray()
+    eigval, eigvec = linalg.eigh(dense.T @ dense)
+    return eigvec[:, eigval < 1e-9 * max(1.0, eigval[-1])]
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:
