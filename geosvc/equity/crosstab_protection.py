@@ -45,7 +45,7 @@ CellKey = tuple[str, Hashable, tuple[str, ...]]
 """``(geography name or "state", unit id or STATE, category-or-TOTAL for every declared dim)``."""
 
 _HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
-_LP_ROWS = 8  # rows of a block tried one by one by linear programs (the others by a few at once)
+_LP_ROWS = 3  # rows of a block tried one by one by linear programs (the others by a few at once)
 _BLOCK_PIECES = 16  # a component of overlapping units up to this many pieces is audited as one block
 
 
@@ -185,6 +185,11 @@ class _Layout:
                                   for d, p in zip(self.cube.dims, pos, strict=True))
 
     @cached_property
+    def movable(self) -> np.ndarray:
+        """Cells the audit has shown cannot be pinned (grows as suppression grows)."""
+        return np.zeros(len(self.geo_keys) * self.n_ext, dtype=bool)
+
+    @cached_property
     def lines(self) -> sparse.csr_array:
         """Lines × cells incidence: along each dim at each real geo cell, and every geo line per combination."""
         ext = np.arange(self.n_ext).reshape(self.ext_shape)
@@ -238,7 +243,9 @@ class _Layout:
         base counts are all known zeros is left out (it is 0, a publishable value).
         """
         published = np.flatnonzero(pd.isna(reason))
-        check = np.flatnonzero(pd.notna(reason) & (reason != _HIDDEN))
+        # withholding more only widens the changes that keep the published cells: a cell once
+        # shown to move stays movable, so only the others are checked again
+        check = np.flatnonzero(pd.notna(reason) & (reason != _HIDDEN) & ~self.movable)
         a = self.matrix
         known_zero = np.zeros(a.shape[1], dtype=bool)
         zero_rows = published[self.values[published] == 0]
@@ -261,6 +268,7 @@ class _Layout:
             sub_pub = sub_pub[np.diff(sub_pub.indptr) > 0]
             at_zero = self.cube.array.reshape(-1)[var] == 0
             moved[rows] |= _movable(sub_pub, sparse.csr_array(sub_chk[rows]), at_zero)
+        self.movable[check[moved]] = True
         return check[~moved]
 
 
@@ -283,8 +291,9 @@ def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) 
         return moved
     bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
     rhs = np.zeros(pub.shape[0])
+    pub = pub.toarray()
     rng = np.random.default_rng(0)
-    objectives = [chk.T @ rng.standard_normal(chk.shape[0]) for _ in range(2)]  # many rows at once ...
+    objectives = [chk.T @ rng.standard_normal(chk.shape[0])]  # many rows at once ...
     objectives += [sign * chk[[j]].toarray()[0]  # ... then a few rows one by one, both ways
                    for j in np.flatnonzero(~moved)[:_LP_ROWS] for sign in (1.0, -1.0)]
     for objective in objectives:
