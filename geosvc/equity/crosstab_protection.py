@@ -12,13 +12,18 @@ deterministically, so a cell is withheld in every answer or in none:
    plus the part of the component the other does not cover. The unpublished parts (outside a
    geography, a component's uncovered part) are hidden unknowns; when one of them holds
    ``0 < x < k`` records it is protected like a withheld cell;
-3. *audit*: no withheld cell may be exactly determined by the published cells through any
-   combination of relations (a bridge between two suppression cycles is): cell ``j`` is
-   determined iff its base vector lies in the row space of the published cells' base vectors,
-   base counts known to be 0 (under a published 0) removed, and no change of the base counts
-   that keeps the published cells and the counts non-negative moves it (linear programs, the
-   attacker's own test, :mod:`tests.support.differencing`). Determined cells get one more
-   complement (the smallest non-zero published cell sharing a line) and 2–3 repeat until none is.
+3. *audit*: no withheld cell may be pinned by the published cells through any combination of
+   relations and the non-negativity of counts (a bridge between two suppression cycles, or a
+   line whose other withheld cells cannot go below 0, is). A cell is cleared by exhibiting a
+   change of the base counts that keeps every published cell, keeps counts non-negative (base
+   counts under a published 0 are known zeros) and moves the cell — a null-space vector over the
+   positive base counts, or a linear program as the attacker's own test
+   (``tests/support/differencing.py``) solves — searched within small sets of pieces (each unit,
+   each small component of overlapping units; :meth:`_Layout.blocks`). A change found in a
+   block is a change of the whole cube, so a cleared cell is safe; a cell not cleared is
+   treated as pinned (conservative) and gets one more complement (the smallest non-zero
+   published cell sharing a line with it); 2–3 repeat until every withheld cell is cleared.
+   Withholding more only widens the changes, so a cleared cell stays cleared.
 
 Ties are broken by canonical cell order: the state, then the geographies by name and their units
 sorted; categories in declared order, the margin last.
