@@ -12,13 +12,18 @@ deterministically, so a cell is withheld in every answer or in none:
    plus the part of the component the other does not cover. The unpublished parts (outside a
    geography, a component's uncovered part) are hidden unknowns; when one of them holds
    ``0 < x < k`` records it is protected like a withheld cell;
-3. *audit*: no withheld cell may be exactly determined by the published cells through any
-   combination of relations (a bridge between two suppression cycles is): cell ``j`` is
-   determined iff its base vector lies in the row space of the published cells' base vectors,
-   base counts known to be 0 (under a published 0) removed, and no change of the base counts
-   that keeps the published cells and the counts non-negative moves it (linear programs, the
-   attacker's own test, :mod:`tests.support.differencing`). Determined cells get one more
-   complement (the smallest non-zero published cell sharing a line) and 2–3 repeat until none is.
+3. *audit*: no withheld cell may be pinned by the published cells through any combination of
+   relations and the non-negativity of counts (a bridge between two suppression cycles, or a
+   line whose other withheld cells cannot go below 0, is). A cell is cleared by exhibiting a
+   change of the base counts that keeps every published cell, keeps counts non-negative (base
+   counts under a published 0 are known zeros) and moves the cell — a null-space vector over the
+   positive base counts, or a linear program as the attacker's own test
+   (``tests/support/differencing.py``) solves — searched within small sets of pieces (each unit,
+   each small component of overlapping units; :meth:`_Layout.blocks`). A change found in a
+   block is a change of the whole cube, so a cleared cell is safe; a cell not cleared is
+   treated as pinned (conservative) and gets one more complement (the smallest non-zero
+   published cell sharing a line with it); 2–3 repeat until every withheld cell is cleared.
+   Withholding more only widens the changes, so a cleared cell stays cleared.
 
 Ties are broken by canonical cell order: the state, then the geographies by name and their units
 sorted; categories in declared order, the margin last.
@@ -45,6 +50,7 @@ CellKey = tuple[str, Hashable, tuple[str, ...]]
 """``(geography name or "state", unit id or STATE, category-or-TOTAL for every declared dim)``."""
 
 _HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
+_LP_ROWS = 3  # rows of a block tried one by one by linear programs (the others by a few at once)
 _BLOCK_PIECES = 16  # a component of overlapping units up to this many pieces is audited as one block
 
 
@@ -184,6 +190,11 @@ class _Layout:
                                   for d, p in zip(self.cube.dims, pos, strict=True))
 
     @cached_property
+    def movable(self) -> np.ndarray:
+        """Cells the audit has shown cannot be pinned (grows as suppression grows)."""
+        return np.zeros(len(self.geo_keys) * self.n_ext, dtype=bool)
+
+    @cached_property
     def lines(self) -> sparse.csr_array:
         """Lines × cells incidence: along each dim at each real geo cell, and every geo line per combination."""
         ext = np.arange(self.n_ext).reshape(self.ext_shape)
@@ -204,26 +215,25 @@ class _Layout:
 
     @cached_property
     def blocks(self) -> list[np.ndarray]:
-        """Piece sets the audit lets vary together (each with the pieces in no unit, which only the state holds).
+        """Piece sets the audit lets vary together, smallest first, each with the pieces in no unit.
 
-        A connected component of overlapping units (all geographies) up to ``_BLOCK_PIECES``
-        pieces, else each unit of a larger component on its own.
+        Every unit of every geography on its own, then each connected component of overlapping
+        units (all geographies) of up to ``_BLOCK_PIECES`` pieces. The pieces in no unit (only the
+        state holds them) join every set.
         """
         units = sparse.csr_array(sparse.vstack(list(self.members.values())))
-        n_units, n_pieces = units.shape
+        n_units = units.shape[0]
         graph = sparse.bmat([[None, units], [units.T, None]], format="csr")
         _, label = csgraph.connected_components(graph, directed=False)
         piece_label = label[n_units:]
         covered = units.sum(axis=0) > 0
         reservoir = np.flatnonzero(~covered)
-        blocks = []
+        blocks = [units.indices[units.indptr[u]:units.indptr[u + 1]] for u in range(n_units)]
         for lab in np.unique(piece_label[covered]):
             pieces = np.flatnonzero((piece_label == lab) & covered)
-            if pieces.size <= _BLOCK_PIECES:
+            if pieces.size <= _BLOCK_PIECES and not any(np.array_equal(pieces, b) for b in blocks):
                 blocks.append(pieces)
-            else:
-                blocks += [units.indices[units.indptr[u]:units.indptr[u + 1]]
-                           for u in np.flatnonzero(label[:n_units] == lab)]
+        blocks = sorted(blocks, key=len)  # stable: ties keep canonical order
         return [np.union1d(b, reservoir) for b in blocks]
 
     def determined(self, reason: np.ndarray) -> np.ndarray:
@@ -238,7 +248,9 @@ class _Layout:
         base counts are all known zeros is left out (it is 0, a publishable value).
         """
         published = np.flatnonzero(pd.isna(reason))
-        check = np.flatnonzero(pd.notna(reason) & (reason != _HIDDEN))
+        # withholding more only widens the changes that keep the published cells: a cell once
+        # shown to move stays movable, so only the others are checked again
+        check = np.flatnonzero(pd.notna(reason) & (reason != _HIDDEN) & ~self.movable)
         a = self.matrix
         known_zero = np.zeros(a.shape[1], dtype=bool)
         zero_rows = published[self.values[published] == 0]
@@ -261,6 +273,7 @@ class _Layout:
             sub_pub = sub_pub[np.diff(sub_pub.indptr) > 0]
             at_zero = self.cube.array.reshape(-1)[var] == 0
             moved[rows] |= _movable(sub_pub, sparse.csr_array(sub_chk[rows]), at_zero)
+        self.movable[check[moved]] = True
         return check[~moved]
 
 
@@ -269,28 +282,41 @@ def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) 
 
     ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative
     (``z >= 0`` where a count is 0): a direction the attacker's feasible set contains, so a
-    moved row cannot be pinned. Rows outside the row space are tried by linear programs.
+    moved row cannot be pinned. Tried: changes of the positive counts only (both ways, a null
+    space), then a few linear programs letting zero counts grow. A row not moved is treated as
+    determined (sound; at worst it costs one more complement).
     """
-    basis = linalg.null_space(pub.toarray()) if pub.shape[0] else np.eye(pub.shape[1])
-    if not basis.shape[1]:
-        return np.zeros(chk.shape[0], dtype=bool)
     moved = np.zeros(chk.shape[0], dtype=bool)
-    candidates = np.abs(chk @ basis).max(axis=1) > 1e-7  # the others are linearly determined
-    if not at_zero.any():
-        return candidates
+    positive = np.flatnonzero(~at_zero)
+    if positive.size:
+        basis = _null_space(pub[:, positive])
+        if basis.shape[1]:
+            moved |= np.abs(chk[:, positive] @ basis).max(axis=1) > 1e-7
+    if moved.all() or not at_zero.any():
+        return moved
     bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
     rhs = np.zeros(pub.shape[0])
+    pub = pub.toarray()
     rng = np.random.default_rng(0)
-    objectives = [chk.T @ rng.standard_normal(chk.shape[0]) for _ in range(2)]  # many rows at once ...
-    for j in np.flatnonzero(candidates):  # ... then each row not moved yet, both ways
-        objectives += [] if moved[j] else [chk[[j]].toarray()[0], -chk[[j]].toarray()[0]]
-        while objectives:
-            res = linprog(-objectives.pop(0), A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
-            if res.status == 0:
-                moved |= np.abs(chk @ res.x) > 1e-7
-            if moved[j]:
-                objectives.clear()
+    objectives = [chk.T @ rng.standard_normal(chk.shape[0])]  # many rows at once ...
+    objectives += [sign * chk[[j]].toarray()[0]  # ... then a few rows one by one, both ways
+                   for j in np.flatnonzero(~moved)[:_LP_ROWS] for sign in (1.0, -1.0)]
+    for objective in objectives:
+        res = linprog(-objective, A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
+        if res.status == 0:
+            moved |= np.abs(chk @ res.x) > 1e-7
+        if moved.all():
+            break
     return moved
+
+
+def _null_space(matrix: sparse.csr_array) -> np.ndarray:
+    """Orthonormal basis (columns) of ``{z: matrix @ z = 0}``, from the Gram matrix's eigenvectors."""
+    if not matrix.shape[0]:
+        return np.eye(matrix.shape[1])
+    dense = matrix.toarray()
+    eigval, eigvec = linalg.eigh(dense.T @ dense)
+    return eigvec[:, eigval < 1e-9 * max(1.0, eigval[-1])]
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:

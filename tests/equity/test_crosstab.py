@@ -88,3 +88,12 @@ def test_bad_input_names_the_parameter():
     assert err.value.param == "dims"
     with pytest.raises(ValueError):
         Dim("sex", ("f", TOTAL))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from geosvc.equity import crosstab
+
+    result = doctest.testmod(crosstab)
+    assert result.attempted >= 2 and result.failed == 0
