@@ -315,9 +315,10 @@ def _null_space(matrix: sparse.csr_array) -> np.ndarray:
     """Orthonormal basis (columns) of ``{z: matrix @ z = 0}``, from the Gram matrix's eigenvectors."""
     if not matrix.shape[0]:
         return np.eye(matrix.shape[1])
-    dense = matrix.toarray()
-    eigval, eigvec = linalg.eigh(dense.T @ dense)
-    return eigvec[:, eigval < 1e-9 * max(1.0, eigval[-1])]
+    dense = np.unique(matrix.toarray(), axis=0)  # repeated rows (a unit's cells seen by another) add nothing
+    gram = dense.T @ dense
+    threshold = 1e-12 * max(1.0, np.abs(gram).sum(axis=1).max())  # x a bound of the largest eigenvalue
+    return linalg.eigh(gram, subset_by_value=(-np.inf, threshold), driver="evr")[1]
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:
