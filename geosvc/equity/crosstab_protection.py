@@ -52,6 +52,7 @@ CellKey = tuple[str, Hashable, tuple[str, ...]]
 _HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
 _LP_ROWS = 3  # rows of a block tried one by one by linear programs (the others by a few at once)
 _BLOCK_PIECES = 16  # a component of overlapping units up to this many pieces is audited as one block
+_BLOCK_VARS = 600  # blocks with more unknown base counts are skipped (their cells then need smaller ones)
 
 
 @dataclass(frozen=True)
@@ -237,15 +238,13 @@ class _Layout:
         return [np.union1d(b, reservoir) for b in blocks]
 
     def determined(self, reason: np.ndarray) -> np.ndarray:
-        """Ids of the hidden cells to protect that the published cells may determine exactly.
+        """Ids of the hidden cells to protect that no change found within a block moves (see the module doc).
 
         Hidden cells to protect: withheld real cells and remainders holding ``0 < x < k`` (their
-        reason is not :data:`_HIDDEN`). Base counts under a published 0 are known zeros. A cell is
-        shown undetermined by a change of the base counts inside one :attr:`blocks` set that keeps
-        every published cell and moves the cell (a null-space vector of the published rows
-        restricted to the block): sound — any such change is one of the whole cube — but
-        conservative, as changes spanning several blocks are not tried. A withheld cell whose
-        base counts are all known zeros is left out (it is 0, a publishable value).
+        reason is not :data:`_HIDDEN`). Base counts under a published 0 are known zeros; a withheld
+        cell whose base counts all are is left out (it is 0, a publishable value). Blocks with
+        more than ``_BLOCK_VARS`` unknowns are skipped (conservative: cells only they would clear
+        get another complement).
         """
         published = np.flatnonzero(pd.isna(reason))
         # withholding more only widens the changes that keep the published cells: a cell once
@@ -265,6 +264,8 @@ class _Layout:
         for pieces in self.blocks:
             var = (pieces[:, None] * n_combos + np.arange(n_combos)[None, :]).reshape(-1)
             var = var[~known_zero[var]]
+            if var.size > _BLOCK_VARS:
+                continue
             sub_chk = sparse.csr_array(chk[:, var])
             rows = np.flatnonzero((np.diff(sub_chk.indptr) > 0) & ~moved)
             if not rows.size:
@@ -314,9 +315,10 @@ def _null_space(matrix: sparse.csr_array) -> np.ndarray:
     """Orthonormal basis (columns) of ``{z: matrix @ z = 0}``, from the Gram matrix's eigenvectors."""
     if not matrix.shape[0]:
         return np.eye(matrix.shape[1])
-    dense = matrix.toarray()
-    eigval, eigvec = linalg.eigh(dense.T @ dense)
-    return eigvec[:, eigval < 1e-9 * max(1.0, eigval[-1])]
+    dense = np.unique(matrix.toarray(), axis=0)  # repeated rows (a unit's cells seen by another) add nothing
+    gram = dense.T @ dense
+    threshold = 1e-12 * max(1.0, np.abs(gram).sum(axis=1).max())  # x a bound of the largest eigenvalue
+    return linalg.eigh(gram, subset_by_value=(-np.inf, threshold), driver="evr")[1]
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:
