@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from geosvc.equity.constants import REST, TOTAL
+from geosvc.equity.moe import moe_proportion, moe_ratio, moe_sum
 from geosvc.equity.report import Report
 from geosvc.equity.requests import DisparityRequest
 from geosvc.equity.suppression import DERIVED, resolve_k
@@ -262,6 +263,41 @@ def theil(rates: ArrayLike, weights: ArrayLike) -> np.ndarray:
     return (w * terms).sum(axis=-1)
 
 
+def dissimilarity(group: ArrayLike, total: ArrayLike) -> np.ndarray:
+    """Dissimilarity index D = ½ Σ_i |g_i / G − o_i / O| of a group against everyone else (o = t − g).
+
+    Parameters
+    ----------
+    group, total : array-like, shape (..., n_units)
+        Group and total populations per unit.
+
+    Examples
+    --------
+    >>> round(float(dissimilarity([10, 20, 30, 40], [100, 100, 100, 100])), 5)
+    0.26667
+    """
+    g, t = _f(group), _f(total)
+    other = t - g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 0.5 * np.abs(g / g.sum(axis=-1, keepdims=True)
+                        - other / other.sum(axis=-1, keepdims=True)).sum(axis=-1)
+
+
+def _estimate_moes(request: DisparityRequest, events: np.ndarray, population: np.ndarray) -> np.ndarray | None:
+    """Proportion MOEs (events within population) of the groups and their total (the last of ``events``
+    and ``population``), if every group has them; the total's MOEs by the Census sum rule."""
+    given = [g.events_moe is not None for g in request.groups]
+    if not any(given):
+        return None
+    if not all(given):
+        raise InvalidParameter("give events_moe for every group or for none", param="groups")
+    event_moes = np.array([g.events_moe for g in request.groups], dtype=float)
+    population_moes = np.array([g.population_moe or 0.0 for g in request.groups], dtype=float)
+    event_moes = np.append(event_moes, moe_sum(events[:-1], event_moes))
+    population_moes = np.append(population_moes, moe_sum(population[:-1], population_moes))
+    return moe_proportion(events, population, event_moes, population_moes)
+
+
 def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
     """The ``disparity`` operation: rates by group from events over population (or given rates),
     RR/RD against the reference and the inequality indices, under disclosure control."""
@@ -299,6 +335,9 @@ def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
     table = pd.DataFrame({"place_id": "all", "group": [*ids, TOTAL], "population": pops, "events": evs,
                           "rate": rates * per, "rate_low": low / pops * per, "rate_high": high / pops * per,
                           "unstable": unstable_rate(evs) if from_events else False})
+    estimated = _estimate_moes(request, evs, pops)
+    if estimated is not None:
+        table["rate_moe"] = estimated * per
     if request.reference == TOTAL:
         ref_rate, ref_se = np.full(len(pops), rates[-1]), np.full(len(pops), se[-1])
     elif request.reference == REST:
@@ -309,11 +348,15 @@ def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
         ref_rate, ref_se = np.full(len(pops), rates[at]), np.full(len(pops), se[at])
     itself = table["group"].to_numpy() == (TOTAL if request.reference in (TOTAL, REST) else request.reference)
     table = table.assign(**compare(rates, ref_rate, se, ref_se, itself=itself, scale=per))
+    if estimated is not None and request.reference != REST:
+        ref_moe = estimated[-1] if request.reference == TOTAL else estimated[ids.index(request.reference)]
+        table["rr_moe"] = np.where(itself, np.nan, moe_ratio(rates, ref_rate, estimated, ref_moe))
     counts = ("population", "events")
-    derived = {c: list(counts) for c in ["rate", "rate_low", "rate_high", *COMPARISONS]}
+    extra = [c for c in ("rate_moe", "rr_moe") if c in table]
+    derived = {c: list(counts) for c in ["rate", "rate_low", "rate_high", *COMPARISONS, *extra]}
     rows, protections = protect_place_table(table, k=k, k_floor=k_floor, reference=request.reference,
                                             inline=False, counts=counts, derived=derived,
-                                            compared=list(COMPARISONS))
+                                            compared=[*COMPARISONS, *(["rr_moe"] if "rr_moe" in table else [])])
     rows = rows.drop(columns=["place_id"])
     withheld = bool(rows["rate_suppressed"].iloc[:-1].notna().any())
     r = rates[:-1]
@@ -323,6 +366,7 @@ def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
         "weighted_index_of_disparity": None if withheld else float(weighted_index_of_disparity(r, population)),
         "gini": None if withheld else float(gini(r, population)),
         "theil": None if withheld else float(theil(r, population)),
+        "dissimilarity": None if withheld or not from_events else float(dissimilarity(events, population)),
         "suppressed": DERIVED if withheld else None,
     }
     method = {
@@ -333,7 +377,10 @@ def disparity_report(request: DisparityRequest, k_floor: int) -> Report:
                      "RD: ± 1.96·sqrt(SE1^2 + SE2^2), SE = sqrt(D)/N" if from_events
                      else "no intervals: rates were given without event counts",
         "indices": "ID = 100·mean|r_j − r_T|/r_T; weighted ID = 100·Σ w_j|r_j − r_T|/r_T; Gini and Theil "
-                   "population-weighted (methods §2)",
+                   "population-weighted (methods §2); dissimilarity D = ½ Σ_j |e_j/E − o_j/O| of the people with "
+                   "the event against those without (o = population − events) over the groups",
+        "margins_of_error": "with events_moe: rate MOE by the ACS proportion formula (events within the "
+                            "population), RR MOE by the ratio formula (90%)" if estimated is not None else None,
         "reference": request.reference,
         "unstable": "rates from fewer than 20 events are flagged unstable",
     }

@@ -97,6 +97,52 @@ def moe_sum(estimates: ArrayLike, moes: ArrayLike, axis: int = -1) -> np.ndarray
     return _out(np.sqrt(nonzero_sq + zero_max**2))
 
 
+def moe_ratio(numerator: ArrayLike, denominator: ArrayLike, moe_numerator: ArrayLike,
+              moe_denominator: ArrayLike) -> np.ndarray:
+    """MOE of a ratio R = X / Y where X is not a subset of Y: √(MOE_X² + R²·MOE_Y²) / Y.
+
+    Examples
+    --------
+    ACS handbook: 226,840 (MOE from 4,222, 2,819, 2,259) over 203,119 ± 5,070.46.
+
+    >>> x_moe = moe_sum([1, 1, 1], [4222, 2819, 2259])
+    >>> round(moe_ratio(226840, 203119, x_moe, 5070.46), 3)
+    0.039
+    """
+    x, y = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    mx, my = np.asarray(moe_numerator, dtype=float), np.asarray(moe_denominator, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = x / y
+        return _out(np.sqrt(mx**2 + r**2 * my**2) / y)
+
+
+def moe_proportion(numerator: ArrayLike, denominator: ArrayLike, moe_numerator: ArrayLike,
+                   moe_denominator: ArrayLike) -> np.ndarray:
+    """MOE of a proportion p = X / Y with X ⊂ Y: √(MOE_X² − p²·MOE_Y²) / Y.
+
+    Where the radicand is negative, the ratio formula (:func:`moe_ratio`) is used instead.
+
+    Examples
+    --------
+    ACS handbook: 203,119 ± 5,070.46 over 630,498 ± 831.1.
+
+    >>> round(203119 / 630498, 3), round(moe_proportion(203119, 630498, 5070.46, 831.1), 4)
+    (0.322, 0.008)
+
+    Negative radicand (p = 0.5, MOE_Y large): falls back to the ratio formula.
+
+    >>> float(moe_proportion(50, 100, 5, 20)) == float(moe_ratio(50, 100, 5, 20))
+    True
+    """
+    x, y = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    mx, my = np.asarray(moe_numerator, dtype=float), np.asarray(moe_denominator, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / y
+        radicand = mx**2 - p**2 * my**2
+        radicand = np.where(radicand < 0, mx**2 + p**2 * my**2, radicand)
+        return _out(np.sqrt(radicand) / y)
+
+
 def moe_product(x: ArrayLike, y: ArrayLike, moe_x: ArrayLike, moe_y: ArrayLike) -> np.ndarray:
     """MOE of a product X·Y: √(X²·MOE_Y² + Y²·MOE_X²).
 

@@ -131,11 +131,20 @@ class GroupCount(EquityRequest):
                               examples=[40_000_000])
     events: float | None = Field(None, ge=0, le=MAX_COUNT, description="Event count (numerator)", examples=[563_240])
     rate: float | None = Field(None, ge=0, le=MAX_COUNT, description="Rate per `per` people, when events are not given")
+    events_moe: float | None = Field(
+        None, ge=0, le=MAX_COUNT,
+        description="90% margin of error of `events` when it is a survey estimate (e.g. ACS people in poverty)")
+    population_moe: float | None = Field(
+        None, ge=0, le=MAX_COUNT, description="90% margin of error of `population` (with `events_moe`; default 0)")
 
     @model_validator(mode="after")
     def _events_or_rate(self) -> GroupCount:
         if (self.events is None) == (self.rate is None):
             raise ValueError("give exactly one of 'events' or 'rate'")
+        if self.events is None and (self.events_moe is not None or self.population_moe is not None):
+            raise ValueError("margins of error apply to events and population, not to a given rate")
+        if self.population_moe is not None and self.events_moe is None:
+            raise ValueError("'population_moe' needs 'events_moe' (the margin of error of the events)")
         return self
 
 

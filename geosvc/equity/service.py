@@ -140,10 +140,6 @@ class EquityService:
         """The store's served record-level layers."""
         return {layer.id: layer for layer in self.store.published() if layer.record.record_level is not None}
 
-    def remember(self, key, build: Callable):
-        """A value derived from published versions only (``key`` names them), computed once."""
-        return self._cache.remember(key, build)
-
     def public_layers(self) -> dict[str, PublishedLayer]:
         """The store's served public layers (what anyone may analyse)."""
         return {layer.id: layer for layer in self.store.published() if layer.record.sensitivity == "public"}

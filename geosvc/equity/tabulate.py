@@ -33,8 +33,8 @@ from geosvc.equity.cache import FrameKey, LayerVersion
 from geosvc.equity.constants import STATE, TOTAL
 from geosvc.equity.crosstab import OUTSIDE, Cube, Dim
 from geosvc.equity.crosstab_protection import protect
+from geosvc.equity.disparity import garwood_interval
 from geosvc.equity.protection import NO_DENOMINATOR
-from geosvc.equity.rates import garwood_interval
 from geosvc.equity.report import Report
 from geosvc.equity.requests import TabulateRequest
 from geosvc.equity.suppression import DERIVED
@@ -78,7 +78,8 @@ def tabulate_report(service: EquityService, request: TabulateRequest, budget: Bu
     key = CubeKey(LayerVersion(layer.id, layer.version),
                   tuple(LayerVersion(g.id, g.version) for g in geographies.values()))
     places = {g: service.places(g, None)[0] for g in geographies}
-    cube = service.remember(key, lambda: _cube(service.frame(layer), layer, places, dims))
+    # the cube and its protection are built once per versions, in the background (503 + Retry-After meanwhile)
+    cube = service.prepared.get(key, lambda: _cube(service.frame(layer), layer, places, dims), budget.remaining())
     if request.method == "suppression":
         protected = service.prepared.get(("protected", key, k), lambda: protect(cube, k), budget.remaining())
         table = protected.table(request.geography, request.dimensions)
@@ -87,7 +88,8 @@ def tabulate_report(service: EquityService, request: TabulateRequest, budget: Bu
         table, protections = _dp_table(service, layer, geographies[request.geography], places[request.geography],
                                        cube, dims, request)
     budget.check("disclosure control")
-    population_layer, population = _denominators(service, spec, places[request.geography], request, table)
+    population_layer, population = _denominators(service, spec, geographies[request.geography],
+                                                 places[request.geography], request, table, budget)
     rows = _rows(table, request, places[request.geography], declared, population, dp=request.method == "dp")
     method = _method(layer, spec, request, k, population_layer)
     layers = [_provenance(layer, "records"), _provenance(geographies[request.geography], "geography"),
@@ -235,21 +237,25 @@ def _cells_summed(table: pd.DataFrame, request: TabulateRequest, dims: Sequence[
     return n * np.where(table["place_id"].to_numpy() == STATE, units, 1)
 
 
-def _denominators(service: EquityService, spec, polygons: gpd.GeoDataFrame, request: TabulateRequest,
-                  table: pd.DataFrame):
-    """Population (and MOE) per row where the layer declares denominators for the row's categories."""
+def _denominators(service: EquityService, spec, geography: PublishedLayer, polygons: gpd.GeoDataFrame,
+                  request: TabulateRequest, table: pd.DataFrame, budget: Budget):
+    """Population per row where the layer declares denominators for the row's categories."""
     nothing = pd.DataFrame({"population": np.nan}, index=table.index)
     if spec.denominators is None:
         return None, nothing
     units = service.units(spec.denominators.layer, None, TOTAL)
-    counts = units.counts
-    weights = areal.area_weights(units.frame, polygons, cache=service.weights,
-                                 key=(str(LayerVersion(units.layer.id, units.layer.version)), None, "none")).matrix
-    (weights,) = areal.over_study_area(weights)
-    weights = areal.with_overall(weights)
-    values = counts.counts
-    by_place = pd.DataFrame(areal.weighted_sum(weights, values.to_numpy(float)),
+    key = ("denominators", LayerVersion(units.layer.id, units.layer.version),
+           LayerVersion(geography.id, geography.version))
+
+    def allocate() -> pd.DataFrame:
+        weights = areal.area_weights(units.frame, polygons, cache=service.weights, key=(
+            str(key[1]), str(key[2]), "none")).matrix
+        (weights,) = areal.over_study_area(weights)
+        values = units.counts.counts
+        return pd.DataFrame(areal.weighted_sum(areal.with_overall(weights), values.to_numpy(float)),
                             index=[*polygons.index.astype(str), STATE], columns=values.columns)
+
+    by_place = service.prepared.get(key, allocate, budget.remaining())
     dims = list(request.dimensions)
     specific = (table[dims] != TOTAL).to_numpy() if dims else np.zeros((len(table), 0), bool)
     group = np.full(len(table), TOTAL, dtype=object)
@@ -290,9 +296,11 @@ def _rows(table: pd.DataFrame, request: TabulateRequest, polygons: gpd.GeoDataFr
         rate = np.where(denominator > 0, count / denominator * request.per, np.nan)
     low_count = np.maximum(count - out["count_noise_halfwidth"].to_numpy(float), 0) if dp else count
     high_count = count + out["count_noise_halfwidth"].to_numpy(float) if dp else count
-    low, _ = garwood_interval(low_count, denominator, request.confidence, request.per)
-    _, high = garwood_interval(high_count, denominator, request.confidence, request.per)
-    out["rate"], out["rate_low"], out["rate_high"] = rate, low, high
+    low, _ = garwood_interval(low_count, request.confidence)
+    _, high = garwood_interval(high_count, request.confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(denominator > 0, request.per / denominator, np.nan)
+    out["rate"], out["rate_low"], out["rate_high"] = rate, low * scale, high * scale
     withheld = out["count"].isna().to_numpy()
     out["count"] = out["count"].round().astype("Int64")  # counts are whole numbers (withheld: empty)
     reason = np.where(withheld, DERIVED, np.where(~(denominator > 0), NO_DENOMINATOR, None))

@@ -26,22 +26,27 @@ def client(tmp_path_factory):
         yield test_client, settings
 
 
+def _ready(http, path: str, body: dict):
+    """POST until the one-off preparation is done: 503 with Retry-After meanwhile, then the answer."""
+    deadline = time.monotonic() + 600
+    while True:
+        answer = http.post(path, json=body)
+        if answer.status_code != 503 or time.monotonic() > deadline:
+            return answer
+        assert int(answer.headers["Retry-After"]) > 0 and "being prepared" in answer.text, answer.text
+        time.sleep(1)
+
+
 def test_the_first_answer_is_prepared_once_in_the_background(client):
     """Protection is computed once per version: until it is ready a 503 with Retry-After, then 200."""
     http, _ = client
-    deadline = time.monotonic() + 600
-    while True:
-        answer = http.post("/equity/tabulate", json=BODY)
-        if answer.status_code != 503 or time.monotonic() > deadline:
-            break
-        assert int(answer.headers["Retry-After"]) > 0 and "being prepared" in answer.text
-        time.sleep(1)
+    answer = _ready(http, "/equity/tabulate", BODY)
     assert answer.status_code == 200, answer.text
 
 
 def test_anyone_gets_the_protected_table_in_every_format(client):
     http, settings = client
-    answer = http.post("/equity/tabulate", json=BODY)
+    answer = _ready(http, "/equity/tabulate", BODY)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["operation"] == "tabulate" and body["protections"]["k"] == settings.equity.suppression_k
@@ -59,8 +64,8 @@ def test_the_process_answers_the_same(client):
     http, _ = client
     description = http.get("/ogc/processes/equity-tabulate?f=json")
     assert description.status_code == 200 and "geography" in description.json()["inputs"]
-    route = http.post("/equity/tabulate", json=BODY).json()
-    process = http.post("/ogc/processes/equity-tabulate/execution", json={"inputs": BODY})
+    route = _ready(http, "/equity/tabulate", BODY).json()
+    process = _ready(http, "/ogc/processes/equity-tabulate/execution", {"inputs": BODY})
     assert process.status_code == 200
     assert process.json()["provenance"]["result_hash"] == route["provenance"]["result_hash"]
 

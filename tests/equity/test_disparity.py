@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from geosvc.equity.disparity import (
+    dissimilarity,
     garwood_interval,
     gini,
     index_of_disparity,
@@ -120,3 +121,32 @@ def test_degenerate_inputs_give_nan_quietly():
                   gini(zeros, pop), theil(zeros, pop),
                   rate_ratio(0.0, 0.0, 0.0, 0.0).estimate):
         assert np.isnan(value)
+
+
+def test_dissimilarity_toy():
+    assert dissimilarity([10, 20, 30, 40], [100, 100, 100, 100]) == pytest.approx(0.26667, abs=5e-6)
+    assert dissimilarity([10, 20], [100, 200]) == pytest.approx(0)
+    assert dissimilarity([50, 0], [50, 50]) == pytest.approx(1)
+
+
+def test_disparity_answer_carries_dissimilarity_and_acs_margins_of_error():
+    """Estimated events (ACS-style, with MOEs): rate MOEs by the proportion formula, RR MOEs by the ratio one."""
+    from geosvc.equity.disparity import disparity_report
+    from geosvc.equity.moe import moe_proportion, moe_ratio
+    from geosvc.equity.requests import DisparityRequest
+
+    request = DisparityRequest.model_validate({"reference": "a", "groups": [
+        {"id": "a", "population": 630_498, "population_moe": 831.1, "events": 203_119, "events_moe": 5070.46},
+        {"id": "b", "population": 200_000, "population_moe": 900, "events": 30_000, "events_moe": 2_000}]})
+    report = disparity_report(request, 11)
+    rows = report.rows.set_index("group")
+    assert rows.loc["a", "rate_moe"] == pytest.approx(0.0080 * 100_000, abs=5)  # the handbook proportion
+    rate_b = moe_proportion(30_000, 200_000, 2_000, 900)
+    expected = moe_ratio(30_000 / 200_000, 203_119 / 630_498, rate_b, moe_proportion(203_119, 630_498, 5070.46, 831.1))
+    assert rows.loc["b", "rr_moe"] == pytest.approx(float(expected))
+    assert np.isnan(rows.loc["a", "rr_moe"])  # the reference against itself
+    assert report.summary["dissimilarity"] == pytest.approx(
+        float(dissimilarity([203_119, 30_000], [630_498, 200_000])))
+    without = disparity_report(DisparityRequest.model_validate({"groups": [
+        {"id": "a", "population": 1000, "events": 20}, {"id": "b", "population": 1000, "events": 40}]}), 11)
+    assert "rate_moe" not in without.rows and without.summary["dissimilarity"] is not None

@@ -11,6 +11,8 @@ from geosvc.equity.moe import (
     moe_areal,
     moe_areal_share,
     moe_product,
+    moe_proportion,
+    moe_ratio,
     moe_sum,
     reliability,
     standard_error,
@@ -77,3 +79,25 @@ def test_share_moe_is_the_delta_method():
                      for e in np.eye(6)], axis=1)
     expected = np.sqrt((grad**2) @ moe**2)
     assert moe_areal_share(u, v, n, moe) == pytest.approx(expected, rel=1e-6)
+
+
+def test_handbook_proportion():
+    moe_x = moe_sum([135173, 43104, 24842], [3860, 2642, 1957])
+    p = 203119 / 630498
+    assert round(p, 3) == 0.322
+    assert moe_proportion(203119, 630498, moe_x, 831.1) == pytest.approx(0.0080, abs=0.00005)
+
+
+def test_proportion_falls_back_to_ratio_formula_when_radicand_is_negative():
+    # 5² − 0.5²·20² = −75 < 0
+    assert moe_proportion(50, 100, 5, 20) == pytest.approx(moe_ratio(50, 100, 5, 20))
+    assert moe_proportion(50, 100, 5, 20) == pytest.approx(np.sqrt(25 + 100) / 100)
+    # radicand ≥ 0: the proportion formula, smaller than the ratio one
+    got = moe_proportion([50, 50], [100, 100], [5, 20], [20, 5])
+    assert got == pytest.approx([np.sqrt(125) / 100, np.sqrt(400 - 6.25) / 100])
+
+
+def test_handbook_ratio():
+    moe_x = moe_sum([1, 1, 1], [4222, 2819, 2259])
+    assert round(226840 / 203119, 3) == 1.117
+    assert moe_ratio(226840, 203119, moe_x, 5070.46) == pytest.approx(0.039, abs=0.0005)

@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from support.postgis import store_env, store_settings
+from support.postgis import backend, store_env, store_settings
 from support.serverproc import free_port, running
 from test_live_registry import _points, _publish, _record
 
@@ -53,6 +53,8 @@ def test_two_workers_answer_alike_and_both_serve_a_publish(tmp_path):
         assert time.monotonic() - published < 3.5  # poll (0.2 s) + snapshot build, in every worker
 
 
+@pytest.mark.skipif(backend() == "postgis", reason="PostGIS answers this filter within a second: the stall "
+                    "needs a query slow on the embedded store (database faults: tests/api/test_postgis_instances.py)")
 def test_a_slow_request_stalls_no_one_and_sigterm_stops_the_server_within_seconds(tmp_path):
     settings = store_settings(store_dir=tmp_path / "store")
     store = open_store(settings)

@@ -46,9 +46,9 @@ RECORD_DENOMINATORS = {"layer": "ct-tracts-2010", "categories": {"race_ethnicity
     "hispanic": "hispanic", "white_nh": "nh_white", "black_nh": "nh_black"}}}
 
 
-def publish_record_sample(root: Path):
+def publish_record_sample(root: Path, geographies: tuple[str, ...] = ("ct-towns", "ct-tracts-2010")):
     """The equity sample plus :data:`RECORDS` (seeded synthetic people from the tract populations,
-    tabulated by towns and tracts, race/ethnicity denominators from the tracts, a privacy budget of
+    tabulated by ``geographies``, race/ethnicity denominators from the tracts, a privacy budget of
     two releases) published under ``root``; returns settings, store and the people (CRS84, the truth)."""
     from geosvc.records.models import LayerRecord
     from support.synthetic_records import ct_tract_populations, make_records, write_record_layer
@@ -56,7 +56,7 @@ def publish_record_sample(root: Path):
     settings, store = publish_equity_sample(root / "store")
     people = make_records(ct_tract_populations(), RECORD_PEOPLE, seed=11)
     record, _ = write_record_layer(root / "src", people, "gpkg", layer_id=RECORDS)
-    record["record_level"] |= {"geographies": ["ct-towns", "ct-tracts-2010"], "denominators": RECORD_DENOMINATORS,
+    record["record_level"] |= {"geographies": list(geographies), "denominators": RECORD_DENOMINATORS,
                                "privacy": {"epsilon": 0.5, "budget": 1.0}}
     record = LayerRecord.model_validate(record)
     report = validate_layer(record, settings, store=store)
