@@ -283,7 +283,8 @@ def _search(pub: sparse.csr_array, chk: sparse.csr_array,
     row cannot be pinned (a row not moved is treated as pinned: sound, at worst one more
     complement). Each programme maximises a random signed combination
     of the rows not yet moved, until two in a row move nothing; then up to ``_PROOF_ROWS`` rows
-    one by one, both ways. For a row neither way moves, the rows of ``pub`` its proof uses
+    one by one, both ways (one suffices when the row is a combination of published rows). For a
+    row neither way moves, the rows of ``pub`` its proof uses
     (non-zero duals) are returned: publishing less of them is what can free it.
     """
     moved = np.zeros(chk.shape[0], dtype=bool)
@@ -308,13 +309,16 @@ def _search(pub: sparse.csr_array, chk: sparse.csr_array,
         idle = 0 if moved.sum() > before else idle + 1
     used: dict[int, np.ndarray] = {}
     for j in np.flatnonzero(~moved)[:_PROOF_ROWS]:
+        row = chk[[j]].toarray()[0]
         duals = []
         for sign in (1.0, -1.0):
-            if moved[j]:
+            res = solve(sign * row)
+            if moved[j] or res is None:
                 break
-            res = solve(sign * chk[[j]].toarray()[0])
-            if res is not None:
-                duals.append(np.abs(res.eqlin.marginals) > 1e-9)
+            y = res.eqlin.marginals
+            duals.append(np.abs(y) > 1e-9)
+            if min(np.abs(row - pub.T @ y).max(), np.abs(row + pub.T @ y).max()) < 1e-7:
+                break  # row = a combination of published rows: pinned both ways, no need to try the other
         if not moved[j] and duals:
             used[int(j)] = np.flatnonzero(np.any(duals, axis=0))
     return moved, used
