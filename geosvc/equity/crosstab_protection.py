@@ -261,9 +261,8 @@ class _Layout:
                 pick = min(groups, key=lambda g: (coarse[g].any(), values[g[0]], g.size))
             else:
                 line_ids = by_cell.indices[by_cell.indptr[j]:by_cell.indptr[j + 1]]
-                geo = j // self.n_ext
-                for cells in (np.unique(lines[line_ids].indices), np.arange(geo * self.n_ext, (geo + 1) * self.n_ext),
-                              np.arange(values.size)):
+                place = np.arange(self.n_ext) + (j // self.n_ext) * self.n_ext
+                for cells in (np.unique(lines[line_ids].indices), place, np.arange(values.size)):
                     cells = cells[published[cells]]
                     if (values[cells] > 0).any():
                         break
@@ -281,11 +280,11 @@ def _search(pub: sparse.csr_array, chk: sparse.csr_array,
     ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative (``z >= 0``
     where a count is 0; ``|z| <= 1``): a direction the attacker's feasible set contains, so a moved
     row cannot be pinned (a row not moved is treated as pinned: sound, at worst one more
-    complement). Each programme maximises a random signed combination
-    of the rows not yet moved, until two in a row move nothing; then up to ``_PROOF_ROWS`` rows
-    one by one, both ways (one suffices when the row is a combination of published rows). For a
-    row neither way moves, the rows of ``pub`` its proof uses
-    (non-zero duals) are returned: publishing less of them is what can free it.
+    complement). Each programme maximises a random signed combination of the rows not yet moved,
+    until two in a row move nothing; then up to ``_PROOF_ROWS`` rows one by one, both ways (one
+    suffices when the row is a combination of published rows). For a row neither way moves, the
+    rows of ``pub`` its proof uses (non-zero duals) are returned: publishing less of them is what
+    can free it.
     """
     moved = np.zeros(chk.shape[0], dtype=bool)
     bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
