@@ -16,14 +16,14 @@ deterministically, so a cell is withheld in every answer or in none:
    relations and the non-negativity of counts (a bridge between two suppression cycles, or a
    line whose other withheld cells cannot go below 0, is). A cell is cleared by exhibiting a
    change of the base counts that keeps every published cell, keeps counts non-negative (base
-   counts under a published 0 are known zeros) and moves the cell — a null-space vector over the
-   positive base counts, or a linear program as the attacker's own test
-   (``tests/support/differencing.py``) solves — searched within small sets of pieces (each unit,
-   each small component of overlapping units; :meth:`_Layout.blocks`). A change found in a
-   block is a change of the whole cube, so a cleared cell is safe; a cell not cleared is
-   treated as pinned (conservative) and gets one more complement (the smallest non-zero
-   published cell sharing a line with it); 2–3 repeat until every withheld cell is cleared.
-   Withholding more only widens the changes, so a cleared cell stays cleared.
+   counts under a published 0 are known zeros) and moves the cell by at least ½ — found by
+   linear programs over every unknown base count of the cube at once (a change may move counts
+   between any units, e.g. +v in one town and −v in another to keep a published state cell),
+   as the attacker's own test (``tests/support/differencing.py``) would solve them. A cell not
+   cleared is treated as pinned (conservative) and gets more complements: a cell its pinning
+   proof uses (the published cells with a non-zero dual), finer cells before the state's; 2–3
+   repeat until every withheld cell is cleared. Withholding more only widens the changes, so a
+   cleared cell stays cleared.
 
 Ties are broken by canonical cell order: the state, then the geographies by name and their units
 sorted; categories in declared order, the margin last.
@@ -38,7 +38,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
+from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse import csgraph
 
@@ -50,9 +50,8 @@ CellKey = tuple[str, Hashable, tuple[str, ...]]
 """``(geography name or "state", unit id or STATE, category-or-TOTAL for every declared dim)``."""
 
 _HIDDEN = "unpublished"  # reason of the unpublished remainders (never a published cell)
-_LP_ROWS = 3  # rows of a block tried one by one by linear programs (the others by a few at once)
-_BLOCK_PIECES = 16  # a component of overlapping units up to this many pieces is audited as one block
-_BLOCK_VARS = 600  # blocks with more unknown base counts are skipped (their cells then need smaller ones)
+_MOVE = 0.5  # a change must move a cell this much: the attacker's range then spans 0.5 (no rounding pins it)
+_PROOF_ROWS = 64  # rows the global search tries one by one (their proofs guide the complements)
 
 
 @dataclass(frozen=True)
@@ -94,26 +93,10 @@ def protect(cube: Cube, k: int) -> Protected:
         determined = layout.determined(reason)
         if not determined.size:
             break
-        _cover(determined, values, reason, lines)
+        layout.cover(determined, reason)
     real = np.flatnonzero(~pseudo & pd.notna(reason))
     withheld = {layout.key(i): reason[i] for i in real}
     return Protected(cube, int(k), withheld)
-
-
-def _cover(determined: np.ndarray, values: np.ndarray, reason: np.ndarray, lines: sparse.csr_array) -> None:
-    """Withhold, for each determined cell, the smallest non-zero published cell sharing a line with it."""
-    by_cell = lines.T.tocsr()
-    order_key = np.where(values > 0, values, np.inf)
-    published = pd.isna(reason)
-    for j in determined:
-        line_ids = by_cell.indices[by_cell.indptr[j]:by_cell.indptr[j + 1]]
-        cells = np.unique(lines[line_ids].indices) if line_ids.size else np.zeros(0, dtype=int)
-        cells = cells[published[cells]]
-        if not cells.size:  # nothing shares a line: fall back to any published cell
-            cells = np.flatnonzero(published)
-        pick = cells[np.argmin(order_key[cells])]
-        reason[pick] = COMPLEMENTARY
-        published[pick] = False
 
 
 class _Layout:
@@ -183,6 +166,13 @@ class _Layout:
         mask[self.n_real_geo * self.n_ext:] = True
         return mask
 
+    @property
+    def coarse(self) -> np.ndarray:
+        """Boolean mask of the state's cells (and the remainders)."""
+        mask = self.pseudo
+        mask[:self.n_ext] = True
+        return mask
+
     def key(self, cell: int) -> CellKey:
         geo, ext = divmod(int(cell), self.n_ext)
         place, unit = self.geo_keys[geo]
@@ -214,37 +204,14 @@ class _Layout:
         n_cells = len(self.geo_keys) * self.n_ext
         return sparse.csr_array((np.ones(flat.size), flat, indptr), shape=(lengths.size, n_cells))
 
-    @cached_property
-    def blocks(self) -> list[np.ndarray]:
-        """Piece sets the audit lets vary together, smallest first, each with the pieces in no unit.
-
-        Every unit of every geography on its own, then each connected component of overlapping
-        units (all geographies) of up to ``_BLOCK_PIECES`` pieces. The pieces in no unit (only the
-        state holds them) join every set.
-        """
-        units = sparse.csr_array(sparse.vstack(list(self.members.values())))
-        n_units = units.shape[0]
-        graph = sparse.bmat([[None, units], [units.T, None]], format="csr")
-        _, label = csgraph.connected_components(graph, directed=False)
-        piece_label = label[n_units:]
-        covered = units.sum(axis=0) > 0
-        reservoir = np.flatnonzero(~covered)
-        blocks = [units.indices[units.indptr[u]:units.indptr[u + 1]] for u in range(n_units)]
-        for lab in np.unique(piece_label[covered]):
-            pieces = np.flatnonzero((piece_label == lab) & covered)
-            if pieces.size <= _BLOCK_PIECES and not any(np.array_equal(pieces, b) for b in blocks):
-                blocks.append(pieces)
-        blocks = sorted(blocks, key=len)  # stable: ties keep canonical order
-        return [np.union1d(b, reservoir) for b in blocks]
-
     def determined(self, reason: np.ndarray) -> np.ndarray:
-        """Ids of the hidden cells to protect that no change found within a block moves (see the module doc).
+        """Ids of the hidden cells to protect that no change of the base counts found moves (module doc).
 
         Hidden cells to protect: withheld real cells and remainders holding ``0 < x < k`` (their
         reason is not :data:`_HIDDEN`). Base counts under a published 0 are known zeros; a withheld
-        cell whose base counts all are is left out (it is 0, a publishable value). Blocks with
-        more than ``_BLOCK_VARS`` unknowns are skipped (conservative: cells only they would clear
-        get another complement).
+        cell whose base counts all are is left out (it is 0, a publishable value). The changes are
+        searched over every other base count at once (:func:`_search`); ``proofs`` keeps, for each
+        determined cell it could prove pinned, the groups of published cells the proof uses.
         """
         published = np.flatnonzero(pd.isna(reason))
         # withholding more only widens the changes that keep the published cells: a cell once
@@ -255,70 +222,116 @@ class _Layout:
         zero_rows = published[self.values[published] == 0]
         if zero_rows.size:
             known_zero[np.unique(a[zero_rows].indices)] = True
-        chk = a[check]
-        alive = np.diff(chk[:, np.flatnonzero(~known_zero)].indptr) > 0
-        check, chk = check[alive], sparse.csc_array(chk[alive])
-        pub = sparse.csc_array(a[published])
-        n_combos = self.cube.array.reshape(self.cube.array.shape[0], -1).shape[1]
-        moved = np.zeros(check.size, dtype=bool)
-        for pieces in self.blocks:
-            var = (pieces[:, None] * n_combos + np.arange(n_combos)[None, :]).reshape(-1)
-            var = var[~known_zero[var]]
-            if var.size > _BLOCK_VARS:
-                continue
-            sub_chk = sparse.csr_array(chk[:, var])
-            rows = np.flatnonzero((np.diff(sub_chk.indptr) > 0) & ~moved)
-            if not rows.size:
-                continue
-            sub_pub = sparse.csr_array(pub[:, var])
-            sub_pub = sub_pub[np.diff(sub_pub.indptr) > 0]
-            at_zero = self.cube.array.reshape(-1)[var] == 0
-            moved[rows] |= _movable(sub_pub, sparse.csr_array(sub_chk[rows]), at_zero)
+        var = np.flatnonzero(~known_zero)
+        chk = sparse.csc_array(a[check])[:, var].tocsr()
+        alive = np.diff(chk.indptr) > 0
+        check, chk = check[alive], chk[alive]
+        self.proofs = {}
+        if not check.size:
+            return check
+        pub = sparse.csc_array(a[published])[:, var].tocsr()
+        groups = _row_groups(pub)
+        at_zero = self.cube.array.reshape(-1)[var] == 0
+        moved, used = _search(pub[[g[0] for g in groups]], chk, at_zero)
         self.movable[check[moved]] = True
+        self.proofs = {int(check[r]): [published[groups[i]] for i in rows] for r, rows in used.items()}
         return check[~moved]
 
+    def cover(self, determined: np.ndarray, reason: np.ndarray) -> None:
+        """Withhold, for each determined cell, published cells that break what pins it.
 
-def _movable(pub: sparse.csr_array, chk: sparse.csr_array, at_zero: np.ndarray) -> np.ndarray:
-    """Which rows of ``chk`` some small change ``z`` of the base counts can move (``chk @ z != 0``).
+        With a proof (:attr:`proofs`: the published cells a linear programme combined to pin it,
+        in groups of cells equal on the unknown counts), its cheapest group: no state cell, then
+        the smallest. Without: the smallest non-zero published cell sharing a line with it, a
+        unit's before the state's (a withheld state count costs every table), else of its own
+        place, else anywhere. A 0 is picked only where nothing else is (its value is known anyway).
+        """
+        values, lines, coarse = self.values, self.lines, self.coarse
+        by_cell = lines.T.tocsr()
+        order = np.lexsort((values, coarse, values == 0))  # non-zero first, then finer, then smaller
+        rank = np.empty(values.size, dtype=np.int64)
+        rank[order] = np.arange(values.size)
+        published = pd.isna(reason)
+        for j in determined:
+            proof = self.proofs.get(int(j), [])
+            groups = [g for g in proof if published[g].all()]
+            if len(groups) < len(proof):
+                continue  # an earlier pick of this pass broke its proof already
+            if groups:
+                pick = min(groups, key=lambda g: (coarse[g].any(), values[g[0]], g.size))
+            else:
+                line_ids = by_cell.indices[by_cell.indptr[j]:by_cell.indptr[j + 1]]
+                place = np.arange(self.n_ext) + (j // self.n_ext) * self.n_ext
+                for cells in (np.unique(lines[line_ids].indices), place, np.arange(values.size)):
+                    cells = cells[published[cells]]
+                    if (values[cells] > 0).any():
+                        break
+                if not cells.size:
+                    continue
+                pick = cells[[np.argmin(rank[cells])]]
+            reason[pick] = COMPLEMENTARY
+            published[pick] = False
 
-    ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative
-    (``z >= 0`` where a count is 0): a direction the attacker's feasible set contains, so a
-    moved row cannot be pinned. Tried: changes of the positive counts only (both ways, a null
-    space), then a few linear programs letting zero counts grow. A row not moved is treated as
-    determined (sound; at worst it costs one more complement).
+
+def _search(pub: sparse.csr_array, chk: sparse.csr_array,
+            at_zero: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Which rows of ``chk`` a change ``z`` found by linear programs over every unknown moves.
+
+    ``z`` keeps every published row (``pub @ z = 0``) and the base counts non-negative (``z >= 0``
+    where a count is 0; ``|z| <= 1``): a direction the attacker's feasible set contains, so a moved
+    row cannot be pinned (a row not moved is treated as pinned: sound, at worst one more
+    complement). Each programme maximises a random signed combination of the rows not yet moved,
+    until two in a row move nothing; then up to ``_PROOF_ROWS`` rows one by one, both ways (one
+    suffices when the row is a combination of published rows). For a row neither way moves, the
+    rows of ``pub`` its proof uses (non-zero duals) are returned: publishing less of them is what
+    can free it.
     """
     moved = np.zeros(chk.shape[0], dtype=bool)
-    positive = np.flatnonzero(~at_zero)
-    if positive.size:
-        basis = _null_space(pub[:, positive])
-        if basis.shape[1]:
-            moved |= np.abs(chk[:, positive] @ basis).max(axis=1) > 1e-7
-    if moved.all() or not at_zero.any():
-        return moved
     bounds = np.where(at_zero[:, None], [0.0, 1.0], [-1.0, 1.0])
     rhs = np.zeros(pub.shape[0])
-    pub = pub.toarray()
     rng = np.random.default_rng(0)
-    objectives = [chk.T @ rng.standard_normal(chk.shape[0])]  # many rows at once ...
-    objectives += [sign * chk[[j]].toarray()[0]  # ... then a few rows one by one, both ways
-                   for j in np.flatnonzero(~moved)[:_LP_ROWS] for sign in (1.0, -1.0)]
-    for objective in objectives:
+
+    def solve(objective: np.ndarray):
         res = linprog(-objective, A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
-        if res.status == 0:
-            moved |= np.abs(chk @ res.x) > 1e-7
-        if moved.all():
-            break
-    return moved
+        if res.status != 0:
+            return None
+        new = ~moved & (np.abs(chk @ res.x) >= _MOVE)
+        moved[new] = True
+        return res
+
+    idle = 0
+    while idle < 2 and not moved.all():
+        rest = np.flatnonzero(~moved)
+        weights = rng.choice([-1.0, 1.0], rest.size) * rng.uniform(0.5, 1.5, rest.size)
+        before = moved.sum()
+        solve(chk[rest].T @ weights)
+        idle = 0 if moved.sum() > before else idle + 1
+    used: dict[int, np.ndarray] = {}
+    for j in np.flatnonzero(~moved)[:_PROOF_ROWS]:
+        row = chk[[j]].toarray()[0]
+        duals = []
+        for sign in (1.0, -1.0):
+            res = solve(sign * row)
+            if moved[j] or res is None:
+                break
+            y = res.eqlin.marginals
+            duals.append(np.abs(y) > 1e-9)
+            if min(np.abs(row - pub.T @ y).max(), np.abs(row + pub.T @ y).max()) < 1e-7:
+                break  # row = a combination of published rows: pinned both ways, no need to try the other
+        if not moved[j] and duals:
+            used[int(j)] = np.flatnonzero(np.any(duals, axis=0))
+    return moved, used
 
 
-def _null_space(matrix: sparse.csr_array) -> np.ndarray:
-    """Orthonormal basis (columns) of ``{z: matrix @ z = 0}``, from the Gram matrix's eigenvectors."""
-    if not matrix.shape[0]:
-        return np.eye(matrix.shape[1])
-    dense = np.unique(matrix.toarray(), axis=0)  # repeated rows (a unit's cells seen by another) add nothing
-    gram = dense.T @ dense
-    threshold = 1e-12 * max(1.0, np.abs(gram).sum(axis=1).max())  # x a bound of the largest eigenvalue
-    return linalg.eigh(gram, subset_by_value=(-np.inf, threshold), driver="evr")[1]
+def _row_groups(matrix: sparse.csr_array) -> list[np.ndarray]:
+    """The non-empty rows of a 0/1 matrix grouped by equal rows (row positions, first seen first)."""
+    matrix.sort_indices()
+    groups: dict[bytes, list[int]] = {}
+    for i in range(matrix.shape[0]):
+        cols = matrix.indices[matrix.indptr[i]:matrix.indptr[i + 1]]
+        if cols.size:
+            groups.setdefault(cols.tobytes(), []).append(i)
+    return [np.asarray(g) for g in groups.values()]
 
 
 def _components(a: sparse.csr_array, b: sparse.csr_array) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -164,3 +164,50 @@ def test_decision_is_deterministic_and_shared_by_every_table():
     state_from_towns = first.table("towns", ["race"]).query("place_id == @STATE")
     state_from_tracts = first.table("tracts", ["race"]).query("place_id == @STATE")
     assert state_from_towns.reset_index(drop=True).equals(state_from_tracts.reset_index(drop=True))
+
+
+def _towns_cube(seed: int, n_units: int, people: int, dims: dict[Dim, tuple[float, ...]]) -> Cube:
+    """A state of ``n_units`` towns of skewed (log-normal) sizes, each with its own category mix
+    (Dirichlet with the concentrations given per dim)."""
+    rng = np.random.default_rng(seed)
+    towns = [f"u{i:03d}" for i in range(n_units)]
+    size = rng.lognormal(0.0, 1.1, n_units)
+    unit = rng.choice(n_units, people, p=size / size.sum())
+    frame = pd.DataFrame({"piece": np.asarray(towns, dtype=object)[unit]})
+    for d, alpha in dims.items():
+        mix = rng.dirichlet(alpha, n_units)
+        draw = (rng.random(people)[:, None] > np.cumsum(mix[unit], axis=1)).sum(axis=1)
+        frame[d.name] = np.asarray(d.categories, dtype=object)[np.minimum(draw, len(d.categories) - 1)]
+    return Cube.from_records(frame, pd.DataFrame({"towns": towns}, index=towns), list(dims))
+
+
+def test_large_state_counts_are_published_on_a_dense_cube():
+    """169 towns of realistic sizes, race x sex: no statewide cell of 10 k or more is withheld, the
+    state's race x sex table is published whole, and the towns' totals mostly are (the audit finds
+    changes moving counts between towns instead of withholding the state rows)."""
+    k = 11
+    dims = {Dim("race", ("w", "h", "b", "a", "o")): (8.0, 2.0, 1.5, 0.6, 0.4), Dim("sex", ("f", "m")): (20.0, 20.0)}
+    cube = _towns_cube(3, 169, 12_000, dims)
+    protected = protect(cube, k)
+    table = protected.table("towns", ["race", "sex"])
+    truth = cube.table("towns", ["race", "sex"])["count"]
+    state = (table["place_id"] == STATE).to_numpy()
+    assert (truth[state] >= k).all()  # no statewide small count: nothing at the state needs withholding
+    assert table.loc[state, "count"].notna().all()
+    withheld = table["count"].isna().to_numpy()
+    assert withheld.any()  # the towns' tables do need protecting
+    assert not (withheld & (truth.to_numpy() >= 10 * k) & state).any()
+    totals = protected.table("towns", [])["count_suppressed"]
+    assert totals.notna().any() and (totals.dropna() == PRIMARY).all()  # only the small towns' totals
+
+
+def test_attack_on_many_units_recovers_nothing():
+    """Cells cleared by changes across many units (not one unit at a time) are not pinned either: the
+    LP attacker combining every table of 30 towns x race x sex recovers no withheld non-zero count."""
+    dims = {Dim("race", ("w", "h", "b")): (6.0, 2.0, 1.0), Dim("sex", ("f", "m")): (20.0, 20.0)}
+    cube = _towns_cube(5, 30, 900, dims)
+    protected = protect(cube, 5)
+    tables = [("towns", protected.table("towns", list(c))) for r in range(3) for c in combinations(["race", "sex"], r)]
+    assert sum(int(t["count"].isna().sum()) for _, t in tables) > 20
+    pinned = recover(tables, cube.pieces, list(dims))
+    assert all(v == 0 and protected.withheld[key] == COMPLEMENTARY for key, v in pinned.items()), pinned
