@@ -8,12 +8,15 @@ items page is assembled by joining byte strings read from the store — nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import orjson
-import pandas as pd
 import shapely
+
+if TYPE_CHECKING:  # pandas is needed at publish only; serving imports this module for the assembly
+    import geopandas as gpd
+    import pandas as pd
 
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 FEATURE = b'{"type":"Feature","id":%s,"geometry":%s,"properties":%s}'
@@ -33,6 +36,8 @@ class EncodedFeatures:
 
 def json_ready(frame: pd.DataFrame) -> list[dict]:
     """One JSON-ready dict per row: datetimes as ISO strings (dates as YYYY-MM-DD), missing as None."""
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         col = out[name]
@@ -63,6 +68,8 @@ def assemble_feature(id_json: bytes, geom_json: bytes, props_json: bytes) -> byt
 
 def epoch_seconds(values: pd.Series) -> np.ndarray:
     """UTC epoch seconds of date/time values (naive values are UTC); NaN where missing or unparsable."""
+    import pandas as pd
+
     stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     return seconds.to_numpy(dtype=float, na_value=np.nan)
@@ -70,6 +77,8 @@ def epoch_seconds(values: pd.Series) -> np.ndarray:
 
 def encode_features(frame: gpd.GeoDataFrame, id_field: str | None, time_field: str | None) -> EncodedFeatures:
     """Encode every feature of a CRS84 frame (positional order = fid order)."""
+    import pandas as pd
+
     attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     geoms = np.asarray(frame.geometry.values)
     raw_ids = attrs[id_field].tolist() if id_field and id_field in attrs.columns else list(range(1, len(attrs) + 1))
