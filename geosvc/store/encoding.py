@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pandas is needed at publish only; serving imports this modu
     import pandas as pd
 
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-FEATURE = b'{"type":"Feature","id":%s,"geometry":%s,"properties":%s}'
+_ID, _GEOMETRY, _PROPERTIES, _END = b'{"type":"Feature","id":', b',"geometry":', b',"properties":', b"}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,16 @@ def encode_geometries(geoms: np.ndarray) -> list[bytes]:
 
 def assemble_feature(id_json: bytes, geom_json: bytes, props_json: bytes) -> bytes:
     """One GeoJSON Feature from pre-encoded parts."""
-    return FEATURE % (id_json, geom_json, props_json)
+    return b"".join((_ID, id_json, _GEOMETRY, geom_json, _PROPERTIES, props_json, _END))
+
+
+def assemble_features(ids: list[bytes], geoms: list[bytes], props: list[bytes]) -> bytes:
+    """GeoJSON Features from pre-encoded parts, comma-separated (a JSON array's members), in one join
+    (``%``-formatting each feature then joining costs ~10x more on a 300 KB page)."""
+    parts: list[bytes] = []
+    for id_json, geom_json, props_json in zip(ids, geoms, props):
+        parts += (b",", _ID, id_json, _GEOMETRY, geom_json, _PROPERTIES, props_json, _END)
+    return b"".join(parts[1:])
 
 
 def epoch_seconds(values: pd.Series) -> np.ndarray:
