@@ -241,7 +241,7 @@ class OgcFastPath:
             "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": self._items_links(layer.id, query, page.matched),
         })
-        return b"".join((head[:-1], b',"features":[', render_features(page.rows, query), b"]}"))
+        return render_features(page.rows, query, head[:-1] + b',"features":[', b"]}")
 
     def _items_inline(self, context: OgcRequest, layer: PublishedLayer, query: ItemsQuery) -> bytes | None:
         """A small CRS84 page answered on the event loop if the store reads it within its inline budget

@@ -22,10 +22,12 @@ def test_features_join_to_the_array_of_whole_features():
     ids, geoms, props = _parts(25)
     expected = [{"type": "Feature", "id": orjson.loads(i), "geometry": orjson.loads(g), "properties": orjson.loads(p)}
                 for i, g, p in zip(ids, geoms, props)]
+    assert orjson.loads(assemble_features(ids, geoms, props, b"[", b"]")) == expected
     assert orjson.loads(b"[" + assemble_features(ids, geoms, props) + b"]") == expected
     assert [orjson.loads(assemble_feature(*parts)) for parts in zip(ids, geoms, props)] == expected
 
 
 def test_an_empty_page_is_an_empty_array():
     assert assemble_features([], [], []) == b""
-    assert orjson.loads(b"[" + assemble_features(*_parts(1)) + b"]")[0]["type"] == "Feature"
+    assert assemble_features([], [], [], b'{"features":[', b"]}") == b'{"features":[]}'
+    assert orjson.loads(assemble_features(*_parts(1), b"[", b"]"))[0]["type"] == "Feature"
