@@ -37,7 +37,7 @@ from geosvc.auth.access import audit
 from geosvc.auth.middleware import CallerMiddleware, caller_of
 from geosvc.auth.resolve import Authenticator, verifier_from
 from geosvc.auth.store import open_access_store
-from geosvc.api.live import LiveRegistry, Snapshot, SnapshotMiddleware
+from geosvc.api.live import LiveRegistry, Snapshot
 from geosvc.api.routes import registry
 from geosvc.api.served import served_layers
 from geosvc.ogc.config import DEFAULT_BUILDERS, MOUNT_PATH, build_config
@@ -161,8 +161,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.mount(MOUNT_PATH, OgcMount())
     app.add_middleware(OgcFastPath, store=store, settings=settings, registry=live,
                        audit=app.state.audit_read)
-    app.add_middleware(SnapshotMiddleware, registry=live)
-    app.add_middleware(CallerMiddleware, settings=settings,
+    app.add_middleware(CallerMiddleware, settings=settings, pin=live.pin,
                        authenticator=Authenticator(app.state.access_store, verifier_from(settings)))
     # COGs are already compressed and must keep Content-Length and byte ranges intact.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN, compresslevel=1,

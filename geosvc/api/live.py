@@ -4,7 +4,7 @@ A :class:`Snapshot` holds the readable published layer versions of one catalog g
 layers that could not be read. What one request sees is a :class:`View` of it: the layers its caller
 may read (public ones, and restricted ones through a role or a grant in force) with the pygeoapi app
 and documents generated for exactly those (built once per distinct set, then cached). Each request
-takes its view when it starts (:class:`SnapshotMiddleware`) and finishes on it, so a publish or a
+takes its view when it starts (:meth:`LiveRegistry.pin`) and finishes on it, so a publish or a
 withdrawal never tears an answer; a watcher thread per process polls the store's generation and swaps
 in a new snapshot (every worker of every instance does the same, so all switch within about a poll
 interval plus a build).
@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from geosvc.auth.caller import ANONYMOUS, Caller
 from geosvc.auth.grants import is_restricted, visible
-from geosvc.auth.middleware import caller_of
 from geosvc.errors import GeosvcError
 from geosvc.store.base import PublishedLayer, Store
 
@@ -146,6 +145,12 @@ class LiveRegistry:
                 LOGGER.exception("registry refresh failed; still serving generation %s", self._snapshot.generation)
                 return False
 
+    def pin(self, scope: Scope, caller: Caller) -> None:
+        """Pin the current snapshot's view for ``caller`` as ``scope["state"]["snapshot"]`` (the request's view;
+        the :class:`~geosvc.auth.middleware.CallerMiddleware` hook, run once the caller is resolved)."""
+        snapshot = self._snapshot
+        scope["state"]["snapshot"] = snapshot.public if caller.anonymous else snapshot.view_for(caller)
+
     def unreadable(self, layer: PublishedLayer, message: str) -> None:
         """A served version failed a read: stop serving it (from the next snapshot on)."""
         with self._lock:
@@ -168,22 +173,3 @@ class LiveRegistry:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-class SnapshotMiddleware:
-    """Pins the current snapshot's view for the request's caller (``scope["state"]["snapshot"]``).
-
-    Runs after the caller is resolved (:class:`geosvc.auth.middleware.CallerMiddleware`).
-    """
-
-    def __init__(self, app: ASGIApp, registry: LiveRegistry):
-        self.app = app
-        self.registry = registry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            snapshot = self.registry.current()
-            caller = caller_of(scope)
-            view = snapshot.public if caller.anonymous else snapshot.view_for(caller)
-            scope.setdefault("state", {})["snapshot"] = view
-        await self.app(scope, receive, send)

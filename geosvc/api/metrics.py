@@ -21,6 +21,7 @@ Counters and histograms add up across workers; distinct callers are per worker a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -30,12 +31,12 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
 
 from geosvc.plan_metrics import LAYER_CALLERS, LAYER_REQUESTS, REQUEST_SECONDS
 
 LOGGER = logging.getLogger("geosvc.api.metrics")
 CALLER_CAP = 10_000
+CHILDREN_CAP = 4096
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _OGC = [
     (re.compile(r"^/ogc/collections/[^/]+/items/[^/]+$"), "/ogc/collections/{collectionId}/items/{featureId}"),
@@ -52,12 +53,20 @@ _LAYER_PATH = re.compile(r"^/(?:ogc/collections|registry)/([^/]+)")
 
 def route_template(scope: dict[str, Any]) -> str:
     """The route template a request matched, ``other`` when it matched none we know."""
-    path = scope.get("path", "")
+    return _ogc_template(scope.get("path", "")) or _matched_route(scope)
+
+
+def _matched_route(scope: dict[str, Any]) -> str:
+    route = scope.get("route")  # set by the router on a match; a Mount (pygeoapi) has no endpoint
+    return route.path if route is not None and hasattr(route, "endpoint") else "other"
+
+
+@functools.lru_cache(maxsize=4096)
+def _ogc_template(path: str) -> str | None:
     for pattern, template in _OGC:
         if pattern.match(path):
             return pattern.sub(template, path).rstrip("/") or "/ogc"
-    route = scope.get("route")  # set by the router on a match; a Mount (pygeoapi) has no endpoint
-    return route.path if route is not None and hasattr(route, "endpoint") else "other"
+    return None
 
 
 def _caller(scope: dict[str, Any]) -> str:
@@ -82,18 +91,29 @@ class ServiceMetrics:
         self.layer_callers = Gauge(LAYER_CALLERS, "Distinct callers per layer (capped, lower bound)", ["layer"],
                                    multiprocess_mode="max", registry=self.registry)
         self._callers: dict[str, set[int]] = {}
+        self._children: dict[tuple, tuple] = {}  # label values -> their samples, resolved once
 
     def observe(self, route: str, method: str, status: int, seconds: float,
                 layer: str | None = None, caller: str | None = None) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.seconds.labels(route).observe(seconds)
+        key = (route, method, status, layer)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)), self.seconds.labels(route),
+                        *((self.layer_requests.labels(layer), self.layer_callers.labels(layer)) if layer else ()))
+            if len(self._children) < CHILDREN_CAP:  # label values are bounded; the cap is a guard
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if layer is None:
             return
-        self.layer_requests.labels(layer).inc()
+        children[2].inc()
         seen = self._callers.setdefault(layer, set())
         if caller is not None and len(seen) < CALLER_CAP:
+            size = len(seen)
             seen.add(int.from_bytes(hashlib.blake2b(caller.encode(), digest_size=8).digest(), "big"))
-        self.layer_callers.labels(layer).set(len(seen))
+            if len(seen) == size:
+                return
+        children[3].set(len(seen))
 
     def exposition(self, visible: set[str], extra: Callable[[], list] | None = None) -> bytes:
         """Prometheus text of every sample, leaving out layers outside ``visible``; ``extra`` adds collectors."""
@@ -127,8 +147,8 @@ class _Visible:
 class RequestMetrics:
     """Pure ASGI middleware feeding :class:`ServiceMetrics`; add it outermost so it sees every answer."""
 
-    def __init__(self, app: Any, metrics: ServiceMetrics, visible_layers: Callable[[Request], list]):
-        self.app, self.metrics, self.visible_layers = app, metrics, visible_layers
+    def __init__(self, app: Any, metrics: ServiceMetrics):
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -136,7 +156,7 @@ class RequestMetrics:
             return
         start = time.perf_counter()
         status = 500
-        app, path = scope.get("app"), scope.get("path", "")  # a mounted app (pygeoapi) replaces both
+        path = scope.get("path", "")  # a mounted app (pygeoapi) replaces it
 
         async def send_status(message) -> None:
             nonlocal status
@@ -148,15 +168,15 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             try:
-                self._observe(scope, app, path, status, time.perf_counter() - start)
+                self._observe(scope, path, status, time.perf_counter() - start)
             except Exception:  # a counting bug must not turn an answer into an error
                 LOGGER.exception("request metrics failed for %s", path)
 
-    def _observe(self, scope, app, path: str, status: int, elapsed: float) -> None:
+    def _observe(self, scope, path: str, status: int, elapsed: float) -> None:
         layer = None
         match = _LAYER_PATH.match(path)
-        if match and app is not None:
-            ids = {lyr.id for lyr in self.visible_layers(Request({**scope, "app": app, "path": path}))}
-            layer = match.group(1) if match.group(1) in ids else None
-        self.metrics.observe(route_template({**scope, "path": path}), scope.get("method", ""), status, elapsed,
+        if match:  # a layer the request's snapshot view serves (none pinned: an answer before it, e.g. 401)
+            snapshot = scope.get("state", {}).get("snapshot")
+            layer = match.group(1) if snapshot is not None and match.group(1) in snapshot.layers else None
+        self.metrics.observe(_ogc_template(path) or _matched_route(scope), scope.get("method", ""), status, elapsed,
                              layer=layer, caller=_caller(scope) if layer else None)

@@ -1,7 +1,9 @@
 """ASGI middleware: resolve the caller once per request, answer bad credentials (401) and spent equity rate
 limits (429) itself, and keep caches from serving one caller's answer to another.
 
-``scope["state"]["caller"]`` (so ``request.state.caller``) holds the :class:`Caller` for everything inside.
+``scope["state"]["caller"]`` (so ``request.state.caller``) holds the :class:`Caller` for everything inside;
+``pin(scope, caller)``, if given, adds what depends on the caller (the app pins its snapshot view there, so
+one middleware does both).
 Every response gets ``Vary: Authorization, X-API-Key``; a signed-in caller's responses become
 ``Cache-Control: private, no-cache`` (shared caches never keep them, browsers revalidate each time).
 """
@@ -9,6 +11,7 @@ Every response gets ``Vary: Authorization, X-API-Key``; a signed-in caller's res
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +27,7 @@ from geosvc.ogc.exceptions import error_response_parts
 
 RATE_LIMITED = re.compile(r"^(/equity(/|$)|/ogc/processes/[^/]+/execution/?$)")
 VARY = ("Authorization", "X-API-Key")
+_VARY = ", ".join(VARY)
 
 
 def caller_of(scope_or_request: Scope | HTTPConnection | Any) -> Caller:
@@ -36,8 +40,9 @@ class CallerMiddleware:
     """``app.add_middleware(CallerMiddleware, settings=settings)``; tests may pass ``authenticator``/``limiter``."""
 
     def __init__(self, app: ASGIApp, settings: Any = None, *, authenticator: Authenticator | None = None,
-                 limiter: RateLimiter | None = None):
+                 limiter: RateLimiter | None = None, pin: Callable[[Scope, Caller], None] | None = None):
         self.app = app
+        self.pin = pin
         self.auth = authenticator or Authenticator.from_settings(settings)
         self.limiter = limiter or (RateLimiter(self.auth.store, settings.equity.rate_limit) if settings else None)
 
@@ -57,6 +62,8 @@ class CallerMiddleware:
             await _error(exc, send)
             return
         scope.setdefault("state", {})["caller"] = caller
+        if self.pin is not None:
+            self.pin(scope, caller)
 
         async def send_private(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -67,8 +74,7 @@ class CallerMiddleware:
 
 
 def _cache_rules(headers: MutableHeaders, caller: Caller) -> None:
-    for name in VARY:
-        headers.add_vary_header(name)
+    headers.add_vary_header(_VARY)
     if not caller.anonymous and "no-store" not in headers.get("cache-control", ""):
         headers["Cache-Control"] = "private, no-cache"
 

@@ -24,14 +24,17 @@ import functools
 import io
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import opendp.prelude as dp
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geosvc.errors import InvalidParameter
+
+if TYPE_CHECKING:  # OpenDP (with SciPy) takes ~1.6 s to import: only on the first release, not at start-up
+    import opendp.prelude as dp
 
 SENSITIVITY = 1  # L1 distance between neighbouring base histograms (add/remove one person)
 COUNT = "count"  # column of the counts in a serialised release
@@ -55,6 +58,8 @@ def noise_scale(epsilon: float) -> float:
 
 def mechanism(epsilon: float) -> dp.Measurement:
     """OpenDP's discrete Laplace measurement on integer vectors (L1 metric) calibrated to ``epsilon``."""
+    import opendp.prelude as dp
+
     dp.enable_features("contrib")
     space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.l1_distance(T=dp.i64)
     return dp.m.make_laplace(*space, scale=noise_scale(epsilon))
@@ -125,6 +130,8 @@ def half_width(epsilon: float, cells: int = 1, confidence: float = 0.90) -> int:
         raise InvalidParameter(f"must be between 0 and 1, got {confidence!r}", param="confidence")
     scale = noise_scale(epsilon)
     if cells == 1:
+        import opendp.prelude as dp
+
         return math.floor(dp.discrete_laplacian_scale_to_accuracy(scale, 1 - confidence))
     alpha = math.exp(-1 / scale)
     width = int(12 * math.sqrt(cells * variance(epsilon)) + 40 * scale) + 1

@@ -234,15 +234,14 @@ class OgcFastPath:
 
     def _items(self, context: OgcRequest, layer: PublishedLayer, query: ItemsQuery) -> bytes:
         page = self._read(layer, lambda: self.store.query(layer, query.select, context.deadline))
-        features = render_features(page.rows, query)
         head = orjson.dumps({
             "type": "FeatureCollection",
             "numberMatched": page.matched,
-            "numberReturned": len(features),
+            "numberReturned": len(page.rows),
             "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": self._items_links(layer.id, query, page.matched),
         })
-        return b'%s,"features":[%s]}' % (head[:-1], b",".join(features))
+        return render_features(page.rows, query, head[:-1] + b',"features":[', b"]}")
 
     def _items_inline(self, context: OgcRequest, layer: PublishedLayer, query: ItemsQuery) -> bytes | None:
         """A small CRS84 page answered on the event loop if the store reads it within its inline budget

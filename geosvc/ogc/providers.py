@@ -66,12 +66,12 @@ class StoreFeatureProvider(BaseProvider):
             raise InvalidQuery(user_msg="items were requested outside the items route")
         try:
             page = request.store.query(layer, parsed.select, request.deadline)
-            features = render_features(page.rows, parsed)
+            body = render_features(page.rows, parsed, b'{"type":"FeatureCollection","features":[', b"]}")
         except GeosvcError as exc:
             raise InvalidQuery(user_msg=str(exc)) from exc
-        collection = orjson.loads(b'{"type":"FeatureCollection","features":[%s]}' % b",".join(features))
+        collection = orjson.loads(body)
         collection["numberMatched"] = page.matched
-        collection["numberReturned"] = len(features)
+        collection["numberReturned"] = len(page.rows)
         # pygeoapi builds no paging links of its own when given a next link (its own drop the CQL2 filter)
         uri = f"{request.settings.base_url.rstrip('/')}{MOUNT_PATH}/collections/{quote(layer.id)}/items"
         collection["links"] = paging_links(uri, parsed, page.matched, "application/geo+json")

@@ -19,7 +19,7 @@ from geosvc.cql2 import parse_filter
 from geosvc.crs import CRS84_URI, bbox_to_crs84, check_crs_uri
 from geosvc.errors import InvalidParameter
 from geosvc.store.base import PublishedLayer
-from geosvc.store.encoding import assemble_feature
+from geosvc.store.encoding import assemble_feature, assemble_features
 from geosvc.store.query import FeatureQuery, FeatureRow
 
 DEFAULT_LIMIT = 10
@@ -290,10 +290,12 @@ def is_plain(query: ItemsQuery) -> bool:
     return query.properties is None and not query.skip_geometry
 
 
-def render_features(rows: list[FeatureRow], query: ItemsQuery) -> list[bytes]:
-    """Encoded GeoJSON features of a page shaped by properties / skipGeometry / crs."""
+def render_features(rows: list[FeatureRow], query: ItemsQuery, head: bytes = b"", tail: bytes = b"") -> bytes:
+    """The encoded GeoJSON features of a page shaped by properties / skipGeometry / crs, comma-separated,
+    between ``head`` and ``tail`` (one join builds the whole answer)."""
+    ids = [r.id_json for r in rows]
     if is_plain(query):
-        return [assemble_feature(r.id_json, r.geom_json, r.props_json) for r in rows]
+        return assemble_features(ids, [r.geom_json for r in rows], [r.props_json for r in rows], head, tail)
     if query.properties is None:
         props = [r.props_json for r in rows]
     else:
@@ -303,7 +305,7 @@ def render_features(rows: list[FeatureRow], query: ItemsQuery) -> list[bytes]:
             values = orjson.loads(row.props_json)
             props.append(orjson.dumps({k: values.get(k) for k in names}))
     geoms = [b"null"] * len(rows) if query.skip_geometry else [r.geom_json for r in rows]
-    return [assemble_feature(r.id_json, g, p) for r, g, p in zip(rows, geoms, props)]
+    return assemble_features(ids, geoms, props, head, tail)
 
 
 def render_feature(row: FeatureRow) -> bytes:

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
-import pyogrio
-from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 
 from geosvc.crs import crs_code, parse_crs
 from geosvc.errors import SourceError
@@ -50,6 +48,9 @@ def _one_line(exc: Exception) -> str:
 
 def _pick_layer(loc: Location, layer_id: str) -> str | None:
     """The layer to read: the named one (checked) or the only one."""
+    import pyogrio  # GDAL's drivers load on the first read, not when a server starts
+    from pyogrio.errors import DataSourceError
+
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(loc.gdal_path)]
     except DataSourceError as exc:
@@ -86,6 +87,9 @@ def _classify(exc: Exception, loc: Location, layer_id: str) -> SourceError:
 
 
 def _read_ogr(loc: Location, record: LayerRecord) -> gpd.GeoDataFrame:
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError, FieldError
+
     layer = _pick_layer(loc, record.id)
     kwargs = {"layer": layer, "encoding": record.source.encoding}
     try:

@@ -16,7 +16,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyogrio
 
 from geosvc.errors import NotFound
 from geosvc.store.base import PublishedLayer, Store
@@ -123,6 +122,8 @@ class DownloadCache:
 
     def _generate(self, layer: PublishedLayer, fmt: DownloadFormat) -> DownloadFile:
         folder = self.folder(layer)
+        import pyogrio  # GDAL's writers load on the first download, not at start-up
+
         folder.mkdir(parents=True, exist_ok=True)
         frame = self.store.read_features(layer)
         name = file_name(layer, fmt)

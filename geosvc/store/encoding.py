@@ -8,15 +8,18 @@ items page is assembled by joining byte strings read from the store — nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import orjson
-import pandas as pd
 import shapely
 
+if TYPE_CHECKING:  # pandas is needed at publish only; serving imports this module for the assembly
+    import geopandas as gpd
+    import pandas as pd
+
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-FEATURE = b'{"type":"Feature","id":%s,"geometry":%s,"properties":%s}'
+_ID, _GEOMETRY, _PROPERTIES, _END = b'{"type":"Feature","id":', b',"geometry":', b',"properties":', b"}"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class EncodedFeatures:
 
 def json_ready(frame: pd.DataFrame) -> list[dict]:
     """One JSON-ready dict per row: datetimes as ISO strings (dates as YYYY-MM-DD), missing as None."""
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         col = out[name]
@@ -58,11 +63,26 @@ def encode_geometries(geoms: np.ndarray) -> list[bytes]:
 
 def assemble_feature(id_json: bytes, geom_json: bytes, props_json: bytes) -> bytes:
     """One GeoJSON Feature from pre-encoded parts."""
-    return FEATURE % (id_json, geom_json, props_json)
+    return b"".join((_ID, id_json, _GEOMETRY, geom_json, _PROPERTIES, props_json, _END))
+
+
+def assemble_features(ids: list[bytes], geoms: list[bytes], props: list[bytes],
+                      head: bytes = b"", tail: bytes = b"") -> bytes:
+    """``head``, the GeoJSON Features from pre-encoded parts comma-separated (a JSON array's members), then
+    ``tail``, in one join (``%``-formatting each feature, then joining twice, costs ~10x more on a 300 KB page)."""
+    parts: list[bytes] = [head]
+    for id_json, geom_json, props_json in zip(ids, geoms, props):
+        parts += (b",", _ID, id_json, _GEOMETRY, geom_json, _PROPERTIES, props_json, _END)
+    if len(parts) > 1:
+        parts[1] = b""  # no comma before the first feature
+    parts.append(tail)
+    return b"".join(parts)
 
 
 def epoch_seconds(values: pd.Series) -> np.ndarray:
     """UTC epoch seconds of date/time values (naive values are UTC); NaN where missing or unparsable."""
+    import pandas as pd
+
     stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     return seconds.to_numpy(dtype=float, na_value=np.nan)
@@ -70,6 +90,8 @@ def epoch_seconds(values: pd.Series) -> np.ndarray:
 
 def encode_features(frame: gpd.GeoDataFrame, id_field: str | None, time_field: str | None) -> EncodedFeatures:
     """Encode every feature of a CRS84 frame (positional order = fid order)."""
+    import pandas as pd
+
     attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     geoms = np.asarray(frame.geometry.values)
     raw_ids = attrs[id_field].tolist() if id_field and id_field in attrs.columns else list(range(1, len(attrs) + 1))

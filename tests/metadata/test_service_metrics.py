@@ -127,3 +127,15 @@ def test_multiprocess_mode_merges_the_workers(tmp_path):
     assert _value(samples, "geosvc_layer_requests_total", layer="a") == 4
     assert _value(samples, "geosvc_layer_distinct_callers", layer="a") == 2  # per-worker sets, merged by max
     assert _value(samples, "geosvc_http_request_duration_seconds_count", route="/registry/{layer_id}") == 4
+
+
+def test_an_answer_before_the_view_is_pinned_is_counted(client):
+    """A bad key is refused (401) before the request's view is pinned: counted, with no layer series."""
+    before = _samples(client)
+    assert client.get("/registry/ct-towns", headers={"X-API-Key": "not-a-key"}).status_code == 401
+    after = _samples(client)
+    refused = dict(route="other", method="GET", status="401")
+    assert _value(after, "geosvc_http_requests_total", **refused) == \
+        _value(before, "geosvc_http_requests_total", **refused) + 1
+    assert _value(after, "geosvc_layer_requests_total", layer="ct-towns") == \
+        _value(before, "geosvc_layer_requests_total", layer="ct-towns")

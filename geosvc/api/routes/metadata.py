@@ -36,7 +36,7 @@ def install_metadata(app: FastAPI, layers: list[PublishedLayer], settings: Setti
     metrics = ServiceMetrics()
     app.state.metrics = metrics
     build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: RequestMetrics(build(), metrics, served_layers)
+    app.build_middleware_stack = lambda: RequestMetrics(build(), metrics)
     app.include_router(create_router())
 
 
