@@ -292,7 +292,7 @@ def _search(pub: sparse.csr_array, chk: sparse.csr_array,
     rng = np.random.default_rng(0)
 
     def solve(objective: np.ndarray):
-        res = linprog(-objective, A_eq=pub, b_eq=rhs, bounds=bounds, method="highs")
+        res = linprog(-objective, A_eq=pub, b_eq=rhs, bounds=bounds, method="highs-ipm")
         if res.status != 0:
             return None
         new = ~moved & (np.abs(chk @ res.x) >= _MOVE)
