@@ -87,16 +87,20 @@ class Forbidden(GeosvcError):
     ogc_code = "Forbidden"
 
 
-class TooManyRequests(GeosvcError):
-    """The caller's rate limit is spent; ``retry_after`` seconds until the next request fits."""
-
-    http_status = 429
-    ogc_code = "TooManyRequests"
+class RetryLater(GeosvcError):
+    """An answer that will be possible in ``retry_after`` seconds (sent as ``Retry-After``)."""
 
     def __init__(self, message: str, *, retry_after: int, **kwargs):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class TooManyRequests(RetryLater):
+    """The caller's rate limit is spent; ``retry_after`` seconds until the next request fits."""
+
+    http_status = 429
+    ogc_code = "TooManyRequests"
 
 
 class AuthUnavailable(GeosvcError):
@@ -111,15 +115,10 @@ class BudgetExceeded(GeosvcError):
     http_status = 503
 
 
-class Preparing(GeosvcError):
+class Preparing(RetryLater):
     """An answer needs a costly one-off computation that is under way (retry after ``retry_after`` s)."""
 
     http_status = 503
-
-    def __init__(self, message: str, *, retry_after: int, **kwargs):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 class PrivacyBudgetExhausted(GeosvcError):
