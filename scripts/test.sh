@@ -14,6 +14,6 @@ if (( $# )); then
   GEOSVC_TEST_STORE=postgis "${pytest[@]}" "$@" || status=$?
 else
   GEOSVC_TEST_STORE=postgis "${pytest[@]}" tests/store tests/ogc tests/api tests/equity tests/clients tests/cli tests/tiles \
-    tests/records tests/auth tests/live tests/feeds || status=$?
+    tests/records tests/auth tests/live tests/feeds tests/metadata tests/portal || status=$?
 fi
 exit $status

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 from cdp import CHROMIUM, Browser
+from support.postgis import store_env
 from support.published_catalog import publish_catalog
 from support.serverproc import free_port, running
 
@@ -55,7 +56,7 @@ def server(tmp_path_factory):
     assert publish_layer(hidden, validate_layer(hidden, settings), store, settings).record.sensitivity == "restricted"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"GEOSVC_STORE_DIR": str(store_dir), "GEOSVC_PORT": str(port), "GEOSVC_PORTAL_NAME": NAME}
+    env = {**store_env(settings), "GEOSVC_PORT": str(port), "GEOSVC_PORTAL_NAME": NAME}
     with running([sys.executable, "-c", _SERVE], f"{base}/health", store_dir / "server.log", env=env):
         yield base
 
