@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geosvc.crs import CRS84_URI
 from geosvc.equity import areal, privacy
 from geosvc.equity.cache import FrameKey, LayerVersion
 from geosvc.equity.constants import STATE, TOTAL
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 GROUP_SEPARATOR = "__"
 """Joins the categories of a row into its ``group`` id (``hispanic__female``); ``total`` for the place total."""
 CRS_NOTE = {"inputs": "OGC:CRS84 (published layers)", "assignment": "point in polygon",
-            "output": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
+            "output": CRS84_URI}
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def tabulate_report(service: EquityService, request: TabulateRequest, budget: Bu
     if request.method == "suppression":
         protected = service.prepared.get(("protected", key, k), lambda: protect(cube, k), budget.remaining())
         table = protected.table(request.geography, request.dimensions)
-        protections = _suppression_note(protected, k, table)
+        protections = _suppression_note(k, table)
     else:
         table, protections = _dp_table(service, layer, geographies[request.geography], places[request.geography],
                                        cube, dims, request)
@@ -170,7 +171,7 @@ def _cube(frame: gpd.GeoDataFrame, layer: PublishedLayer, places: dict[str, gpd.
     return Cube.from_records(records.reset_index(drop=True), pieces, dims)
 
 
-def _suppression_note(protected, k: int, table: pd.DataFrame) -> dict:
+def _suppression_note(k: int, table: pd.DataFrame) -> dict:
     withheld = table["count_suppressed"].dropna().value_counts().to_dict()
     return {
         "applied": ["primary_suppression", "complementary_suppression", "derived_suppression"],

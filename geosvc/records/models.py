@@ -272,8 +272,9 @@ class Denominators(_Model):
 class PrivacyBudget(_Model):
     """Differential-privacy budget of a record-level layer's tabulations."""
 
-    epsilon: float = Field(1.0, gt=0, description="Privacy loss of one release")
-    budget: float = Field(1.0, gt=0, description="Total privacy loss allowed per layer version (>= epsilon)")
+    epsilon: float = Field(1.0, gt=0, allow_inf_nan=False, description="Privacy loss of one release")
+    budget: float = Field(1.0, gt=0, allow_inf_nan=False,
+                          description="Total privacy loss allowed per layer version (>= epsilon)")
 
     @model_validator(mode="after")
     def _budget_covers_release(self) -> PrivacyBudget:

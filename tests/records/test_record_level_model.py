@@ -121,6 +121,7 @@ def test_privacy_budget_rules():
     assert "privacy.budget (0.5) must be at least privacy.epsilon (1)" in refused(
         record_level__privacy={"epsilon": 1.0, "budget": 0.5})
     assert "greater than or equal to 1" in refused(record_level__suppression_k=0)
+    assert "finite" in refused(record_level__privacy={"epsilon": float("inf"), "budget": float("inf")})
 
 
 def test_schema_exports_the_block():

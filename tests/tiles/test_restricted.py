@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from support.postgis import store_settings
 
 from geosvc.api.app import create_app
 from geosvc.auth.caller import utcnow
 from geosvc.auth.keys import ApiKey, key_hash, new_key
 from geosvc.records.loader import load_records
-from geosvc.settings import load_settings
-from geosvc.store.gpkg import GpkgStore
+from geosvc.store.backends import open_store
 from geosvc.store.publish import publish_layer
 from geosvc.validate.layer import validate_layer
 
@@ -23,8 +23,8 @@ ROUTES = ["/ogc/collections/{id}/tiles", "/ogc/collections/{id}/tiles/WebMercato
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    settings = load_settings(store_dir=tmp_path_factory.mktemp("restricted-tiles") / "store")
-    store = GpkgStore(settings)
+    settings = store_settings(store_dir=tmp_path_factory.mktemp("restricted-tiles") / "store")
+    store = open_store(settings)
     record = load_records(settings.layers.dir, ["ct-towns"])["ct-towns"].model_copy(
         update={"id": SECRET, "sensitivity": "restricted", "access": {"roles": ["planner"]}})
     publish_layer(record, validate_layer(record, settings), store, settings)
